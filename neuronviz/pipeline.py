@@ -1,0 +1,202 @@
+"""The foundation's steps glued together: task -> model -> cached activations.
+
+:func:`extract_task` is what ``neuronviz extract`` and the dashboard call. The corpus is read
+and checked first and the model identified from its config, so bad input fails before anything
+is written; the model's weights are loaded only when some split is not cached yet.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from neuronviz import __version__
+from neuronviz.cache import (
+    ActivationCache,
+    ActivationEntry,
+    EntryKey,
+    EntryWriter,
+    Manifest,
+    now_iso,
+)
+from neuronviz.data.tasks import SPLITS, TaskData, TaskSplit, load_task
+from neuronviz.errors import ConfigError
+from neuronviz.extract import ExtractionSettings, plan_batches, run_extraction, tokenize_words
+from neuronviz.fileutil import atomic_write_json
+from neuronviz.models import LoadedModel, ModelIdentity, identify_model, load_model
+from neuronviz.progress import ProgressCallback
+
+__all__ = ["ExtractionResult", "extract_split", "extract_task"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExtractionResult:
+    """The cache entries of one model x task, by split, and which were already cached."""
+
+    model: str
+    task: str
+    entries: dict[str, ActivationEntry]
+    cached: dict[str, bool]
+
+
+def _key(identity: ModelIdentity, split: TaskSplit, settings: ExtractionSettings) -> EntryKey:
+    return EntryKey(
+        model=identity.name,
+        model_fingerprint=identity.fingerprint,
+        corpus=split.corpus,
+        split=split.split,
+        tokens_digest=split.digest,
+        aggregation=settings.aggregation,
+        max_length=settings.max_length or 0,
+    )
+
+
+def extract_split(
+    model: LoadedModel,
+    split: TaskSplit,
+    key: EntryKey,
+    cache: ActivationCache,
+    settings: ExtractionSettings,
+    callback: ProgressCallback | None = None,
+) -> ActivationEntry:
+    """Build (or resume) the cache entry of one split; return it when complete."""
+
+    def build(folder: Path) -> Manifest:
+        started = time.perf_counter()
+        window = settings.window(model)
+        tok = tokenize_words(model.tokenizer, split.tokens, window)
+        batch_tokens = settings.tokens_per_batch(model)
+        batches = plan_batches(tok.lengths, batch_tokens)
+        plan = {
+            "window": window,
+            "batch_tokens": batch_tokens,
+            "batches": len(batches),
+            "key": key.digest,
+        }
+        writer = EntryWriter(folder, tok.n_words, model.n_layers, model.hidden_size, plan)
+        try:
+            run_extraction(
+                model,
+                tok,
+                batches,
+                writer,
+                aggregation=settings.aggregation,
+                done=writer.done,
+                on_batch=lambda b: writer.mark_done(b.index),
+                callback=callback,
+            )
+            layers = writer.finish()
+        finally:
+            writer.close()
+        atomic_write_json(folder / "tokens.json", split.tokens)
+        return Manifest(
+            key=key,
+            n_sentences=split.n_sentences,
+            n_words=tok.n_words,
+            n_layers=model.n_layers,
+            hidden_size=model.hidden_size,
+            layers=[
+                replace(f, name=name) for f, name in zip(layers, model.layer_names, strict=True)
+            ],
+            model={
+                "name": model.name,
+                "source": model.source,
+                "architecture": model.architecture,
+                "causal": model.is_causal,
+                "window": model.window,
+                "layer_names": model.layer_names,
+            },
+            extraction={
+                "aggregation": settings.aggregation,
+                "window": window,
+                "batch_tokens": batch_tokens,
+                "device": str(model.device),
+                "model_dtype": str(model.dtype).replace("torch.", ""),
+                "windowed_sentences": tok.windowed_sentences,
+                "truncated_words": tok.truncated_words,
+                "replaced_words": tok.replaced_words,
+                "seconds": round(time.perf_counter() - started, 3),
+                "words_per_second": round(
+                    tok.n_words / max(time.perf_counter() - started, 1e-9), 1
+                ),
+            },
+            corpus={"name": split.corpus, "split": split.split, "source": split.source},
+            versions=_versions(),
+            created=now_iso(),
+        )
+
+    return cache.get_or_build(key, build)
+
+
+def _versions() -> dict[str, str]:
+    import torch
+    import transformers
+
+    return {
+        "neuronviz": __version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def extract_task(
+    model: str | LoadedModel,
+    task: str | TaskData,
+    *,
+    splits: Sequence[str] = SPLITS,
+    settings: ExtractionSettings | None = None,
+    cache: ActivationCache | str | Path | None = None,
+    data_dir: str | Path | None = None,
+    max_sentences: int | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    revision: str | None = None,
+    callback: ProgressCallback | None = None,
+) -> ExtractionResult:
+    """Make sure every split of ``task`` has cached activations under ``model``; return them.
+
+    Splits already cached are returned without loading the model. Gold labels of ``task`` are
+    stored with each entry so later steps need no corpus.
+    """
+    settings = settings or ExtractionSettings()
+    cache = cache if isinstance(cache, ActivationCache) else ActivationCache(cache)
+    unknown = [s for s in splits if s not in SPLITS]
+    if unknown:
+        raise ConfigError(f"unknown split(s) {', '.join(unknown)}", hint=f"use {', '.join(SPLITS)}")
+    data = (
+        task
+        if isinstance(task, TaskData)
+        else load_task(task, data_dir=data_dir, cache_dir=cache.root, max_sentences=max_sentences)
+    )
+    loaded = model if isinstance(model, LoadedModel) else None
+    identity = (
+        ModelIdentity(loaded.name, loaded.source, loaded.fingerprint)
+        if loaded is not None
+        else identify_model(str(model), revision=revision, cache_dir=cache.root)
+    )
+    entries: dict[str, ActivationEntry] = {}
+    cached: dict[str, bool] = {}
+    for name in splits:
+        split = data[name]
+        key = _key(identity, split, settings)
+        entry = cache.lookup(key)
+        cached[name] = entry is not None
+        if entry is None:
+            if loaded is None:
+                loaded = load_model(
+                    str(model), device=device, dtype=dtype, revision=revision, cache_dir=cache.root
+                )
+            log.info(
+                "extracting %s %s/%s (%d words)", identity.name, data.name, name, split.n_words
+            )
+            entry = extract_split(loaded, split, key, cache, settings, callback)
+        entries[name] = cache.add_labels(entry, data.name, data.column, split.labels)
+    return ExtractionResult(model=identity.name, task=data.name, entries=entries, cached=cached)

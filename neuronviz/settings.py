@@ -1,0 +1,44 @@
+"""Where neuronviz keeps run-time outputs and finds corpora.
+
+One place resolves the cache directory (``--cache-dir``, else ``$NEURONVIZ_CACHE``, else
+``./cache``) and the data directory (``--data-dir``, else ``$NEURONVIZ_DATA``, else none:
+corpora are then looked up in, or downloaded into, ``<cache>/data``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = [
+    "CACHE_ENV",
+    "DATA_ENV",
+    "OFFLINE_ENV",
+    "is_offline",
+    "resolve_cache_dir",
+    "resolve_data_dir",
+]
+
+CACHE_ENV = "NEURONVIZ_CACHE"
+DATA_ENV = "NEURONVIZ_DATA"
+OFFLINE_ENV = "NEURONVIZ_OFFLINE"
+
+
+def resolve_cache_dir(cache_dir: str | Path | None = None) -> Path:
+    """Return the cache root: the argument, else ``$NEURONVIZ_CACHE``, else ``./cache``."""
+    chosen = cache_dir or os.environ.get(CACHE_ENV) or "cache"
+    return Path(chosen).expanduser().resolve()
+
+
+def resolve_data_dir(data_dir: str | Path | None = None) -> Path | None:
+    """Return the user's corpus folder (argument, else ``$NEURONVIZ_DATA``), or None if unset."""
+    chosen = data_dir or os.environ.get(DATA_ENV)
+    return Path(chosen).expanduser().resolve() if chosen else None
+
+
+def is_offline() -> bool:
+    """True when downloads must not be tried (``NEURONVIZ_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``)."""
+    return any(
+        os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+        for name in (OFFLINE_ENV, "HF_HUB_OFFLINE")
+    )
