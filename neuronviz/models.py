@@ -236,13 +236,12 @@ def resolve_model_source(name: str, cache_dir: str | Path | None = None) -> tupl
 
 def _unknown(name: str, reason: str | None = None) -> ModelError:
     close = difflib.get_close_matches(name, list(MODELS), n=3)
-    hint = (
-        f"did you mean {', '.join(close)}?" if close else f"registered names: {', '.join(MODELS)}"
-    )
-    detail = f": {reason}" if reason else ""
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    hint += f"Registered: {', '.join(MODELS)}. Offline, use minilm or a local folder"
+    detail = f"; {reason}" if reason else ""
     return ModelError(
         f"unknown model {name!r}: not a registered name, a local folder or a reachable hub id{detail}",
-        hint=hint + " (without network only local folders and minilm work)",
+        hint=hint,
     )
 
 
@@ -281,12 +280,34 @@ class ModelIdentity:
 
 
 def _config(name: str, source: str, revision: str | None) -> object:
+    """Read the model config: local folders and the local hub cache first, the hub only if reachable."""
     from transformers import AutoConfig
 
+    try:
+        return AutoConfig.from_pretrained(source, revision=revision, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        if Path(source).exists() or is_offline():
+            raise _unknown(name, str(exc).splitlines()[0]) from None
+    if not _hub_reachable():
+        raise _unknown(name, "the Hugging Face hub cannot be reached from here")
     try:
         return AutoConfig.from_pretrained(source, revision=revision, trust_remote_code=False)
     except (OSError, ValueError) as exc:
         raise _unknown(name, str(exc).splitlines()[0]) from None
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to the hub opens quickly (avoids a minute of hub retries offline)."""
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def identify_model(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
+import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -139,7 +140,7 @@ def locate_corpus(
     cached = resolve_cache_dir(cache_dir) / "data" / source.folder
     if source.is_complete(cached):
         return cached
-    where = f"{user_dir / source.folder}" if user_dir else f"no data folder (${DATA_ENV} is unset)"
+    where = f"{user_dir}" if user_dir else f"any data folder (${DATA_ENV} is unset)"
     hint = (
         f"set {DATA_ENV} (or --data-dir) to a folder laid out like shared/data, "
         f"with {source.folder}/ inside"
@@ -148,15 +149,13 @@ def locate_corpus(
         why = (
             "downloads are off" if not download else f"offline (${OFFLINE_ENV} or $HF_HUB_OFFLINE)"
         )
-        raise DataError(f"corpus {name!r} not found in {where} and {why}", hint=hint)
+        raise DataError(f"corpus {name!r} is not in {where} and {why}", hint=hint)
     return _download(source, cached, where=where, hint=hint)
 
 
 def _download(source: CorpusSource, dest: Path, *, where: str, hint: str) -> Path:
-    """Fetch, unpack and check ``source`` into ``dest``; nothing is left behind on failure."""
-    work = dest.parent / f".{source.folder}.partial"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    """Fetch, unpack and check ``source`` into ``dest``; the cache is untouched on failure."""
+    work = Path(tempfile.mkdtemp(prefix=f"neuronviz-{source.folder}-"))
     try:
         for item in source.downloads:
             target = work / item.target
@@ -165,8 +164,9 @@ def _download(source: CorpusSource, dest: Path, *, where: str, hint: str) -> Pat
                 _unzip(target, work, item.members)
                 target.unlink()
         _verify(source, work)
+        dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(dest, ignore_errors=True)
-        work.rename(dest)
+        shutil.move(str(work), str(dest))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     log.info("downloaded corpus %s into %s", source.name, dest)
@@ -188,7 +188,7 @@ def _fetch(url: str, target: Path, *, where: str, hint: str) -> None:
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DataError(
-            f"corpus not found in {where}, and downloading {url} failed: {reason}", hint=hint
+            f"corpus is not in {where}, and downloading {url} failed: {reason}", hint=hint
         ) from None
 
 

@@ -1,0 +1,268 @@
+"""The ``neuronviz`` command line.
+
+``neuronviz extract --model minilm --task pos`` fills the activation cache; ``neuronviz cache
+list|remove|verify`` manages it; ``neuronviz models`` and ``neuronviz tasks`` list what can be
+analysed. The CLI only parses arguments, calls package functions and prints their results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from neuronviz import __version__
+from neuronviz.errors import NeuronvizError
+from neuronviz.progress import set_bars_enabled
+
+__all__ = ["main"]
+
+log = logging.getLogger("neuronviz")
+
+
+def _table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
+    """Plain aligned text table."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from neuronviz.extract import ExtractionSettings
+    from neuronviz.pipeline import extract_task
+
+    settings = ExtractionSettings(
+        aggregation=args.aggregation, max_length=args.max_length, batch_tokens=args.batch_tokens
+    )
+    rows = []
+    for task in [t for group in args.task for t in _csv(group)]:
+        result = extract_task(
+            args.model,
+            task,
+            splits=_csv(args.splits),
+            settings=settings,
+            cache=args.cache_dir,
+            data_dir=args.data_dir,
+            max_sentences=args.max_sentences,
+            device=args.device,
+            dtype=args.dtype,
+            revision=args.revision,
+        )
+        for split, entry in result.entries.items():
+            m = entry.manifest
+            seconds = m.extraction.get("seconds", 0.0)
+            rows.append(
+                [
+                    result.model,
+                    task,
+                    split,
+                    m.n_sentences,
+                    m.n_words,
+                    f"{m.shape[0]} x {m.shape[1]}",
+                    "cached" if result.cached[split] else f"extracted in {seconds:.1f}s",
+                    entry.path,
+                ]
+            )
+    _out(_table(rows, ["model", "task", "split", "sentences", "words", "shape", "status", "path"]))
+    return 0
+
+
+def cmd_cache_list(args: argparse.Namespace) -> int:
+    from neuronviz.cache import ActivationCache
+
+    cache = ActivationCache(args.cache_dir)
+    entries = cache.entries(model=args.model)
+    rows = [
+        [
+            e.manifest.key.model,
+            e.manifest.entry_id,
+            e.manifest.key.split,
+            e.manifest.n_words,
+            f"{e.shape[0]} x {e.shape[1]}",
+            ",".join(sorted(e.manifest.labels)) or "-",
+            f"{e.nbytes / 2**20:.1f}",
+            e.manifest.created,
+        ]
+        for e in entries
+    ]
+    if not rows:
+        _out(f"no cache entries in {cache.base}")
+    else:
+        _out(_table(rows, ["model", "entry", "split", "words", "shape", "tasks", "MiB", "created"]))
+    for partial in cache.partials():
+        _out(f"interrupted (resumed by the next identical extract): {partial}")
+    return 0
+
+
+def cmd_cache_remove(args: argparse.Namespace) -> int:
+    from neuronviz.cache import ActivationCache
+
+    cache = ActivationCache(args.cache_dir)
+    if args.ids:
+        targets = [cache.find(i) for i in args.ids]
+    elif args.model:
+        targets = cache.entries(model=args.model)
+    else:
+        raise NeuronvizError("say what to remove", hint="give entry ids, or --model NAME")
+    for entry in targets:
+        cache.remove(entry)
+        _out(f"removed {entry.manifest.key.model}/{entry.manifest.entry_id}")
+    if not targets:
+        _out("nothing to remove")
+    return 0
+
+
+def cmd_cache_verify(args: argparse.Namespace) -> int:
+    from neuronviz.cache import ActivationCache
+
+    cache = ActivationCache(args.cache_dir)
+    entries = [cache.find(i) for i in args.ids] if args.ids else cache.entries()
+    bad = 0
+    for entry in entries:
+        problems = entry.verify(checksums=True)
+        bad += bool(problems)
+        status = "ok" if not problems else "DAMAGED: " + "; ".join(problems)
+        _out(f"{entry.manifest.key.model}/{entry.manifest.entry_id}: {status}")
+    return 1 if bad else 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from neuronviz.models import MODELS
+
+    rows = [
+        [s.name, s.kind, s.layers, s.hidden, s.neurons, s.description] for s in MODELS.values()
+    ]
+    _out(_table(rows, ["name", "kind", "layers", "hidden", "neurons", "description"]))
+    _out("\nAny Hugging Face id or local folder saved with save_pretrained works as --model too.")
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from neuronviz.data.sources import CORPORA
+    from neuronviz.data.tasks import TASKS
+    from neuronviz.settings import resolve_cache_dir, resolve_data_dir
+
+    data_dir = resolve_data_dir(args.data_dir)
+    cache_data = resolve_cache_dir(args.cache_dir) / "data"
+    rows = []
+    for spec in TASKS.values():
+        if spec.needs_path:
+            where = "your file"
+        else:
+            source = CORPORA[spec.corpus]
+            here = [d for d in (data_dir, cache_data) if d and source.is_complete(d / source.folder)]
+            where = str(here[0] / source.folder) if here else "downloaded on first use"
+        rows.append([spec.name, spec.corpus, spec.column, where, spec.description])
+    _out(_table(rows, ["task", "corpus", "column", "data", "description"]))
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+
+
+def _common_options(top_level: bool) -> argparse.ArgumentParser:
+    """Options accepted before or after the subcommand.
+
+    Subcommands use SUPPRESS defaults so they do not overwrite a value given before them.
+    """
+    kw = {} if top_level else {"default": argparse.SUPPRESS}
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--cache-dir", help="cache folder (default: $NEURONVIZ_CACHE or ./cache)", **kw)
+    common.add_argument(
+        "--data-dir", help="corpus folder laid out like shared/data (default: $NEURONVIZ_DATA)", **kw
+    )
+    common.add_argument(
+        "-q", "--quiet", action="store_true", help="only warnings and errors, no progress bars", **kw
+    )
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging", **kw)
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options(top_level=False)
+    parser = argparse.ArgumentParser(
+        prog="neuronviz",
+        description="Neuron-level analysis of pre-trained language models (Durrani et al., EMNLP 2020).",
+        parents=[_common_options(top_level=True)],
+    )
+    parser.add_argument("--version", action="version", version=f"neuronviz {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ex = sub.add_parser("extract", parents=[common], help="extract and cache activations for a task")
+    ex.add_argument("--model", default="minilm", help="registry name, Hugging Face id or local folder")
+    ex.add_argument("--task", action="append", required=True, help="task name (repeat or comma-separate)")
+    ex.add_argument("--splits", default="train,dev,test", help="comma-separated splits (default: all)")
+    ex.add_argument("--max-sentences", type=int, help="cap on sentences per split")
+    ex.add_argument("--aggregation", default="last", choices=["last", "first", "mean"])
+    ex.add_argument("--max-length", type=int, help="tokens per forward pass (default: model window)")
+    ex.add_argument("--batch-tokens", type=int, help="padded tokens per batch (default: 4096 CPU, 32768 GPU)")
+    ex.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    ex.add_argument("--dtype", default="auto", help="auto, float32, float16 or bfloat16")
+    ex.add_argument("--revision", help="model revision on the hub")
+    ex.set_defaults(func=cmd_extract)
+
+    cache = sub.add_parser("cache", parents=[common], help="list, remove or verify cache entries")
+    cache_sub = cache.add_subparsers(dest="cache_command", required=True)
+    ls = cache_sub.add_parser("list", parents=[common], help="list cache entries")
+    ls.add_argument("--model", help="only this model")
+    ls.set_defaults(func=cmd_cache_list)
+    rm = cache_sub.add_parser("remove", parents=[common], help="remove cache entries")
+    rm.add_argument("ids", nargs="*", help="entry ids (or unique prefixes)")
+    rm.add_argument("--model", help="remove every entry of this model")
+    rm.set_defaults(func=cmd_cache_remove)
+    vf = cache_sub.add_parser("verify", parents=[common], help="check sizes and SHA-256 sums")
+    vf.add_argument("ids", nargs="*", help="entry ids (default: all)")
+    vf.set_defaults(func=cmd_cache_verify)
+
+    sub.add_parser("models", parents=[common], help="list registered models").set_defaults(func=cmd_models)
+    sub.add_parser("tasks", parents=[common], help="list tasks and where their data is").set_defaults(
+        func=cmd_tasks
+    )
+    return parser
+
+
+def _configure_logging(quiet: bool, verbose: bool) -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("neuronviz").setLevel(level)
+    set_bars_enabled(not quiet)
+    if quiet:
+        try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            hf_logging.set_verbosity_error()
+        except ImportError:
+            pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 1 check failed, 2 error, 130 interrupted)."""
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.quiet, args.verbose)
+    try:
+        return int(args.func(args))
+    except NeuronvizError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted: run the same command again to resume\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
