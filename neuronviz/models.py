@@ -260,10 +260,17 @@ def _fingerprint(source: str, config: object, revision: str | None) -> str:
     return h.hexdigest()[:16]
 
 
+_OFFSET_POSITIONS = {"roberta", "xlm-roberta", "camembert", "longformer", "bart", "mbart"}
+
+
 def _window(tokenizer: object, config: object) -> int:
+    """Most tokens one forward pass can take (RoBERTa-style models start positions at 2)."""
+    max_positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(max_positions, int) and getattr(config, "model_type", "") in _OFFSET_POSITIONS:
+        max_positions -= 2
     limits = [
         getattr(tokenizer, "model_max_length", None),
-        getattr(config, "max_position_embeddings", None),
+        max_positions,
     ]
     usable = [int(v) for v in limits if isinstance(v, int) and 0 < v < 1_000_000]
     return min(usable) if usable else DEFAULT_WINDOW

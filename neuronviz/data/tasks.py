@@ -150,7 +150,7 @@ def _parallel(path: Path) -> dict[str, Corpus]:
     if path.is_dir():
         splits = {}
         for split in SPLITS:
-            words = _find_split_file(path, split, (".word", ".word.txt", ".words", ".txt"))
+            words = _find_split_file(path, split, (".word", ".word.txt", ".words"))
             labels = _find_split_file(path, split, (".label", ".label.txt", ".labels"))
             if words is not None and labels is not None:
                 splits[split] = read_parallel(words, labels)

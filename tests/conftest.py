@@ -1,0 +1,56 @@
+"""Shared fixtures: offline settings, a fixture data folder and tiny models of each architecture."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fixtures import write_data_dir  # noqa: E402
+from tiny_models import BUILDERS  # noqa: E402
+
+from neuronviz.progress import set_bars_enabled  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch, tmp_path):
+    """No test touches the network or the repository's cache folder."""
+    monkeypatch.setenv("NEURONVIZ_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("NEURONVIZ_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("NEURONVIZ_DATA", raising=False)
+    set_bars_enabled(False)
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> Path:
+    return write_data_dir(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("models")
+    return {name: build(root / name) for name, build in BUILDERS.items()}
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tiny_models) -> Path:
+    return tiny_models["bert"]
+
+
+@pytest.fixture
+def cache_dir(tmp_path) -> Path:
+    return tmp_path / "cache"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real corpora beside the checkout (CI has them); integration tests skip without."""
+    if not (SHARED_DATA / "conll2000" / "train.txt").is_file():
+        pytest.skip(f"real corpora not found at {SHARED_DATA}")
+    return SHARED_DATA
