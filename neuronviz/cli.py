@@ -143,9 +143,7 @@ def cmd_cache_verify(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     from neuronviz.models import MODELS
 
-    rows = [
-        [s.name, s.kind, s.layers, s.hidden, s.neurons, s.description] for s in MODELS.values()
-    ]
+    rows = [[s.name, s.kind, s.layers, s.hidden, s.neurons, s.description] for s in MODELS.values()]
     _out(_table(rows, ["name", "kind", "layers", "hidden", "neurons", "description"]))
     _out("\nAny Hugging Face id or local folder saved with save_pretrained works as --model too.")
     return 0
@@ -164,7 +162,9 @@ def cmd_tasks(args: argparse.Namespace) -> int:
             where = "your file"
         else:
             source = CORPORA[spec.corpus]
-            here = [d for d in (data_dir, cache_data) if d and source.is_complete(d / source.folder)]
+            here = [
+                d for d in (data_dir, cache_data) if d and source.is_complete(d / source.folder)
+            ]
             where = str(here[0] / source.folder) if here else "downloaded on first use"
         rows.append([spec.name, spec.corpus, spec.column, where, spec.description])
     _out(_table(rows, ["task", "corpus", "column", "data", "description"]))
@@ -181,12 +181,20 @@ def _common_options(top_level: bool) -> argparse.ArgumentParser:
     """
     kw = {} if top_level else {"default": argparse.SUPPRESS}
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--cache-dir", help="cache folder (default: $NEURONVIZ_CACHE or ./cache)", **kw)
     common.add_argument(
-        "--data-dir", help="corpus folder laid out like shared/data (default: $NEURONVIZ_DATA)", **kw
+        "--cache-dir", help="cache folder (default: $NEURONVIZ_CACHE or ./cache)", **kw
     )
     common.add_argument(
-        "-q", "--quiet", action="store_true", help="only warnings and errors, no progress bars", **kw
+        "--data-dir",
+        help="corpus folder laid out like shared/data (default: $NEURONVIZ_DATA)",
+        **kw,
+    )
+    common.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="only warnings and errors, no progress bars",
+        **kw,
     )
     common.add_argument("-v", "--verbose", action="store_true", help="debug logging", **kw)
     return common
@@ -202,14 +210,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"neuronviz {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    ex = sub.add_parser("extract", parents=[common], help="extract and cache activations for a task")
-    ex.add_argument("--model", default="minilm", help="registry name, Hugging Face id or local folder")
-    ex.add_argument("--task", action="append", required=True, help="task name (repeat or comma-separate)")
-    ex.add_argument("--splits", default="train,dev,test", help="comma-separated splits (default: all)")
+    ex = sub.add_parser(
+        "extract", parents=[common], help="extract and cache activations for a task"
+    )
+    ex.add_argument(
+        "--model", default="minilm", help="registry name, Hugging Face id or local folder"
+    )
+    ex.add_argument(
+        "--task", action="append", required=True, help="task name (repeat or comma-separate)"
+    )
+    ex.add_argument(
+        "--splits", default="train,dev,test", help="comma-separated splits (default: all)"
+    )
     ex.add_argument("--max-sentences", type=int, help="cap on sentences per split")
     ex.add_argument("--aggregation", default="last", choices=["last", "first", "mean"])
-    ex.add_argument("--max-length", type=int, help="tokens per forward pass (default: model window)")
-    ex.add_argument("--batch-tokens", type=int, help="padded tokens per batch (default: 4096 CPU, 32768 GPU)")
+    ex.add_argument(
+        "--max-length", type=int, help="tokens per forward pass (default: model window)"
+    )
+    ex.add_argument(
+        "--batch-tokens", type=int, help="padded tokens per batch (default: 4096 CPU, 32768 GPU)"
+    )
     ex.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     ex.add_argument("--dtype", default="auto", help="auto, float32, float16 or bfloat16")
     ex.add_argument("--revision", help="model revision on the hub")
@@ -228,16 +248,20 @@ def build_parser() -> argparse.ArgumentParser:
     vf.add_argument("ids", nargs="*", help="entry ids (default: all)")
     vf.set_defaults(func=cmd_cache_verify)
 
-    sub.add_parser("models", parents=[common], help="list registered models").set_defaults(func=cmd_models)
-    sub.add_parser("tasks", parents=[common], help="list tasks and where their data is").set_defaults(
-        func=cmd_tasks
+    sub.add_parser("models", parents=[common], help="list registered models").set_defaults(
+        func=cmd_models
     )
+    sub.add_parser(
+        "tasks", parents=[common], help="list tasks and where their data is"
+    ).set_defaults(func=cmd_tasks)
     return parser
 
 
 def _configure_logging(quiet: bool, verbose: bool) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     logging.getLogger("neuronviz").setLevel(level)
     set_bars_enabled(not quiet)
     if quiet:

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import sys
+import os
 from pathlib import Path
 
 import pytest
+from fixtures import write_data_dir
+from tiny_models import BUILDERS
 
-sys.path.insert(0, str(Path(__file__).parent))
+from neuronviz.progress import set_bars_enabled
 
-from fixtures import write_data_dir  # noqa: E402
-from tiny_models import BUILDERS  # noqa: E402
-
-from neuronviz.progress import set_bars_enabled  # noqa: E402
-
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = Path(
+    os.environ.get("NEURONVIZ_DATA")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "data"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -52,5 +52,7 @@ def cache_dir(tmp_path) -> Path:
 def shared_data() -> Path:
     """The real corpora beside the checkout (CI has them); integration tests skip without."""
     if not (SHARED_DATA / "conll2000" / "train.txt").is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs the real corpora at {SHARED_DATA} (set NEURONVIZ_DATA)")
         pytest.skip(f"real corpora not found at {SHARED_DATA}")
     return SHARED_DATA

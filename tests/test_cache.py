@@ -37,20 +37,30 @@ def test_entries_cover_every_split_with_all_neurons(extracted, data_dir):
     manifest = json.loads((extracted.entries["train"].path / "manifest.json").read_text())
     assert manifest["shape"] == [task["train"].n_words, 48]
     assert manifest["dtype"] == "float16"
-    assert manifest["labels"]["pos"]["vocab"] == sorted({t for s in task["train"].labels for t in s})
+    assert manifest["labels"]["pos"]["vocab"] == sorted(
+        {t for s in task["train"].labels for t in s}
+    )
     assert {"neuronviz", "torch", "transformers"} <= set(manifest["versions"])
 
 
-def test_second_run_is_a_cache_hit_without_loading_the_model(extracted, tiny_bert, data_dir, cache_dir, monkeypatch):
+def test_second_run_is_a_cache_hit_without_loading_the_model(
+    extracted, tiny_bert, data_dir, cache_dir, monkeypatch
+):
     import neuronviz.pipeline as pipeline
 
-    monkeypatch.setattr(pipeline, "load_model", lambda *a, **k: pytest.fail("model loaded on a cache hit"))
+    monkeypatch.setattr(
+        pipeline, "load_model", lambda *a, **k: pytest.fail("model loaded on a cache hit")
+    )
     again = extract_task(str(tiny_bert), "pos", data_dir=data_dir, cache=cache_dir)
     assert all(again.cached.values())
-    assert {s: e.path for s, e in again.entries.items()} == {s: e.path for s, e in extracted.entries.items()}
+    assert {s: e.path for s, e in again.entries.items()} == {
+        s: e.path for s, e in extracted.entries.items()
+    }
 
 
-def test_tasks_on_one_corpus_share_an_entry_and_add_labels(extracted, tiny_bert, data_dir, cache_dir):
+def test_tasks_on_one_corpus_share_an_entry_and_add_labels(
+    extracted, tiny_bert, data_dir, cache_dir
+):
     chunk = extract_task(str(tiny_bert), "chunk", data_dir=data_dir, cache=cache_dir)
     assert all(chunk.cached.values())
     entry = chunk.entries["test"]
@@ -65,7 +75,9 @@ def test_reading_layers_and_neurons(extracted):
     np.testing.assert_array_equal(entry.layer(1), full[:, 16:32].astype(np.float16))
     ids = [0, 17, 47, 5]
     np.testing.assert_array_equal(entry.neurons(ids), full[:, ids].astype(np.float16))
-    np.testing.assert_array_equal(entry.neurons(ids, rows=slice(3, 9)), full[3:9, ids].astype(np.float16))
+    np.testing.assert_array_equal(
+        entry.neurons(ids, rows=slice(3, 9)), full[3:9, ids].astype(np.float16)
+    )
     blocks = list(entry.iter_rows(7))
     np.testing.assert_array_equal(np.concatenate(blocks), full)
     with pytest.raises(ConfigError, match="neuron ids"):
@@ -140,7 +152,9 @@ def test_unwritable_cache_location_gives_a_clear_error(tiny_bert, data_dir, tmp_
         extract_task(str(tiny_bert), "pos", data_dir=data_dir, cache=not_a_folder)
 
 
-def test_full_disk_gives_a_clear_error_and_keeps_earlier_entries(extracted, tiny_bert, data_dir, cache_dir, monkeypatch):
+def test_full_disk_gives_a_clear_error_and_keeps_earlier_entries(
+    extracted, tiny_bert, data_dir, cache_dir, monkeypatch
+):
     import errno
     import os
 
@@ -177,7 +191,10 @@ extract_task(sys.argv[1], "pos", data_dir=sys.argv[2], cache=sys.argv[3], splits
 def _run(script: str, *args: object) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(script), *map(str, args)],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
     )
 
 
@@ -193,10 +210,26 @@ def test_kill_9_half_way_then_resume_gives_the_same_entry(tiny_bert, data_dir, t
 
     settings = ExtractionSettings(batch_tokens=64)
     with caplog.at_level("INFO"):
-        resumed = extract_task(str(tiny_bert), "pos", data_dir=data_dir, cache=killed_cache, splits=["train"], settings=settings)
+        resumed = extract_task(
+            str(tiny_bert),
+            "pos",
+            data_dir=data_dir,
+            cache=killed_cache,
+            splits=["train"],
+            settings=settings,
+        )
     assert "3 batches already done" in caplog.text
-    clean = extract_task(str(tiny_bert), "pos", data_dir=data_dir, cache=clean_cache, splits=["train"], settings=settings)
-    np.testing.assert_array_equal(resumed.entries["train"].matrix(), clean.entries["train"].matrix())
+    clean = extract_task(
+        str(tiny_bert),
+        "pos",
+        data_dir=data_dir,
+        cache=clean_cache,
+        splits=["train"],
+        settings=settings,
+    )
+    np.testing.assert_array_equal(
+        resumed.entries["train"].matrix(), clean.entries["train"].matrix()
+    )
     assert cache.partials() == []
     assert resumed.entries["train"].verify() == []
 
@@ -217,7 +250,10 @@ def test_two_processes_requesting_one_entry_build_it_once(tiny_bert, data_dir, t
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", BUILDER, str(tiny_bert), str(data_dir), str(cache_dir)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
         )
         for _ in range(2)
     ]

@@ -39,9 +39,17 @@ def reference(model, words, aggregation):
             continue
         last_char = b - 1 if b > a else a
         # the word whose span holds the last character; a bare space goes to the next word
-        owner.append(min(i for i, (s, w) in enumerate(zip(starts, words, strict=True)) if s + len(w) > last_char))
+        owner.append(
+            min(
+                i
+                for i, (s, w) in enumerate(zip(starts, words, strict=True))
+                if s + len(w) > last_char
+            )
+        )
     with torch.no_grad():
-        hidden = model.model(torch.tensor([enc["input_ids"]]), output_hidden_states=True).hidden_states
+        hidden = model.model(
+            torch.tensor([enc["input_ids"]]), output_hidden_states=True
+        ).hidden_states
     out = np.zeros((len(hidden), len(words), model.hidden_size), dtype=np.float32)
     for w in range(len(words)):
         idx = [t for t, o in enumerate(owner) if o == w]
@@ -131,7 +139,11 @@ def test_plan_batches_respects_budget_and_covers_every_piece():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"aggregation": "max"}, "unknown aggregation"), ({"max_length": 2}, "at least 8"), ({"batch_tokens": 0}, "positive")],
+    [
+        ({"aggregation": "max"}, "unknown aggregation"),
+        ({"max_length": 2}, "at least 8"),
+        ({"batch_tokens": 0}, "positive"),
+    ],
 )
 def test_bad_settings(kwargs, message):
     with pytest.raises(ConfigError, match=message):

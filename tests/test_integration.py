@@ -31,7 +31,9 @@ def test_minilm_pos_extraction_on_conll2000(shared_data, cache_dir):
         with torch.no_grad():
             hidden = model.model(**enc, output_hidden_states=True).hidden_states
         last = {w: i for i, w in enumerate(enc.word_ids()) if w is not None}
-        expected = np.concatenate([h[0, [last[w] for w in range(len(s))]].numpy() for h in hidden], axis=1)
+        expected = np.concatenate(
+            [h[0, [last[w] for w in range(len(s))]].numpy() for h in hidden], axis=1
+        )
         got = entry.matrix(rows=slice(offset, offset + len(s)))
         np.testing.assert_allclose(got, expected, atol=3e-2, rtol=1e-2)
         offset += len(s)

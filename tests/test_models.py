@@ -11,7 +11,14 @@ from neuronviz.models import MODELS, identify_model, load_model, resolve_model_s
 
 
 def test_registry_has_the_embedded_default_and_the_papers_models():
-    assert {"minilm", "smollm2-135m", "bert-base-cased", "xlnet-base-cased", "roberta-base", "gpt2"} <= set(MODELS)
+    assert {
+        "minilm",
+        "smollm2-135m",
+        "bert-base-cased",
+        "xlnet-base-cased",
+        "roberta-base",
+        "gpt2",
+    } <= set(MODELS)
     assert MODELS["minilm"].neurons == 2688
     assert MODELS["smollm2-135m"].neurons == 17856
 
@@ -37,12 +44,12 @@ def test_fingerprint_is_stable_and_changes_with_the_weights(tiny_models, tmp_pat
 
 
 def test_unknown_name_offline_is_fast_and_suggests(monkeypatch):
-    with pytest.raises(ModelError, match="unknown model 'minilmm'.*did you mean minilm"):
+    with pytest.raises(ModelError, match=r"unknown model 'minilmm'.*did you mean minilm"):
         identify_model("minilmm")
 
 
 def test_folder_without_config(tmp_path):
-    with pytest.raises(ModelError, match="no config.json"):
+    with pytest.raises(ModelError, match=r"no config\.json"):
         resolve_model_source(str(tmp_path))
 
 

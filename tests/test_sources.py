@@ -50,7 +50,12 @@ def test_checksum_mismatch_leaves_nothing(fake_corpus, cache_dir, monkeypatch):
 
 
 def test_unreachable_source_names_the_data_variable(fake_corpus, cache_dir, monkeypatch, tmp_path):
-    gone = CorpusSource(**{**fake_corpus.__dict__, "downloads": (Download((tmp_path / "none.zip").as_uri(), "t.zip"),)})
+    gone = CorpusSource(
+        **{
+            **fake_corpus.__dict__,
+            "downloads": (Download((tmp_path / "none.zip").as_uri(), "t.zip"),),
+        }
+    )
     monkeypatch.setitem(sources.CORPORA, "toy", gone)
     with pytest.raises(DataError, match="NEURONVIZ_DATA"):
         locate_corpus("toy", cache_dir=cache_dir)
@@ -64,7 +69,9 @@ def test_offline_fails_fast_without_trying(fake_corpus, cache_dir, monkeypatch):
 
 
 def test_user_data_dir_comes_first(data_dir, cache_dir):
-    assert locate_corpus("conll2000", data_dir=data_dir, cache_dir=cache_dir) == data_dir / "conll2000"
+    assert (
+        locate_corpus("conll2000", data_dir=data_dir, cache_dir=cache_dir) == data_dir / "conll2000"
+    )
 
 
 def test_registered_checksums_match_the_shared_copies(shared_data):

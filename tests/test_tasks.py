@@ -8,7 +8,10 @@ from neuronviz.data.tasks import TASKS, carve, load_task, parse_task_name
 from neuronviz.errors import ConfigError, DataError
 
 
-@pytest.mark.parametrize(("task", "column"), [("pos", "pos"), ("chunk", "chunk"), ("sem", "sem"), ("ccg", "ccg"), ("ptb-pos", "pos")])
+@pytest.mark.parametrize(
+    ("task", "column"),
+    [("pos", "pos"), ("chunk", "chunk"), ("sem", "sem"), ("ccg", "ccg"), ("ptb-pos", "pos")],
+)
 def test_builtin_tasks_have_three_aligned_splits(data_dir, task, column):
     data = load_task(task, data_dir=data_dir)
     assert set(data.splits) == {"train", "dev", "test"}
@@ -83,7 +86,9 @@ def test_conllu_task_from_one_file_is_split_80_10_10(tmp_path):
 
 def test_conllu_task_from_a_ud_folder(tmp_path):
     for split, n in (("train", 10), ("dev", 3), ("test", 4)):
-        (tmp_path / f"xx_toy-ud-{split}.conllu").write_text("".join(_conllu_sentence(i) for i in range(n)))
+        (tmp_path / f"xx_toy-ud-{split}.conllu").write_text(
+            "".join(_conllu_sentence(i) for i in range(n))
+        )
     data = load_task(f"xpos:{tmp_path}")
     assert [data[s].n_sentences for s in ("train", "dev", "test")] == [10, 3, 4]
     assert data["dev"].labels[0] == ["NN", "VBZ"]

@@ -36,8 +36,12 @@ def build_bert(folder: Path) -> Path:
 
     tok = _bert_tokenizer(BertTokenizer)
     cfg = BertConfig(
-        vocab_size=len(tok), hidden_size=HIDDEN, num_hidden_layers=LAYERS, num_attention_heads=HEADS,
-        intermediate_size=32, max_position_embeddings=128,
+        vocab_size=len(tok),
+        hidden_size=HIDDEN,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        intermediate_size=32,
+        max_position_embeddings=128,
     )
     return _save(folder, BertModel(cfg), tok)
 
@@ -45,10 +49,17 @@ def build_bert(folder: Path) -> Path:
 def build_roberta(folder: Path) -> Path:
     from transformers import RobertaConfig, RobertaModel, RobertaTokenizer
 
-    tok = RobertaTokenizer(vocab=_byte_level_vocab(["<s>", "<pad>", "</s>", "<unk>", "<mask>"]), merges=[])
+    tok = RobertaTokenizer(
+        vocab=_byte_level_vocab(["<s>", "<pad>", "</s>", "<unk>", "<mask>"]), merges=[]
+    )
     cfg = RobertaConfig(
-        vocab_size=len(tok), hidden_size=HIDDEN, num_hidden_layers=LAYERS, num_attention_heads=HEADS,
-        intermediate_size=32, max_position_embeddings=130, pad_token_id=tok.pad_token_id,
+        vocab_size=len(tok),
+        hidden_size=HIDDEN,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        intermediate_size=32,
+        max_position_embeddings=130,
+        pad_token_id=tok.pad_token_id,
     )
     return _save(folder, RobertaModel(cfg), tok)
 
@@ -58,8 +69,13 @@ def build_gpt2(folder: Path) -> Path:
 
     tok = GPT2Tokenizer(vocab=_byte_level_vocab(["<|endoftext|>"]), merges=[])
     cfg = GPT2Config(
-        vocab_size=len(tok), n_embd=HIDDEN, n_layer=LAYERS, n_head=HEADS, n_positions=128,
-        bos_token_id=0, eos_token_id=0,
+        vocab_size=len(tok),
+        n_embd=HIDDEN,
+        n_layer=LAYERS,
+        n_head=HEADS,
+        n_positions=128,
+        bos_token_id=0,
+        eos_token_id=0,
     )
     return _save(folder, GPT2Model(cfg), tok)
 
@@ -70,8 +86,13 @@ def build_llama(folder: Path) -> Path:
     pieces = ["<unk>", "<s>", "</s>", "▁", *CHARS, *(f"<0x{b:02X}>" for b in range(256))]
     tok = LlamaTokenizer(vocab={t: i for i, t in enumerate(pieces)}, merges=[])
     cfg = LlamaConfig(
-        vocab_size=len(tok), hidden_size=HIDDEN, num_hidden_layers=LAYERS, num_attention_heads=HEADS,
-        num_key_value_heads=1, intermediate_size=32, max_position_embeddings=128,
+        vocab_size=len(tok),
+        hidden_size=HIDDEN,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        num_key_value_heads=1,
+        intermediate_size=32,
+        max_position_embeddings=128,
     )
     return _save(folder, LlamaModel(cfg), tok)
 
@@ -84,7 +105,12 @@ def build_xlnet(folder: Path) -> Path:
     vocab += [("▁" + w, -1.0) for w in ("the", "cat", "sat", "on")]
     tok = XLNetTokenizer(vocab=vocab)
     cfg = XLNetConfig(
-        vocab_size=len(tok), d_model=HIDDEN, n_layer=LAYERS, n_head=HEADS, d_inner=32, mem_len=None,
+        vocab_size=len(tok),
+        d_model=HIDDEN,
+        n_layer=LAYERS,
+        n_head=HEADS,
+        d_inner=32,
+        mem_len=None,
     )
     return _save(folder, XLNetModel(cfg), tok)
 

@@ -1,0 +1,38 @@
+# Two commands for a fresh machine (see README.md):
+#   make run   installs everything into .venv and starts the dashboard on the embedded model
+#   make test  installs everything (with test tools) into .venv and runs the whole test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch first and pinned: a range admitting a newer torch would pull a multi-GB CUDA build.
+TORCH ?= torch==2.13.0
+
+.PHONY: run test lint install install-dev clean-venv
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+
+$(VENV)/.installed: $(VENV)/bin/python requirements.txt pyproject.toml
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	$(VENV)/bin/streamlit run app.py
+
+test: install-dev
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean-venv:
+	rm -rf $(VENV)
