@@ -1,0 +1,49 @@
+"""Naming and picking neurons: ``layer:index`` labels and the most active neurons of a word."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neuronviz.errors import ConfigError
+
+__all__ = ["neuron_label", "parse_neuron", "top_active_neurons"]
+
+
+def neuron_label(neuron: int, hidden_size: int) -> str:
+    """``layer:index`` for a global neuron id (``layer * hidden_size + index``)."""
+    return f"{neuron // hidden_size}:{neuron % hidden_size}"
+
+
+def parse_neuron(text: str, n_layers: int, hidden_size: int) -> int:
+    """Global neuron id of ``"layer:index"`` (or a plain global id), checked against the model."""
+    text = text.strip()
+    try:
+        if ":" in text:
+            layer_text, index_text = text.split(":", 1)
+            layer, index = int(layer_text), int(index_text)
+        else:
+            layer, index = divmod(int(text), hidden_size)
+    except ValueError:
+        raise ConfigError(
+            f"cannot read neuron {text!r}", hint="write layer:index, e.g. 3:127"
+        ) from None
+    if not (0 <= layer < n_layers and 0 <= index < hidden_size):
+        raise ConfigError(
+            f"neuron {text!r} is outside the model",
+            hint=f"layers 0..{n_layers - 1}, indices 0..{hidden_size - 1}",
+        )
+    return layer * hidden_size + index
+
+
+def top_active_neurons(activations: np.ndarray, word: int, k: int = 10) -> np.ndarray:
+    """Global ids of the ``k`` neurons whose activation on ``word`` stands out most.
+
+    ``activations`` has shape ``(layers, words, hidden)``. Each neuron's value is standardised
+    over the words given (so a neuron that is large everywhere does not win by default).
+    """
+    layers, n_words, hidden = activations.shape
+    flat = activations.astype(np.float32).transpose(1, 0, 2).reshape(n_words, layers * hidden)
+    centred = flat - flat.mean(axis=0)
+    scale = flat.std(axis=0) + 1e-6
+    score = np.abs(centred[word] / scale) if n_words > 1 else np.abs(flat[word])
+    return np.argsort(-score, kind="stable")[:k]
