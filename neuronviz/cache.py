@@ -20,6 +20,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
@@ -314,18 +315,13 @@ class EntryWriter:
         self.close()
         (self.folder / "done.log").unlink(missing_ok=True)
         (self.folder / "plan.json").unlink(missing_ok=True)
-        files = []
-        for i in range(self.n_layers):
-            path = self.folder / self.layer_file(i)
-            files.append(
-                LayerFile(
-                    name=f"layer {i}",
-                    file=path.name,
-                    size=path.stat().st_size,
-                    sha256=file_digest(path),
-                )
-            )
-        return files
+        paths = [self.folder / self.layer_file(i) for i in range(self.n_layers)]
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # hashlib frees the GIL
+            digests = list(pool.map(file_digest, paths))
+        return [
+            LayerFile(name=f"layer {i}", file=p.name, size=p.stat().st_size, sha256=d)
+            for i, (p, d) in enumerate(zip(paths, digests, strict=True))
+        ]
 
 
 BuildFn = Callable[[Path], Manifest]

@@ -14,6 +14,7 @@ import inspect
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Protocol
 
 import numpy as np
@@ -135,21 +136,33 @@ class MemorySink:
 # ---------------------------------------------------------------- tokenisation
 
 
-def _word_spans(words: Sequence[str]) -> np.ndarray:
-    """End character (exclusive) of each word in ``" ".join(words)``."""
-    lengths = np.fromiter((len(w) + 1 for w in words), dtype=np.int64, count=len(words))
-    return np.cumsum(lengths) - 1
+def _token_words(encoding: dict, texts_words: Sequence[Sequence[str]]) -> list[np.ndarray]:
+    """Word index of every token of every text (-1 for special tokens), vectorised over the batch.
 
-
-def _token_words(encoding: dict, i: int, ends: np.ndarray) -> np.ndarray:
-    """Word index of every token of text ``i`` (-1 for special tokens)."""
-    offsets = np.asarray(encoding["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)
-    special = np.asarray(encoding["special_tokens_mask"][i], dtype=bool)
-    # A token belongs to the word holding its last character; an empty span to the next word.
+    Text ``i`` is ``" ".join(texts_words[i])``. A token belongs to the word holding its last
+    character; a token with an empty span, or one that is only the space before a word, belongs
+    to the next word. All texts are placed end to end in one coordinate system so a single
+    ``searchsorted`` maps every token at once.
+    """
+    lengths = np.fromiter((len(ids) for ids in encoding["input_ids"]), dtype=np.int64)
+    flat = list(chain.from_iterable(encoding["offset_mapping"]))
+    offsets = np.asarray(flat, dtype=np.int64).reshape(-1, 2)
+    special = np.fromiter(
+        chain.from_iterable(encoding["special_tokens_mask"]), dtype=bool, count=len(flat)
+    )
+    word_counts = np.fromiter((len(w) for w in texts_words), dtype=np.int64)
+    word_sizes = np.fromiter((len(w) + 1 for ws in texts_words for w in ws), dtype=np.int64)
+    word_ends = np.cumsum(word_sizes) - 1  # end (exclusive) of each word, all texts end to end
+    first_word = np.concatenate([[0], np.cumsum(word_counts)[:-1]])
+    text_base = np.concatenate([[0], word_ends])[first_word] + (first_word > 0)
+    sentence = np.repeat(np.arange(len(lengths)), lengths)
     pos = np.where(offsets[:, 1] > offsets[:, 0], offsets[:, 1] - 1, offsets[:, 0])
-    words = np.minimum(np.searchsorted(ends, pos, side="right"), len(ends) - 1)
+    words = (
+        np.searchsorted(word_ends, pos + text_base[sentence], side="right") - first_word[sentence]
+    )
+    words = np.minimum(words, word_counts[sentence] - 1)
     words[special] = -1
-    return words
+    return np.split(words, np.cumsum(lengths)[:-1])
 
 
 def _encode(tokenizer: object, texts: list[str], window: int | None = None) -> dict:
@@ -182,20 +195,21 @@ def tokenize_words(
     counted. Sentences longer than ``window`` tokens become overlapping windows.
     """
     sentences = [list(s) for s in sentences]
+    if not sentences:
+        return TokenizedCorpus([], [], [], np.zeros(0, np.int64), np.zeros(0, np.int64), 0)
     enc = _encode(tokenizer, [" ".join(s) for s in sentences])
+    token_words = _token_words(enc, sentences)
     unk = getattr(tokenizer, "unk_token", None) or "?"
     replaced = 0
-    token_words = []
     for i, words in enumerate(sentences):
-        tw = _token_words(enc, i, _word_spans(words))
+        tw = token_words[i]
         counts = np.bincount(tw[tw >= 0], minlength=len(words))
         if (counts == 0).any():
             replaced += int((counts == 0).sum())
             sentences[i] = [unk if c == 0 else w for w, c in zip(words, counts, strict=True)]
             one = _encode(tokenizer, [" ".join(sentences[i])])
             enc["input_ids"][i] = one["input_ids"][0]
-            tw = _token_words(one, 0, _word_spans(sentences[i]))
-        token_words.append(tw)
+            token_words[i] = _token_words(one, [sentences[i]])[0]
     if replaced:
         log.warning("%d word(s) produced no tokens and were replaced by %r", replaced, unk)
 
@@ -271,8 +285,9 @@ def _add_windows(
             plan.truncated += int(end - start == 1 and per_word[start] > budget)
     texts = [" ".join(sentences[i][ctx:end]) for i, ctx, _, end, _ in specs]
     enc = _encode(tokenizer, texts, window=plan.window)
-    for k, (i, ctx, start, end, row) in enumerate(specs):
-        tw = _token_words(enc, k, _word_spans(sentences[i][ctx:end]))
+    piece_words = _token_words(enc, [sentences[i][ctx:end] for i, ctx, _, end, _ in specs])
+    for k, (_, ctx, start, end, row) in enumerate(specs):
+        tw = piece_words[k]
         plan.add(
             np.asarray(enc["input_ids"][k], dtype=np.int64), tw, start - ctx, end - ctx, row + ctx
         )

@@ -325,7 +325,8 @@ def identify_model(
 ) -> ModelIdentity:
     """Resolve ``name`` and fingerprint its weights (reads the config, not the weights)."""
     display, source = resolve_model_source(name, cache_dir)
-    config = _config(name, source, revision)
+    # A local folder is fingerprinted from its files alone; only hub ids need their config.
+    config = None if Path(source).is_dir() else _config(name, source, revision)
     return ModelIdentity(display, source, _fingerprint(source, config, revision), revision)
 
 

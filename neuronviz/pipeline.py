@@ -81,6 +81,7 @@ def extract_split(
             "key": key.digest,
         }
         writer = EntryWriter(folder, tok.n_words, model.n_layers, model.hidden_size, plan)
+        resumed = len(writer.done)
         try:
             run_extraction(
                 model,
@@ -122,6 +123,8 @@ def extract_split(
                 "windowed_sentences": tok.windowed_sentences,
                 "truncated_words": tok.truncated_words,
                 "replaced_words": tok.replaced_words,
+                "resumed_batches": resumed,
+                "batches": len(batches),
                 "seconds": round(time.perf_counter() - started, 3),
                 "words_per_second": round(
                     tok.n_words / max(time.perf_counter() - started, 1e-9), 1

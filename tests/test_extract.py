@@ -148,3 +148,10 @@ def test_plan_batches_respects_budget_and_covers_every_piece():
 def test_bad_settings(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         ExtractionSettings(**kwargs)
+
+
+def test_empty_inputs(models):
+    model = models["bert"]
+    assert extract_words(model, []).shape == (3, 0, 16)
+    with_empty = extract_words(model, [["cat"], [], ["sat", "on"]])
+    np.testing.assert_array_equal(with_empty, extract_words(model, [["cat"], ["sat", "on"]]))
