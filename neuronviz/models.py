@@ -13,6 +13,7 @@ import difflib
 import hashlib
 import importlib.util
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -83,13 +84,23 @@ def _smollm2_dir(cache: Path) -> Path:
     log.info("dequantizing %s once into %s", gguf.name, target)
     work = target.parent / f".{target.name}.partial"
     shutil.rmtree(work, ignore_errors=True)
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(
-        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
-    )
-    model.config.quantization_config = None
-    model.save_pretrained(work, safe_serialization=True)
-    tokenizer.save_pretrained(work)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        quantized = AutoModelForCausalLM.from_pretrained(
+            gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+        )
+        # A model loaded from GGUF refuses save_pretrained; copy its weights into a plain one.
+        config = quantized.config
+        del config.quantization_config
+        plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        plain.load_state_dict(quantized.state_dict())
+        plain.save_pretrained(work, safe_serialization=True)
+        tokenizer.save_pretrained(work)
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        raise ModelError(
+            f"could not convert {gguf} to safetensors: {exc}", hint="delete it and retry"
+        ) from None
     shutil.rmtree(target, ignore_errors=True)
     work.rename(target)
     return target
@@ -293,7 +304,11 @@ def _config(name: str, source: str, revision: str | None) -> object:
     try:
         return AutoConfig.from_pretrained(source, revision=revision, local_files_only=True)
     except (OSError, ValueError) as exc:
-        if Path(source).exists() or is_offline():
+        if (
+            Path(source).exists()
+            or is_offline()
+            or os.environ.get("HF_HUB_OFFLINE", "") in {"1", "true"}
+        ):
             raise _unknown(name, str(exc).splitlines()[0]) from None
     if not _hub_reachable():
         raise _unknown(name, "the Hugging Face hub cannot be reached from here")
@@ -305,7 +320,6 @@ def _config(name: str, source: str, revision: str | None) -> object:
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
     """Whether a TCP connection to the hub opens quickly (avoids a minute of hub retries offline)."""
-    import os
     import socket
     from urllib.parse import urlparse
 

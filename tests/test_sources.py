@@ -64,7 +64,7 @@ def test_unreachable_source_names_the_data_variable(fake_corpus, cache_dir, monk
 
 def test_offline_fails_fast_without_trying(fake_corpus, cache_dir, monkeypatch):
     monkeypatch.setenv("NEURONVIZ_OFFLINE", "1")
-    with pytest.raises(DataError, match="offline"):
+    with pytest.raises(DataError, match="downloads are off"):
         locate_corpus("toy", cache_dir=cache_dir)
 
 

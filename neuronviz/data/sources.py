@@ -146,9 +146,7 @@ def locate_corpus(
         f"with {source.folder}/ inside"
     )
     if not download or is_offline():
-        why = (
-            "downloads are off" if not download else f"offline (${OFFLINE_ENV} or $HF_HUB_OFFLINE)"
-        )
+        why = "downloads are off" + (f" (${OFFLINE_ENV} is set)" if download else "")
         raise DataError(f"corpus {name!r} is not in {where} and {why}", hint=hint)
     return _download(source, cached, where=where, hint=hint)
 
