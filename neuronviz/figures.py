@@ -75,7 +75,12 @@ def activation_heatmap(
     )
     fig.update_layout(
         title=title,
-        xaxis={"title": "word", "tickangle": -45, "type": "category"},
+        xaxis={
+            "title": "word",
+            "tickangle": -45 if len(words) > 12 else 0,
+            "type": "category",
+            "automargin": True,
+        },
         yaxis={"title": "neuron (layer:index)", "type": "category", "autorange": "reversed"},
         height=max(260, 28 * len(neuron_labels) + 140),
         margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},

@@ -9,7 +9,9 @@ from neuronviz.extract import ExtractionSettings, extract_words
 from neuronviz.figures import activation_heatmap, token_highlight_html
 from neuronviz.models import MODELS
 from neuronviz.neurons import neuron_label, parse_neuron, top_active_neurons
-from pages._shared import get_model, show_error
+from pages._shared import get_model, show_error, use_app_navigation
+
+use_app_navigation()
 
 st.title("Neuron activations")
 
@@ -74,6 +76,9 @@ st.subheader(f"Neuron {layer}:{index} on each word")
 st.markdown(token_highlight_html(words, acts[layer, :, index]), unsafe_allow_html=True)
 
 st.subheader(f"The 12 neurons that stand out most on “{words[word_index]}”")
-st.caption("Activations standardised over this sentence's words; red positive, blue negative.")
+st.caption(
+    "Neurons chosen by how far their activation on this word lies from their mean over the "
+    "sentence (in standard deviations); colours show the raw activations, red positive, blue negative."
+)
 values = acts[top // model.hidden_size, :, top % model.hidden_size]
 st.plotly_chart(activation_heatmap(words, values, labels), key="act_heatmap")

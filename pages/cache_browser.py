@@ -6,6 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from neuronviz.cache import ActivationCache
+from pages._shared import use_app_navigation
+
+use_app_navigation()
 
 st.title("Cached activations")
 cache = ActivationCache()

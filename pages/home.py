@@ -7,6 +7,9 @@ import streamlit as st
 
 from neuronviz.data.tasks import TASKS
 from neuronviz.models import MODELS
+from pages._shared import use_app_navigation
+
+use_app_navigation()
 
 st.title("neuronviz")
 st.markdown(
@@ -16,9 +19,15 @@ st.markdown(
     "Pre-trained Language Models* (EMNLP 2020)."
 )
 st.page_link(
-    "pages/activations.py", label="Type a sentence and watch single neurons fire", icon="🔦"
+    "pages/activations.py",
+    label="Type a sentence and watch single neurons fire",
+    icon=":material/highlight:",
 )
-st.page_link("pages/cache_browser.py", label="Browse extracted corpora in the cache", icon="🗄️")
+st.page_link(
+    "pages/cache_browser.py",
+    label="Browse extracted corpora in the cache",
+    icon=":material/storage:",
+)
 
 left, right = st.columns(2)
 with left:
