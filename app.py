@@ -8,21 +8,13 @@ st.set_page_config(page_title="neuronviz", page_icon=":material/biotech:", layou
 
 st.session_state["_neuronviz_frame"] = True  # pages check this to know app.py framed them
 
+# URL paths stay the file names: a deep link then means the same page before and after
+# Streamlit leaves its legacy pages/-folder mode on a fresh server (see pages/_shared.py).
 navigation = st.navigation(
     [
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page(
-            "pages/activations.py",
-            title="Activations",
-            icon=":material/highlight:",
-            url_path="activations",
-        ),
-        st.Page(
-            "pages/cache_browser.py",
-            title="Cached data",
-            icon=":material/storage:",
-            url_path="cache",
-        ),
+        st.Page("pages/activations.py", title="Activations", icon=":material/highlight:"),
+        st.Page("pages/cached_data.py", title="Cached data", icon=":material/storage:"),
     ]
 )
 navigation.run()

@@ -24,7 +24,7 @@ st.page_link(
     icon=":material/highlight:",
 )
 st.page_link(
-    "pages/cache_browser.py",
+    "pages/cached_data.py",
     label="Browse extracted corpora in the cache",
     icon=":material/storage:",
 )

@@ -45,7 +45,7 @@ def test_activations_page_reports_unknown_model_without_traceback():
 
 def test_cache_page_lists_entries(tiny_bert, data_dir, cache_dir):
     at = AppTest.from_file(APP, default_timeout=60)
-    at.switch_page("pages/cache_browser.py").run()
+    at.switch_page("pages/cached_data.py").run()
     assert "Nothing extracted yet" in at.info[0].value
     extract_task(str(tiny_bert), "pos", data_dir=data_dir, cache=cache_dir)
     at.run()
