@@ -5,6 +5,7 @@ Usage (from the repository root, with NEURONVIZ_DATA pointing at shared/data):
     python bench/extract.py                      # both parts, minilm, prints a summary and JSON
     python bench/extract.py --part speed         # only the throughput comparison
     python bench/extract.py --part memory        # only peak memory on the full train file
+    python bench/extract.py --part batches       # raw forward words/s by batch token budget
 
 Speed: on the full CoNLL-2000 test split (47,377 words) the raw forward pass of the same model
 on the same batches (tokenised once, same padding, no gather, no saving) is timed against the
@@ -164,6 +165,20 @@ def speed(args) -> dict:
     }
 
 
+def batch_sweep(args) -> dict:
+    """Raw forward throughput over the test split for several padded-token budgets."""
+    model = load_model(args.model, device=args.device)
+    split = corpus_split("test", args.data_dir)
+    tok = tokenize_words(model.tokenizer, split.tokens, model.window)
+    out = {}
+    for budget in (1024, 2048, 4096, 8192, 16384):
+        batches = plan_batches(tok.lengths, budget)
+        raw_forward(model, tok, batches[:2], True)
+        best = min(raw_forward(model, tok, batches, True) for _ in range(args.repeat))
+        out[budget] = round(split.n_words / best)
+    return out
+
+
 MEMORY_CHILD = """
 import json, resource, sys, tempfile, time
 sys.path.insert(0, sys.argv[1])
@@ -216,7 +231,7 @@ def main() -> None:
     parser.add_argument("--model", default="minilm")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data-dir", default=os.environ.get("NEURONVIZ_DATA"))
-    parser.add_argument("--part", choices=["speed", "memory", "all"], default="all")
+    parser.add_argument("--part", choices=["speed", "memory", "batches", "all"], default="all")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch-tokens", type=int)
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -236,6 +251,9 @@ def main() -> None:
         report["memory"] = memory(args)
         m = report["memory"]
         print(f"[memory] {m['words']} words in {m['seconds']} s: peak RSS {m['peak_rss_mib']} MiB")
+    if args.part == "batches":
+        report["raw_forward_words_per_s_by_batch_tokens"] = batch_sweep(args)
+        print(f"[batches] {report['raw_forward_words_per_s_by_batch_tokens']}")
     print(json.dumps(report, indent=1))
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
