@@ -18,6 +18,9 @@ $(VENV)/.installed: $(VENV)/bin/python requirements.txt pyproject.toml
 
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PY) -m pip install -q -e ".[dev]"
+	# NeuroX 1.0.9 (the paper authors' toolkit) for parity tests and benchmarks; its pinned
+	# dependencies are ancient, and only numpy, torch and imbalanced-learn are needed.
+	$(PY) -m pip install -q --no-deps neurox==1.0.9
 	touch $@
 
 install: $(VENV)/.installed

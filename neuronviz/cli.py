@@ -81,6 +81,149 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}"
+
+
+def format_summary(result) -> str:
+    """A short text report of one analysis (what ``neuronviz probe`` prints)."""
+    o, m, q = result.oracle, result.minimal, result.ranking_quality
+    lines = [
+        f"{result.model} x {result.task}  ({result.n_neurons} neurons, {result.words['train']} training words, ranking: {result.method})",
+        "",
+        "lambda search ({rule} rule, tolerance {tol} points; dev accuracy on a {n}-word prefix):".format(
+            rule=result.lambda_search["rule"],
+            tol=result.lambda_search["tolerance"],
+            n=result.lambda_search["grid_words"],
+        ),
+    ]
+    rows = [
+        [
+            f"{p['lambda1']:g}",
+            f"{p['lambda2']:g}",
+            _pct(p["dev_accuracy"]),
+            "-" if p.get("separation") is None else f"{100 * p['separation']:.2f}",
+            f"{p['zero_weight_fraction']:.3f}",
+            "<- chosen"
+            if (p["lambda1"], p["lambda2"]) == tuple(result.lambda_search["chosen"])
+            else "",
+        ]
+        for p in result.lambda_search["points"]
+    ]
+    lines += [
+        "  " + line
+        for line in _table(
+            rows, ["lambda1", "lambda2", "dev %", "separation", "zero w", ""]
+        ).splitlines()
+    ]
+    lines += [
+        "",
+        f"oracle (all neurons): test {_pct(o['test_accuracy'])}%  dev {_pct(o['dev_accuracy'])}%  macro-F1 {_pct(o['macro_f1'])}  "
+        f"objective {o['objective']:.4f}  KKT {o['kkt_max']:.1e}  zero weights {100 * o['zero_weight_fraction']:.1f}%  "
+        f"unused neurons {o['unused_neurons']}",
+        f"minimal set: {m['size']} neurons ({100 * m['fraction']:.2f}%)  test {_pct(m['test_accuracy'])}%  dev {_pct(m['dev_accuracy'])}% "
+        f"(threshold {_pct(m['threshold'])}%{'' if m['reached'] else ', NOT reached'})",
+    ]
+    if result.control:
+        c = result.control
+        lines.append(
+            f"control task: test {_pct(c['test_accuracy'])}%  selectivity {_pct(c['selectivity'])} points; "
+            f"minimal set control {_pct(c['minimal_test_accuracy'])}%  selectivity {_pct(c['minimal_selectivity'])}"
+        )
+    rows = [
+        [
+            f"{p}%",
+            v["size"],
+            _pct(v["top"]),
+            f"{_pct(v['random_mean'])} +- {_pct(v['random_std'])}",
+            _pct(v["bottom"]),
+            "yes" if v["beats_random"] else "NO",
+        ]
+        for p, v in q.items()
+    ]
+    lines += ["", "ranking quality (retrained, test %):"]
+    lines += [
+        "  " + line
+        for line in _table(
+            rows, ["neurons", "size", "top", "random", "bottom", "beats random"]
+        ).splitlines()
+    ]
+    if not all(v["beats_random"] for v in q.values()):
+        lines.append(
+            "  WARNING: the ranking does not beat random neurons at every size; top-neuron charts are not meaningful there."
+        )
+    counts = result.layers["minimal"]["count"]
+    lines += [
+        "",
+        "minimal set by layer: "
+        + "  ".join(f"{name}: {c}" for name, c in zip(result.layer_names, counts, strict=True)),
+    ]
+    if "probe_test_accuracy" in result.layers:
+        lines.append(
+            "per-layer probes (test %): "
+            + "  ".join(f"{_pct(a)}" for a in result.layers["probe_test_accuracy"])
+        )
+    lines.append("time (s): " + ", ".join(f"{k} {v:.0f}" for k, v in result.timings.items()))
+    return "\n".join(lines)
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    import json
+
+    from neuronviz.analysis import AnalysisSettings, run_analysis
+
+    settings = AnalysisSettings(
+        lambdas=tuple(_lambda_pairs(args.lambdas)) if args.lambdas else AnalysisSettings.lambdas,
+        rule=args.lambda_rule,
+        rule_tolerance=args.rule_tolerance,
+        method=args.method,
+        delta=args.delta,
+        relative_delta=args.relative_delta,
+        seed=args.seed,
+        seeds=args.seeds,
+        max_train_words=args.max_train_words,
+        control=not args.no_control,
+        layers=not args.no_layers,
+    )
+    summaries = []
+    for task in [t for group in args.task for t in _csv(group)]:
+        result = run_analysis(
+            args.model,
+            task,
+            settings=settings,
+            cache=args.cache_dir,
+            data_dir=args.data_dir,
+            max_sentences=args.max_sentences,
+            extract=not args.no_extract,
+            device=args.device,
+            force=args.force,
+        )
+        _out(format_summary(result))
+        _out()
+        summaries.append(result.summary())
+    if args.json:
+        from pathlib import Path
+
+        Path(args.json).write_text(
+            json.dumps(summaries[0] if len(summaries) == 1 else summaries, indent=1) + "\n"
+        )
+    return 0
+
+
+def _lambda_pairs(text: str) -> list[tuple[float, float]]:
+    """Parse "1e-3:1e-3,1e-4:0" into pairs; a single number means (x, x)."""
+    pairs = []
+    for item in _csv(text):
+        a, _, b = item.partition(":")
+        try:
+            pairs.append((float(a), float(b or a)))
+        except ValueError:
+            raise NeuronvizError(
+                f"cannot read lambda pair {item!r}", hint="write lambda1:lambda2, e.g. 1e-3:1e-4"
+            ) from None
+    return pairs
+
+
 def cmd_cache_list(args: argparse.Namespace) -> int:
     from neuronviz.cache import ActivationCache
 
@@ -234,6 +377,50 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--dtype", default="auto", help="auto, float32, float16 or bfloat16")
     ex.add_argument("--revision", help="model revision on the hub")
     ex.set_defaults(func=cmd_extract)
+
+    pr = sub.add_parser(
+        "probe", parents=[common], help="run the full neuron analysis of a model x task"
+    )
+    pr.add_argument(
+        "--model", default="minilm", help="registry name, Hugging Face id or local folder"
+    )
+    pr.add_argument(
+        "--task", action="append", required=True, help="task name (repeat or comma-separate)"
+    )
+    pr.add_argument(
+        "--method", default="lca", help="ranking: lca, lasso, probeless, random, neurox"
+    )
+    pr.add_argument("--lambdas", help="grid of lambda1:lambda2 pairs, e.g. 0:0,1e-4:1e-4,1e-3:1e-3")
+    pr.add_argument("--lambda-rule", default="separation", help="separation (default) or accuracy")
+    pr.add_argument(
+        "--rule-tolerance", type=float, default=1.5, help="points below the best dev accuracy"
+    )
+    pr.add_argument(
+        "--delta",
+        type=float,
+        default=1.0,
+        help="minimal set: within this many points of the oracle",
+    )
+    pr.add_argument(
+        "--relative-delta", action="store_true", help="delta is a percentage of the oracle"
+    )
+    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument(
+        "--seeds", type=int, default=1, help="stability of the minimal set over N resamples"
+    )
+    pr.add_argument(
+        "--max-train-words", type=int, help="cap on training words (the paper used 150000)"
+    )
+    pr.add_argument("--max-sentences", type=int, help="cap on sentences per split when extracting")
+    pr.add_argument("--no-control", action="store_true", help="skip the control task")
+    pr.add_argument("--no-layers", action="store_true", help="skip per-layer probes")
+    pr.add_argument(
+        "--no-extract", action="store_true", help="fail instead of extracting missing activations"
+    )
+    pr.add_argument("--force", action="store_true", help="recompute even if a cached result exists")
+    pr.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    pr.add_argument("--json", help="also write the summary as JSON to this file")
+    pr.set_defaults(func=cmd_probe)
 
     cache = sub.add_parser("cache", parents=[common], help="list, remove or verify cache entries")
     cache_sub = cache.add_subparsers(dest="cache_command", required=True)

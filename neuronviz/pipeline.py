@@ -25,13 +25,13 @@ from neuronviz.cache import (
     now_iso,
 )
 from neuronviz.data.tasks import SPLITS, TaskData, TaskSplit, load_task
-from neuronviz.errors import ConfigError
+from neuronviz.errors import CacheError, ConfigError
 from neuronviz.extract import ExtractionSettings, plan_batches, run_extraction, tokenize_words
 from neuronviz.fileutil import atomic_write_json
 from neuronviz.models import LoadedModel, ModelIdentity, identify_model, load_model
 from neuronviz.progress import ProgressCallback
 
-__all__ = ["ExtractionResult", "extract_split", "extract_task"]
+__all__ = ["ExtractionResult", "cached_entries", "extract_split", "extract_task"]
 
 log = logging.getLogger(__name__)
 
@@ -203,3 +203,35 @@ def extract_task(
             entry = extract_split(loaded, split, key, cache, settings, callback)
         entries[name] = cache.add_labels(entry, data.name, data.column, split.labels)
     return ExtractionResult(model=identity.name, task=data.name, entries=entries, cached=cached)
+
+
+def cached_entries(
+    model: str,
+    task: str,
+    *,
+    splits: Sequence[str] = SPLITS,
+    settings: ExtractionSettings | None = None,
+    cache: ActivationCache | str | Path | None = None,
+    data_dir: str | Path | None = None,
+    max_sentences: int | None = None,
+    revision: str | None = None,
+) -> dict[str, ActivationEntry]:
+    """The cached entries of ``model`` x ``task`` (with the task's labels), never extracting.
+
+    Raises CacheError naming the command that fills the cache when a split is missing.
+    """
+    settings = settings or ExtractionSettings()
+    cache = cache if isinstance(cache, ActivationCache) else ActivationCache(cache)
+    data = load_task(task, data_dir=data_dir, cache_dir=cache.root, max_sentences=max_sentences)
+    identity = identify_model(model, revision=revision, cache_dir=cache.root)
+    entries = {}
+    for name in splits:
+        entry = cache.lookup(_key(identity, data[name], settings))
+        if entry is None:
+            cap = f" --max-sentences {max_sentences}" if max_sentences else ""
+            raise CacheError(
+                f"no cached activations of {identity.name} for the {name} split of task {task!r}",
+                hint=f"run: neuronviz extract --model {model} --task {task}{cap}",
+            )
+        entries[name] = cache.add_labels(entry, data.name, data.column, data[name].labels)
+    return entries

@@ -1,0 +1,451 @@
+"""The paper's analysis of one model x task, end to end (``neuronviz probe``).
+
+:func:`analyse` chains the steps on :class:`~neuronviz.features.ProbeData`:
+
+1. choose the regularisation (:mod:`neuronviz.lambdas`), by default for the ranking's quality;
+2. train the oracle probe on all neurons with FISTA on the full training split;
+3. rank neurons (``lca`` by default, :mod:`neuronviz.ranking`);
+4. find the minimal neuron set and the top/random/bottom curves, ablation (:mod:`neuronviz.subsets`);
+5. control task and selectivity (:mod:`neuronviz.control`);
+6. layer distribution and per-layer probes (:mod:`neuronviz.layers`);
+7. with ``seeds > 1``, stability of the minimal set over training resamples.
+
+:func:`run_analysis` adds the cache around it: activations are extracted if needed, and a result
+with the same inputs and settings is loaded instead of recomputed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neuronviz.cache import ActivationCache
+from neuronviz.control import control_labels
+from neuronviz.design import DenseDesign
+from neuronviz.errors import ConfigError
+from neuronviz.features import ProbeData, load_probe_data
+from neuronviz.lambdas import class_means, search_lambdas
+from neuronviz.layers import layer_distribution, layer_probes
+from neuronviz.metrics import classification_report
+from neuronviz.probe import SOLVERS, FitResult, fit_sparse
+from neuronviz.progress import ProgressCallback
+from neuronviz.ranking import METHODS, NeuronRanking, lca_ranking, probeless_ranking, random_ranking
+from neuronviz.results import AnalysisResult, ResultStore
+from neuronviz.retrain import Retrainer, accuracy_of, percent_size
+from neuronviz.subsets import ablation, curves, minimal_set, minimal_threshold, ranking_quality
+
+__all__ = ["DEFAULT_LAMBDAS", "AnalysisSettings", "analyse", "rank", "run_analysis"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LAMBDAS: tuple[tuple[float, float], ...] = (
+    (0.0, 0.0),
+    (1e-5, 1e-5),
+    (1e-4, 1e-4),
+    (1e-3, 1e-3),
+)
+RULES = ("separation", "accuracy")
+QUALITY_PERCENTS = (1, 5, 10)  # ranking quality is always reported at these sizes
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """Settings of one analysis run.
+
+    Attributes
+    ----------
+    lambdas : tuple of (lambda1, lambda2) pairs
+        The regularisation grid.
+    rule : {"separation", "accuracy"}, default="separation"
+        How the pair is chosen (see :mod:`neuronviz.lambdas`).
+    rule_tolerance : float, default=1.5
+        Accuracy points below the best dev accuracy a pair may be and still be considered.
+    grid_words : int, default=40000
+        Training words (a prefix of the split) the grid is fitted on.
+    method : str, default="lca"
+        Ranking method: lca, lasso, probeless, random or neurox.
+    delta : float, default=1.0
+        Minimal set: retrained dev accuracy within ``delta`` points of the oracle (0..100).
+    relative_delta : bool, default=False
+        Use ``oracle * (1 - delta / 100)`` instead of ``oracle - delta`` points.
+    percents : tuple of float
+        Sizes (percent of all neurons) of the top/random/bottom curves and ablations.
+    random_draws : int, default=5
+        Random neuron sets per size (fewer above 10%, where they are costly and vary little).
+    seed : int, default=0
+    seeds : int, default=1
+        With more than one, the oracle and minimal set are recomputed on training resamples
+        (90% of the words, drawn per seed) and their spread and overlap reported.
+    max_train_words : int, optional
+        Cap on training words (a prefix); the paper used 150,000.
+    """
+
+    lambdas: tuple[tuple[float, float], ...] = DEFAULT_LAMBDAS
+    rule: str = "separation"
+    rule_tolerance: float = 1.5
+    grid_words: int = 20_000
+    method: str = "lca"
+    delta: float = 1.0
+    relative_delta: bool = False
+    percents: tuple[float, ...] = (1, 2, 5, 10, 20, 50)
+    random_draws: int = 5
+    seed: int = 0
+    seeds: int = 1
+    max_train_words: int | None = None
+    oracle_iter: int = 300
+    grid_iter: int = 150
+    control_iter: int = 200
+    retrain_iter: int = 30
+    control: bool = True
+    layers: bool = True
+    solver: str = "owlqn"
+
+    def __post_init__(self) -> None:
+        if self.solver not in SOLVERS[:2]:
+            raise ConfigError(f"unknown solver {self.solver!r}", hint="use owlqn or fista")
+        if not (isinstance(self.delta, (int, float)) and 0 <= self.delta <= 100):
+            raise ConfigError(f"tolerance (delta) must lie in 0..100, got {self.delta}")
+        if self.rule not in RULES:
+            raise ConfigError(
+                f"unknown lambda rule {self.rule!r}", hint=f"use {' or '.join(RULES)}"
+            )
+        if self.method not in METHODS:
+            raise ConfigError(
+                f"unknown ranking method {self.method!r}", hint=f"use one of {', '.join(METHODS)}"
+            )
+        if not self.lambdas:
+            raise ConfigError("the lambda grid is empty")
+        for pair in self.lambdas:
+            if len(pair) != 2 or not all(math.isfinite(v) and v >= 0 for v in pair):
+                raise ConfigError(f"lambda pairs must be two finite numbers >= 0, got {pair}")
+        if not self.percents or any(not 0 < p <= 100 for p in self.percents):
+            raise ConfigError(f"percents must lie in (0, 100], got {self.percents}")
+        if self.random_draws < 1 or self.seeds < 1:
+            raise ConfigError("random_draws and seeds must be at least 1")
+        if not 0 <= self.rule_tolerance <= 100:
+            raise ConfigError(
+                f"rule tolerance must lie in 0..100 points, got {self.rule_tolerance}"
+            )
+        if self.max_train_words is not None and self.max_train_words < 2:
+            raise ConfigError(f"max_train_words must be at least 2, got {self.max_train_words}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["lambdas"] = [list(map(float, p)) for p in self.lambdas]
+        d["percents"] = [float(p) for p in self.percents]
+        return d
+
+
+def rank(
+    data: ProbeData, oracle: FitResult, method: str, lambda1: float, seed: int
+) -> NeuronRanking:
+    """The ranking of ``method``; probe-based rankings break all-zero ties by ``probeless``."""
+    means = class_means(data.train, data.y_train, data.n_classes)
+    if method == "probeless":
+        return probeless_ranking(means, data.classes)
+    if method == "random":
+        return random_ranking(data.n_neurons, seed)
+    secondary = probeless_ranking(means, data.classes).scores
+    weights = oracle.weights
+    if method == "lasso":
+        lasso = fit_sparse(
+            data.train,
+            data.y_train,
+            data.n_classes,
+            lambda1 or 1e-4,
+            0.0,
+            init=(oracle.weights, oracle.bias),
+            max_iter=300,
+            tol=1e-5,
+        )
+        weights = lasso.weights
+    return lca_ranking(
+        weights.T.cpu().numpy(),
+        data.classes,
+        secondary=secondary,
+        neurox_order=method == "neurox",
+        method=method,
+    )
+
+
+def _oracle_summary(data: ProbeData, fit: FitResult, lambdas: tuple[float, float]) -> dict:
+    pred = data.test.logits(fit.weights, fit.bias).argmax(1).numpy()
+    report = classification_report(pred, data.test.y, data.classes)
+    return {
+        "lambda1": lambdas[0],
+        "lambda2": lambdas[1],
+        "dev_accuracy": accuracy_of(data.dev, fit, None, data.dev.y),
+        "test_accuracy": report.accuracy,
+        "macro_f1": report.macro_f1,
+        "per_class_accuracy": report.per_class_accuracy,
+        "support": report.support,
+        "objective": fit.objective,
+        "kkt_max": fit.kkt_max,
+        "zero_weight_fraction": fit.zero_fraction,
+        "unused_neurons": int((fit.weights == 0).all(1).sum()),
+        "n_iter": fit.n_iter,
+        "converged": fit.converged,
+        "solver": fit.solver,
+    }
+
+
+def _control(
+    data: ProbeData,
+    oracle_pair: tuple[float, float],
+    minimal,
+    retrain: Retrainer,
+    settings: AnalysisSettings,
+    task_acc: dict,
+) -> dict:
+    """Control task accuracy (all neurons: same elastic net; minimal set: same retraining)."""
+    y_train, y_dev, y_test = control_labels(data, settings.seed)
+    fit = fit_sparse(
+        data.train,
+        y_train,
+        data.n_classes,
+        *oracle_pair,
+        max_iter=settings.control_iter,
+        tol=1e-4,
+        solver=settings.solver,
+    )
+    all_test = accuracy_of(data.test, fit, None, y_test)
+    minimal_control = retrain(minimal.neurons, control=(y_train, y_dev, y_test))
+    return {
+        "seed": settings.seed,
+        "test_accuracy": all_test,
+        "dev_accuracy": accuracy_of(data.dev, fit, None, y_dev),
+        "minimal_test_accuracy": minimal_control.test,
+        "selectivity": task_acc["all"] - all_test,
+        "minimal_selectivity": task_acc["minimal"] - minimal_control.test,
+    }
+
+
+def _stability(
+    data: ProbeData,
+    settings: AnalysisSettings,
+    pair,
+    init: FitResult,
+    retrain: Retrainer,
+    threshold: float,
+    first,
+) -> dict:
+    """Minimal sets from training resamples: spread of sizes/accuracies and pairwise Jaccard."""
+    sets, sizes, accs = [first.neurons], [first.size], [first.test_accuracy]
+    assert isinstance(data.train, DenseDesign), (
+        "seed resampling needs the training matrix in memory"
+    )
+    for s in range(1, settings.seeds):
+        rng = np.random.default_rng(settings.seed + 1000 * s)
+        rows = np.sort(rng.choice(data.train.n_rows, int(0.9 * data.train.n_rows), replace=False))
+        sub = ProbeData(
+            **{
+                **data.__dict__,
+                "train": data.train.rows(rows),
+                "y_train": data.y_train[torch.as_tensor(rows)],
+            }
+        )
+        fit = fit_sparse(
+            sub.train,
+            sub.y_train,
+            data.n_classes,
+            *pair,
+            init=(init.weights, init.bias),
+            max_iter=settings.oracle_iter,
+            tol=1e-5,
+            solver=settings.solver,
+        )
+        ranking = rank(sub, fit, settings.method, pair[0], settings.seed + s)
+        result = minimal_set(
+            sub, ranking, Retrainer(sub, pair[1], settings.retrain_iter), threshold
+        )
+        sets.append(result.neurons)
+        sizes.append(result.size)
+        accs.append(result.test_accuracy)
+    jaccard = [
+        len(np.intersect1d(a, b)) / max(len(np.union1d(a, b)), 1)
+        for i, a in enumerate(sets)
+        for b in sets[i + 1 :]
+    ]
+    membership = np.bincount(np.concatenate(sets), minlength=data.n_neurons) / len(sets)
+    return {
+        "seeds": settings.seeds,
+        "sizes": sizes,
+        "test_accuracies": accs,
+        "size_mean": float(np.mean(sizes)),
+        "size_std": float(np.std(sizes)),
+        "jaccard": jaccard,
+        "jaccard_mean": float(np.mean(jaccard)) if jaccard else 1.0,
+        "membership": {int(n): float(membership[n]) for n in np.flatnonzero(membership)},
+    }
+
+
+def analyse(
+    data: ProbeData,
+    settings: AnalysisSettings | None = None,
+    callback: ProgressCallback | None = None,
+) -> AnalysisResult:
+    """Run every step of the analysis on loaded probe data and return the result."""
+    settings = settings or AnalysisSettings()
+    timings: dict[str, float] = {}
+    steps = [
+        "lambda search",
+        "oracle",
+        "ranking",
+        "minimal set",
+        "curves",
+        "control",
+        "layers",
+        "stability",
+    ]
+
+    def stage(name: str) -> None:
+        timings[name] = time.perf_counter()
+        if callback:
+            callback(name, steps.index(name), len(steps))
+        log.info("%s %s: %s", data.model, data.task, name)
+
+    stage("lambda search")
+    search, grid_fit = search_lambdas(
+        data,
+        settings.lambdas,
+        rule=settings.rule,
+        tolerance=settings.rule_tolerance,
+        grid_words=settings.grid_words,
+        seed=settings.seed,
+        max_iter=settings.oracle_iter,
+        retrain_iter=settings.retrain_iter,
+        solver=settings.solver,
+    )
+    pair = search.chosen
+    stage("oracle")
+    oracle = fit_sparse(
+        data.train,
+        data.y_train,
+        data.n_classes,
+        *pair,
+        init=(grid_fit.weights, grid_fit.bias),
+        max_iter=settings.oracle_iter,
+        tol=1e-5,
+        solver=settings.solver,
+    )
+    oracle_info = _oracle_summary(data, oracle, pair)
+    stage("ranking")
+    ranking = rank(data, oracle, settings.method, pair[0], settings.seed)
+    retrain = Retrainer(data, pair[1], settings.retrain_iter)
+    stage("minimal set")
+    threshold = minimal_threshold(
+        oracle_info["dev_accuracy"], settings.delta, settings.relative_delta
+    )
+    minimal = minimal_set(data, ranking, retrain, threshold)
+    stage("curves")
+    percents = sorted(set(settings.percents) | set(QUALITY_PERCENTS))
+    curve = curves(data, ranking, retrain, percents, settings.random_draws, settings.seed)
+    quality = ranking_quality(curve, percents=QUALITY_PERCENTS)
+    ablated = ablation(data, oracle, ranking, settings.percents, settings.seed)
+    control = None
+    if settings.control:
+        stage("control")
+        control = _control(
+            data,
+            pair,
+            minimal,
+            retrain,
+            settings,
+            {"all": oracle_info["test_accuracy"], "minimal": minimal.test_accuracy},
+        )
+    layers: dict = {
+        "minimal": layer_distribution(minimal.neurons, data.n_layers, data.hidden_size),
+        "top": {
+            f"{p:g}": layer_distribution(
+                ranking.top(percent_size(p, data.n_neurons)), data.n_layers, data.hidden_size
+            )
+            for p in settings.percents
+        },
+    }
+    if settings.layers:
+        stage("layers")
+        probes = layer_probes(data, retrain)
+        layers["probe_dev_accuracy"], layers["probe_test_accuracy"] = probes.dev, probes.test
+    stability = None
+    if settings.seeds > 1:
+        stage("stability")
+        stability = _stability(data, settings, pair, oracle, retrain, threshold, minimal)
+    timings["end"] = time.perf_counter()
+    names = list(timings)
+    durations = {n: round(timings[names[i + 1]] - timings[n], 2) for i, n in enumerate(names[:-1])}
+    return AnalysisResult.build(
+        data=data,
+        settings=settings,
+        search=search,
+        oracle=oracle,
+        oracle_info=oracle_info,
+        ranking=ranking,
+        minimal=minimal,
+        curves=curve,
+        quality=quality,
+        ablation=ablated,
+        control=control,
+        layers=layers,
+        stability=stability,
+        class_means=class_means(data.train, data.y_train, data.n_classes),
+        timings=durations,
+    )
+
+
+def run_analysis(
+    model: str,
+    task: str,
+    *,
+    settings: AnalysisSettings | None = None,
+    cache: ActivationCache | str | Path | None = None,
+    data_dir: str | Path | None = None,
+    max_sentences: int | None = None,
+    extract: bool = True,
+    device: str = "auto",
+    force: bool = False,
+    callback: ProgressCallback | None = None,
+) -> AnalysisResult:
+    """Analyse ``model`` x ``task``: cached result if the inputs and settings match, else compute.
+
+    With ``extract=False`` missing activations are an error instead of being extracted.
+    """
+    from neuronviz.device import resolve_device
+    from neuronviz.pipeline import cached_entries, extract_task
+
+    settings = settings or AnalysisSettings()
+    cache = cache if isinstance(cache, ActivationCache) else ActivationCache(cache)
+    if extract:
+        entries = extract_task(
+            model,
+            task,
+            cache=cache,
+            data_dir=data_dir,
+            max_sentences=max_sentences,
+            device=device,
+            callback=callback,
+        ).entries
+    else:
+        entries = cached_entries(
+            model, task, cache=cache, data_dir=data_dir, max_sentences=max_sentences
+        )
+    store = ResultStore(cache.root)
+    key = store.key(entries, task, settings)
+    if not force:
+        found = store.load(entries["train"].manifest.key.model, key)
+        if found is not None:
+            return found
+    data = load_probe_data(
+        entries, task, max_train_words=settings.max_train_words, device=resolve_device(device)
+    )
+    result = analyse(data, settings, callback)
+    result = result.with_inputs(
+        key=key, entries={s: e.manifest.entry_id for s, e in entries.items()}
+    )
+    store.save(result)
+    return result

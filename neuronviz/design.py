@@ -1,0 +1,210 @@
+"""Standardised feature matrices for probe training, in memory or streamed from the cache.
+
+A probe solver needs two products with the standardised matrix ``Xs = (X - mean) / scale``:
+``Xs @ W`` (logits) and ``Xs.T @ P`` (gradients). :class:`DenseDesign` keeps ``Xs`` as one float32
+tensor on the device; :class:`StreamedDesign` reads float16 row blocks from a cache entry for
+every product and never holds the whole matrix, so a probe can be trained on a matrix larger
+than memory. Both give the same numbers up to float32 rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from neuronviz.cache import ActivationEntry
+
+__all__ = ["DenseDesign", "Design", "StreamedDesign", "column_stats"]
+
+MIN_SCALE = 1e-6  # a constant neuron gets scale 1e-6 and, standardised, stays all zero
+
+
+def column_stats(blocks, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation per column over row blocks, in float64 (one pass)."""
+    total = np.zeros(n_features)
+    total_sq = np.zeros(n_features)
+    count = 0
+    for block in blocks:
+        b = np.asarray(block, dtype=np.float64)
+        total += b.sum(0)
+        total_sq += np.square(b).sum(0)
+        count += b.shape[0]
+    mean = total / max(count, 1)
+    var = np.maximum(total_sq / max(count, 1) - mean**2, 0.0)
+    return mean, np.sqrt(var)
+
+
+class Design:
+    """Interface of a standardised design matrix (rows = words, columns = neurons)."""
+
+    n_rows: int
+    n_features: int
+    device: torch.device
+    mean: np.ndarray
+    scale: np.ndarray
+
+    def forward(self, weights: torch.Tensor) -> torch.Tensor:
+        """``Xs @ weights`` for ``weights`` of shape ``(features, classes)``."""
+        raise NotImplementedError
+
+    def backward(self, residual: torch.Tensor) -> torch.Tensor:
+        """``Xs.T @ residual`` for ``residual`` of shape ``(rows, classes)``."""
+        raise NotImplementedError
+
+    def subset(self, columns: Sequence[int] | np.ndarray) -> Design:
+        """The same rows restricted to ``columns`` (standardised with the same statistics)."""
+        raise NotImplementedError
+
+    def spectral_norm_sq(self, iterations: int = 15, seed: int = 0) -> float:
+        """Estimate of the largest eigenvalue of ``Xs.T @ Xs`` by power iteration."""
+        gen = torch.Generator().manual_seed(seed)
+        v = torch.randn(self.n_features, 1, generator=gen).to(self.device)
+        v /= v.norm()
+        value = 0.0
+        for _ in range(iterations):
+            w = self.backward(self.forward(v))
+            value = float(w.norm())
+            if value == 0.0:
+                return 0.0
+            v = w / value
+        return value
+
+
+@dataclass
+class DenseDesign(Design):
+    """The standardised matrix as one float32 tensor (rows x features) on ``device``."""
+
+    data: torch.Tensor
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def from_array(
+        cls,
+        x: np.ndarray,
+        *,
+        mean: np.ndarray | None = None,
+        scale: np.ndarray | None = None,
+        device: torch.device | str = "cpu",
+    ) -> DenseDesign:
+        """Standardise ``x`` with the given statistics (default: its own) in float32."""
+        if mean is None or scale is None:
+            mean, std = column_stats([x], x.shape[1])
+            scale = np.maximum(std, MIN_SCALE)
+        data = torch.as_tensor(np.asarray(x), dtype=torch.float32)
+        data = data.to(device) if data.device != torch.device(device) else data.clone()
+        data -= torch.as_tensor(mean, dtype=torch.float32, device=data.device)
+        data /= torch.as_tensor(scale, dtype=torch.float32, device=data.device)
+        return cls(data=data, mean=np.asarray(mean), scale=np.asarray(scale))
+
+    @property
+    def n_rows(self) -> int:  # type: ignore[override]
+        return int(self.data.shape[0])
+
+    @property
+    def n_features(self) -> int:  # type: ignore[override]
+        return int(self.data.shape[1])
+
+    @property
+    def device(self) -> torch.device:  # type: ignore[override]
+        return self.data.device
+
+    def forward(self, weights: torch.Tensor) -> torch.Tensor:
+        return self.data @ weights
+
+    def backward(self, residual: torch.Tensor) -> torch.Tensor:
+        return self.data.T @ residual
+
+    def subset(self, columns: Sequence[int] | np.ndarray) -> DenseDesign:
+        cols = np.asarray(columns, dtype=np.int64)
+        index = torch.as_tensor(cols, device=self.data.device)
+        return DenseDesign(self.data.index_select(1, index), self.mean[cols], self.scale[cols])
+
+    def rows(self, rows: np.ndarray) -> DenseDesign:
+        """The chosen rows (same columns and statistics)."""
+        index = torch.as_tensor(np.asarray(rows, dtype=np.int64), device=self.data.device)
+        return DenseDesign(self.data.index_select(0, index), self.mean, self.scale)
+
+
+class StreamedDesign(Design):
+    """Standardised products computed block by block from a cache entry's float16 layers.
+
+    Only ``block_rows`` rows are in memory at a time (as float32), so the matrix may be far
+    larger than memory. ``rows`` (a slice) and ``columns`` choose a sub-matrix.
+    """
+
+    def __init__(
+        self,
+        entry: ActivationEntry,
+        *,
+        mean: np.ndarray,
+        scale: np.ndarray,
+        rows: slice | None = None,
+        columns: np.ndarray | None = None,
+        block_rows: int = 16384,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.entry = entry
+        self.columns = None if columns is None else np.asarray(columns, dtype=np.int64)
+        self.row_range = range(entry.manifest.n_words)[rows or slice(None)]
+        self.block_rows = block_rows
+        self.mean = np.asarray(mean)
+        self.scale = np.asarray(scale)
+        self._device = torch.device(device)
+        self._inv_scale = torch.as_tensor(
+            1.0 / self.scale, dtype=torch.float32, device=self._device
+        )
+        self._mean = torch.as_tensor(self.mean, dtype=torch.float32, device=self._device)
+
+    @property
+    def n_rows(self) -> int:  # type: ignore[override]
+        return len(self.row_range)
+
+    @property
+    def n_features(self) -> int:  # type: ignore[override]
+        return self.entry.shape[1] if self.columns is None else len(self.columns)
+
+    @property
+    def device(self) -> torch.device:  # type: ignore[override]
+        return self._device
+
+    def _blocks(self):
+        start, stop = self.row_range.start, self.row_range.stop
+        for a in range(start, stop, self.block_rows):
+            rows = slice(a, min(a + self.block_rows, stop))
+            if self.columns is None:
+                block = self.entry.matrix(rows=rows)
+            else:
+                block = self.entry.neurons(self.columns, rows=rows).astype(np.float32)
+            yield a - start, torch.from_numpy(block).to(self._device)
+
+    def forward(self, weights: torch.Tensor) -> torch.Tensor:
+        scaled = weights * self._inv_scale[:, None]
+        shift = self._mean @ scaled
+        out = torch.empty(self.n_rows, weights.shape[1], device=self._device)
+        for offset, block in self._blocks():
+            out[offset : offset + block.shape[0]] = block @ scaled - shift
+        return out
+
+    def backward(self, residual: torch.Tensor) -> torch.Tensor:
+        total = torch.zeros(self.n_features, residual.shape[1], device=self._device)
+        for offset, block in self._blocks():
+            total += block.T @ residual[offset : offset + block.shape[0]]
+        total -= self._mean[:, None] * residual.sum(0, keepdim=True)
+        return total * self._inv_scale[:, None]
+
+    def subset(self, columns: Sequence[int] | np.ndarray) -> StreamedDesign:
+        cols = np.asarray(columns, dtype=np.int64)
+        base = cols if self.columns is None else self.columns[cols]
+        return StreamedDesign(
+            self.entry,
+            mean=self.mean[cols],
+            scale=self.scale[cols],
+            rows=slice(self.row_range.start, self.row_range.stop),
+            columns=base,
+            block_rows=self.block_rows,
+            device=self._device,
+        )

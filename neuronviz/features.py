@@ -1,0 +1,222 @@
+"""From cache entries to probe-ready data: standardised features and label ids per split.
+
+The training matrix is built once, in float32, standardised in place with the training split's
+statistics (or streamed from the cache when it would not fit the memory budget). Dev and test
+features are kept standardised in float16 and scored in row blocks. Labels map to the training
+vocabulary; a dev/test label never seen in training gets id -1 and always counts as an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from neuronviz.cache import ActivationEntry
+from neuronviz.design import MIN_SCALE, DenseDesign, Design, StreamedDesign
+from neuronviz.errors import CacheError, ConfigError, DataError
+
+__all__ = ["EvalSet", "ProbeData", "load_probe_data", "memory_budget"]
+
+log = logging.getLogger(__name__)
+
+_ROW_CHUNK = 8192
+
+
+def memory_budget() -> int:
+    """Bytes the training matrix may take: 60% of the memory available now."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available * 0.6)
+    except ImportError:  # pragma: no cover - psutil is a dependency
+        return 4 << 30
+
+
+@dataclass
+class EvalSet:
+    """A scoring split: standardised float16 features and label ids (-1 = unseen label)."""
+
+    x: torch.Tensor  # (rows, features) float16, standardised
+    y: np.ndarray  # (rows,) int64
+    words: list[list[str]] = field(default_factory=list, repr=False)
+
+    def logits(
+        self, weights: torch.Tensor, bias: torch.Tensor, columns: np.ndarray | None = None
+    ) -> torch.Tensor:
+        """Logits of a probe on ``columns`` (all when None), computed in float32 row blocks."""
+        cols = None if columns is None else torch.as_tensor(np.asarray(columns), dtype=torch.int64)
+        out = []
+        for start in range(0, self.x.shape[0], _ROW_CHUNK * 4):
+            block = self.x[start : start + _ROW_CHUNK * 4]
+            block = block.float() if cols is None else block.index_select(1, cols).float()
+            out.append(block @ weights.cpu() + bias.cpu())
+        return torch.cat(out) if out else torch.zeros(0, weights.shape[1])
+
+    def accuracy(
+        self, weights: torch.Tensor, bias: torch.Tensor, columns: np.ndarray | None = None
+    ) -> float:
+        pred = self.logits(weights, bias, columns).argmax(1).numpy()
+        return float(np.mean(pred == self.y)) if len(self.y) else 0.0
+
+
+@dataclass
+class ProbeData:
+    """Everything a probe analysis of one model x task needs, in memory or streamed."""
+
+    model: str
+    task: str
+    classes: list[str]
+    train: Design
+    y_train: torch.Tensor
+    dev: EvalSet
+    test: EvalSet
+    train_words: list[list[str]]
+    n_layers: int
+    hidden_size: int
+    layer_names: list[str]
+    unseen: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_neurons(self) -> int:
+        return self.n_layers * self.hidden_size
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def layer_of(self, neurons: np.ndarray) -> np.ndarray:
+        return np.asarray(neurons) // self.hidden_size
+
+
+def _stats(entry: ActivationEntry, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-neuron mean and scale over the first ``n_rows`` rows, layer by layer in float64."""
+    means, scales = [], []
+    for layer in range(entry.n_layers):
+        data = entry.layer(layer)
+        total = np.zeros(entry.hidden_size)
+        total_sq = np.zeros(entry.hidden_size)
+        for start in range(0, n_rows, _ROW_CHUNK):
+            block = np.asarray(data[start : min(start + _ROW_CHUNK, n_rows)], dtype=np.float64)
+            total += block.sum(0)
+            total_sq += np.square(block).sum(0)
+        mean = total / n_rows
+        means.append(mean)
+        scales.append(np.sqrt(np.maximum(total_sq / n_rows - mean**2, 0.0)))
+    return np.concatenate(means), np.maximum(np.concatenate(scales), MIN_SCALE)
+
+
+def _standardised(
+    entry: ActivationEntry, mean: np.ndarray, scale: np.ndarray, n_rows: int, dtype: torch.dtype
+) -> torch.Tensor:
+    """The first ``n_rows`` rows, standardised, filled layer by layer into one tensor."""
+    out = torch.empty(n_rows, entry.shape[1], dtype=dtype)
+    h = entry.hidden_size
+    for layer in range(entry.n_layers):
+        data = entry.layer(layer)
+        cols = slice(layer * h, (layer + 1) * h)
+        m = torch.as_tensor(mean[cols], dtype=torch.float32)
+        s = torch.as_tensor(scale[cols], dtype=torch.float32)
+        for start in range(0, n_rows, _ROW_CHUNK):
+            stop = min(start + _ROW_CHUNK, n_rows)
+            block = torch.from_numpy(np.asarray(data[start:stop], dtype=np.float32))
+            out[start:stop, cols] = ((block - m) / s).to(dtype)
+    return out
+
+
+def _label_ids(
+    entry: ActivationEntry, task: str, classes: list[str] | None
+) -> tuple[np.ndarray, list[str]]:
+    if not entry.has_labels(task):
+        raise CacheError(
+            f"the cached activations have no labels for task {task!r}",
+            path=entry.path,
+            hint=f"run: neuronviz extract --model {entry.manifest.key.model} --task {task}",
+        )
+    ids, vocab = entry.labels(task)
+    if classes is None:
+        return ids.astype(np.int64), vocab
+    index = {c: i for i, c in enumerate(classes)}
+    mapping = np.array([index.get(v, -1) for v in vocab], dtype=np.int64)
+    return mapping[ids], classes
+
+
+def load_probe_data(
+    entries: dict[str, ActivationEntry],
+    task: str,
+    *,
+    max_train_words: int | None = None,
+    device: torch.device | str = "cpu",
+    memory_limit: int | None = None,
+) -> ProbeData:
+    """Build :class:`ProbeData` from the train/dev/test entries of one model x task."""
+    missing = [s for s in ("train", "dev", "test") if s not in entries]
+    if missing:
+        raise CacheError(
+            f"no cached activations for split(s) {', '.join(missing)} of task {task!r}"
+        )
+    train = entries["train"]
+    y_train, classes = _label_ids(train, task, None)
+    if len(classes) < 2:
+        raise DataError(
+            f"task {task!r} has {len(classes)} label(s) in its training split; a probe needs two or more"
+        )
+    n_rows = min(train.manifest.n_words, max_train_words or train.manifest.n_words)
+    if n_rows < 2:
+        raise ConfigError(f"max_train_words leaves {n_rows} training word(s)")
+    y_train = y_train[:n_rows]
+    singletons = [
+        classes[c] for c in np.flatnonzero(np.bincount(y_train, minlength=len(classes)) == 1)
+    ]
+    if singletons:
+        log.warning("class(es) with a single training example: %s", ", ".join(singletons[:10]))
+    mean, scale = _stats(train, n_rows)
+    limit = memory_limit if memory_limit is not None else memory_budget()
+    needed = n_rows * train.shape[1] * 4
+    if needed <= limit:
+        design: Design = DenseDesign(
+            _standardised(train, mean, scale, n_rows, torch.float32).to(device), mean, scale
+        )
+    else:
+        log.info(
+            "training matrix needs %.1f GiB, over the %.1f GiB budget: streaming it from the cache",
+            needed / 2**30,
+            limit / 2**30,
+        )
+        design = StreamedDesign(train, mean=mean, scale=scale, rows=slice(0, n_rows), device=device)
+    sets = {}
+    unseen = {}
+    for split in ("dev", "test"):
+        entry = entries[split]
+        if entry.shape[1] != train.shape[1]:
+            raise CacheError(
+                f"the {split} entry has {entry.shape[1]} neurons but train has {train.shape[1]}",
+                path=entry.path,
+            )
+        y, _ = _label_ids(entry, task, classes)
+        unseen[split] = int((y < 0).sum())
+        x = _standardised(entry, mean, scale, entry.manifest.n_words, torch.float16)
+        sets[split] = EvalSet(x, y, entry.tokens())
+    return ProbeData(
+        model=train.manifest.key.model,
+        task=task,
+        classes=list(classes),
+        train=design,
+        y_train=torch.as_tensor(y_train),
+        dev=sets["dev"],
+        test=sets["test"],
+        train_words=train.tokens(),
+        n_layers=train.n_layers,
+        hidden_size=train.hidden_size,
+        layer_names=list(
+            train.manifest.model.get("layer_names") or [f"layer {i}" for i in range(train.n_layers)]
+        ),
+        unseen=unseen,
+    )
+
+
+def flatten(words: Sequence[Sequence[str]]) -> list[str]:
+    return [w for sentence in words for w in sentence]

@@ -1,0 +1,54 @@
+"""Classification metrics for probes: accuracy, macro-F1, per-class accuracy and support."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["ClassificationReport", "classification_report"]
+
+
+@dataclass(frozen=True)
+class ClassificationReport:
+    """Scores of predictions against gold label ids (-1 = a label unseen in training)."""
+
+    accuracy: float
+    macro_f1: float
+    per_class_accuracy: dict[str, float]
+    support: dict[str, int]
+
+    def to_dict(self) -> dict:
+        return {
+            "accuracy": self.accuracy,
+            "macro_f1": self.macro_f1,
+            "per_class_accuracy": self.per_class_accuracy,
+            "support": self.support,
+        }
+
+
+def classification_report(
+    pred: np.ndarray, gold: np.ndarray, classes: list[str]
+) -> ClassificationReport:
+    """Accuracy over all words; macro-F1 and per-class accuracy (recall) over the gold classes present."""
+    pred = np.asarray(pred)
+    gold = np.asarray(gold)
+    n = len(classes)
+    accuracy = float(np.mean(pred == gold)) if len(gold) else 0.0
+    seen = gold >= 0
+    support = np.bincount(gold[seen], minlength=n)
+    hits = np.bincount(gold[seen & (pred == gold)], minlength=n)
+    predicted = np.bincount(pred[pred >= 0], minlength=n)
+    present = np.flatnonzero(support > 0)
+    recall = hits[present] / support[present]
+    precision = np.divide(
+        hits[present], predicted[present], out=np.zeros(len(present)), where=predicted[present] > 0
+    )
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros(len(present)), where=denom > 0)
+    return ClassificationReport(
+        accuracy=accuracy,
+        macro_f1=float(f1.mean()) if len(present) else 0.0,
+        per_class_accuracy={classes[c]: float(r) for c, r in zip(present, recall, strict=True)},
+        support={classes[c]: int(support[c]) for c in present},
+    )

@@ -1,0 +1,568 @@
+"""Elastic-net linear probes: multinomial logistic regression over neurons.
+
+The probe minimises, over weights ``W`` (features x classes) and an unpenalised bias ``b``::
+
+    mean cross-entropy(Xs @ W + b, y) + lambda1 * sum|W| + lambda2 * sum W**2
+
+on standardised features ``Xs``. Two full-batch solvers reach that optimum with exact zeros:
+OWL-QN (the default: L-BFGS steered by the L1 pseudo-gradient and kept inside one orthant per
+step) and FISTA (accelerated proximal gradient with backtracking and adaptive restart; about 1.7x
+slower here). Every fit reports its objective and the largest violation of the optimality (KKT)
+conditions, a convergence measure that is zero at the optimum. ``solver="adam"`` trains as NeuroX
+does (minibatch Adam with the penalties added to the loss), for comparison only: it leaves almost
+no weight at exactly zero.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from neuronviz.design import DenseDesign, Design
+from neuronviz.device import resolve_device
+from neuronviz.errors import ConfigError
+
+__all__ = [
+    "SOLVERS",
+    "ElasticNetProbe",
+    "FitResult",
+    "fit_elastic_net",
+    "fit_owlqn",
+    "fit_ridge",
+    "fit_sparse",
+    "objective_value",
+]
+
+log = logging.getLogger(__name__)
+
+SOLVERS = ("owlqn", "fista", "adam")
+
+
+@dataclass
+class FitResult:
+    """A solved probe in standardised space: ``logits = Xs @ weights + bias``."""
+
+    weights: torch.Tensor  # (features, classes)
+    bias: torch.Tensor  # (classes,)
+    objective: float
+    kkt_max: float
+    n_iter: int
+    converged: bool
+    solver: str
+
+    @property
+    def zero_fraction(self) -> float:
+        return float((self.weights == 0).float().mean())
+
+
+def _check_lambdas(lambda1: float, lambda2: float) -> None:
+    for name, value in (("lambda1", lambda1), ("lambda2", lambda2)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+def _loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (torch.logsumexp(logits, 1) - logits.gather(1, y[:, None])[:, 0]).mean()
+
+
+def _residual(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Gradient of the mean cross-entropy with respect to the logits."""
+    p = torch.softmax(logits, 1)
+    p[torch.arange(len(y), device=y.device), y] -= 1.0
+    return p / len(y)
+
+
+def objective_value(
+    design: Design, y: torch.Tensor, weights, bias, lambda1: float, lambda2: float
+) -> float:
+    """The elastic-net objective at ``(weights, bias)``."""
+    logits = design.forward(weights) + bias
+    return float(
+        _loss(logits, y) + lambda1 * weights.abs().sum() + lambda2 * (weights * weights).sum()
+    )
+
+
+def kkt_violation(
+    gradient: torch.Tensor, grad_bias: torch.Tensor, weights: torch.Tensor, lambda1: float
+) -> float:
+    """Largest violation of the optimality conditions (0 at the optimum).
+
+    For ``w != 0``: ``|g + lambda1 * sign(w)|``; for ``w == 0``: ``max(|g| - lambda1, 0)``;
+    for the bias: ``|g_b|``. ``gradient`` is that of the smooth part (loss + L2 term).
+    """
+    nonzero = weights != 0
+    at_nonzero = (gradient + lambda1 * torch.sign(weights)).abs()
+    at_zero = (gradient.abs() - lambda1).clamp(min=0)
+    worst = (
+        torch.where(nonzero, at_nonzero, at_zero).max() if weights.numel() else torch.tensor(0.0)
+    )
+    return float(max(worst, grad_bias.abs().max()))
+
+
+def fit_elastic_net(
+    design: Design,
+    y: torch.Tensor,
+    n_classes: int,
+    lambda1: float,
+    lambda2: float,
+    *,
+    init: tuple[torch.Tensor, torch.Tensor] | None = None,
+    max_iter: int = 1000,
+    tol: float = 1e-6,
+    kkt_tol: float = 1e-4,
+) -> FitResult:
+    """Solve the elastic-net probe objective with FISTA (backtracking, adaptive restart).
+
+    Stops when the relative objective change stays below ``tol`` for 5 iterations and the KKT
+    violation is below ``kkt_tol``, or after ``max_iter`` iterations.
+    """
+    _check_lambdas(lambda1, lambda2)
+    dev = design.device
+    y = y.to(dev)
+    d = design.n_features
+    if init is None:
+        w = torch.zeros(d, n_classes, device=dev)
+        counts = torch.bincount(y, minlength=n_classes).float() + 1e-3
+        b = torch.log(counts / counts.sum())  # class priors: the optimum when W = 0
+    else:
+        w, b = init[0].to(dev).clone(), init[1].to(dev).clone()
+    if d == 0:
+        return _fit_bias_only(y, n_classes, b)
+
+    # Step size: backtracking from a fraction of the Lipschitz bound 0.5 * ||Xs||^2 / n + 2 lambda2.
+    lipschitz = 0.5 * design.spectral_norm_sq() / design.n_rows + 2 * lambda2
+    step_l = max(lipschitz / 8, 1e-6)
+    logits_w = design.forward(w) + b
+    f_w = float(_loss(logits_w, y) + lambda2 * (w * w).sum())
+    obj = f_w + lambda1 * float(w.abs().sum())
+    wy, by, logits_y = w, b, logits_w
+    t = 1.0
+    stall = 0
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 (reported after the loop)
+        f_y = float(_loss(logits_y, y) + lambda2 * (wy * wy).sum())
+        r = _residual(logits_y, y)
+        g_w = design.backward(r) + 2 * lambda2 * wy
+        g_b = r.sum(0)
+        while True:
+            w_new = wy - g_w / step_l
+            w_new = torch.sign(w_new) * (w_new.abs() - lambda1 / step_l).clamp(min=0)
+            b_new = by - g_b / step_l
+            logits_new = design.forward(w_new) + b_new
+            f_new = float(_loss(logits_new, y) + lambda2 * (w_new * w_new).sum())
+            dw, db = w_new - wy, b_new - by
+            bound = (
+                f_y
+                + float((g_w * dw).sum() + (g_b * db).sum())
+                + 0.5 * step_l * float((dw * dw).sum() + (db * db).sum())
+            )
+            if f_new <= bound + 1e-12 * abs(f_y) or step_l > 1e12:
+                break
+            step_l *= 2.0
+        obj_new = f_new + lambda1 * float(w_new.abs().sum())
+        if obj_new > obj:  # adaptive restart: drop the momentum, step again from w
+            t = 1.0
+            wy, by, logits_y = w, b, logits_w
+            stall = 0
+            continue
+        rel = (obj - obj_new) / max(abs(obj_new), 1.0)
+        stall = stall + 1 if rel < tol else 0
+        t_new = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
+        beta = (t - 1.0) / t_new
+        wy = w_new + beta * (w_new - w)
+        by = b_new + beta * (b_new - b)
+        logits_y = logits_new + beta * (logits_new - logits_w)
+        w, b, logits_w, obj, t = w_new, b_new, logits_new, obj_new, t_new
+        step_l *= 0.9  # let the step grow again where the surface is flatter
+        if stall >= 5 and _kkt_at(design, y, w, b, logits_w, lambda1, lambda2) < kkt_tol:
+            break
+    kkt = _kkt_at(design, y, w, b, logits_w, lambda1, lambda2)
+    converged = kkt < kkt_tol or stall >= 5
+    if not converged:
+        log.debug("FISTA stopped after %d iterations with KKT violation %.2e", n_iter, kkt)
+    return FitResult(w, b, obj, kkt, n_iter, converged, "fista")
+
+
+def _pseudo_gradient(g: torch.Tensor, w: torch.Tensor, lambda1: float) -> torch.Tensor:
+    """Steepest-descent (minimum-norm) subgradient of ``f + lambda1 * |w|`` at ``w``."""
+    right = g + lambda1
+    left = g - lambda1
+    at_zero = torch.where(right < 0, right, torch.where(left > 0, left, torch.zeros_like(g)))
+    return torch.where(w > 0, right, torch.where(w < 0, left, at_zero))
+
+
+def fit_owlqn(
+    design: Design,
+    y: torch.Tensor,
+    n_classes: int,
+    lambda1: float,
+    lambda2: float,
+    *,
+    init: tuple[torch.Tensor, torch.Tensor] | None = None,
+    max_iter: int = 500,
+    tol: float = 1e-6,
+    kkt_tol: float = 1e-4,
+    history: int = 10,
+) -> FitResult:
+    """Solve the elastic-net objective with OWL-QN (Andrew and Gao, 2007).
+
+    L-BFGS on the smooth part, steered by the L1 pseudo-gradient and kept inside one orthant per
+    step, so weights that reach zero stay exactly zero. It needs several times fewer passes over
+    the data than FISTA on these problems. Stops when the relative objective change stays below
+    ``tol`` for 3 iterations or the KKT violation is below ``kkt_tol``.
+    """
+    _check_lambdas(lambda1, lambda2)
+    dev = design.device
+    y = y.to(dev)
+    if design.n_features == 0:
+        return _fit_bias_only(y, n_classes, torch.zeros(n_classes, device=dev))
+    if init is None:
+        w = torch.zeros(design.n_features, n_classes, device=dev)
+        counts = torch.bincount(y, minlength=n_classes).float() + 1e-3
+        b = torch.log(counts / counts.sum())
+    else:
+        w, b = init[0].to(dev).clone(), init[1].to(dev).clone()
+
+    def smooth(w_, b_, logits=None):
+        logits = design.forward(w_) + b_ if logits is None else logits
+        return float(_loss(logits, y) + lambda2 * (w_ * w_).sum()), logits
+
+    def gradient(w_, logits):
+        r = _residual(logits, y)
+        return design.backward(r) + 2 * lambda2 * w_, r.sum(0)
+
+    f, logits = smooth(w, b)
+    gw, gb = gradient(w, logits)
+    obj = f + lambda1 * float(w.abs().sum())
+    s_list: list[tuple[torch.Tensor, torch.Tensor]] = []
+    y_list: list[tuple[torch.Tensor, torch.Tensor]] = []
+    stall, n_iter, kkt = 0, 0, float("inf")
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 (reported after the loop)
+        pw = _pseudo_gradient(gw, w, lambda1)
+        pb = gb
+        kkt = float(max(pw.abs().max(), pb.abs().max()))
+        if kkt < kkt_tol:
+            break
+        dw, db = _two_loop(pw, pb, s_list, y_list)
+        dw = torch.where(dw * pw < 0, dw, torch.zeros_like(dw))  # keep the descent orthant of -pw
+        orthant = torch.where(w != 0, torch.sign(w), -torch.sign(pw))
+        step = (
+            1.0
+            if s_list
+            else 1.0 / max(float(torch.sqrt((pw * pw).sum() + (pb * pb).sum())), 1e-12)
+        )
+        slope = float((pw * dw).sum() + (pb * db).sum())
+        while True:
+            w_new = w + step * dw
+            w_new = torch.where(torch.sign(w_new) == orthant, w_new, torch.zeros_like(w_new))
+            b_new = b + step * db
+            f_new, logits_new = smooth(w_new, b_new)
+            obj_new = f_new + lambda1 * float(w_new.abs().sum())
+            decrease = float((pw * (w_new - w)).sum() + (pb * (b_new - b)).sum())
+            if obj_new <= obj + 1e-4 * decrease or step < 1e-10:
+                break
+            step *= 0.5
+        if slope >= 0 or obj_new > obj:  # no descent: drop the curvature memory and retry
+            if not s_list:
+                break
+            s_list.clear()
+            y_list.clear()
+            continue
+        gw_new, gb_new = gradient(w_new, logits_new)
+        sw, sb = w_new - w, b_new - b
+        yw, yb = gw_new - gw, gb_new - gb
+        if float((sw * yw).sum() + (sb * yb).sum()) > 1e-10:
+            s_list.append((sw, sb))
+            y_list.append((yw, yb))
+            if len(s_list) > history:
+                s_list.pop(0)
+                y_list.pop(0)
+        rel = (obj - obj_new) / max(abs(obj_new), 1.0)
+        stall = stall + 1 if rel < tol else 0
+        w, b, gw, gb, obj = w_new, b_new, gw_new, gb_new, obj_new
+        if stall >= 3:
+            break
+    pw = _pseudo_gradient(gw, w, lambda1)
+    kkt = float(max(pw.abs().max(), gb.abs().max()))
+    return FitResult(w, b, obj, kkt, n_iter, kkt < kkt_tol or stall >= 3, "owlqn")
+
+
+def _two_loop(gw, gb, s_list, y_list):
+    """L-BFGS two-loop recursion: ``-H g`` for the stored curvature pairs."""
+    qw, qb = gw.clone(), gb.clone()
+    alphas = []
+    for (sw, sb), (yw, yb) in zip(reversed(s_list), reversed(y_list), strict=True):
+        rho = 1.0 / float((yw * sw).sum() + (yb * sb).sum())
+        alpha = rho * float((sw * qw).sum() + (sb * qb).sum())
+        qw -= alpha * yw
+        qb -= alpha * yb
+        alphas.append((rho, alpha))
+    if s_list:
+        (sw, sb), (yw, yb) = s_list[-1], y_list[-1]
+        gamma = float((sw * yw).sum() + (sb * yb).sum()) / float((yw * yw).sum() + (yb * yb).sum())
+        qw *= gamma
+        qb *= gamma
+    for ((sw, sb), (yw, yb)), (rho, alpha) in zip(
+        zip(s_list, y_list, strict=True), reversed(alphas), strict=True
+    ):
+        beta = rho * float((yw * qw).sum() + (yb * qb).sum())
+        qw += (alpha - beta) * sw
+        qb += (alpha - beta) * sb
+    return -qw, -qb
+
+
+def fit_sparse(
+    design: Design,
+    y: torch.Tensor,
+    n_classes: int,
+    lambda1: float,
+    lambda2: float,
+    *,
+    solver: str = "owlqn",
+    init: tuple[torch.Tensor, torch.Tensor] | None = None,
+    max_iter: int = 500,
+    tol: float = 1e-5,
+) -> FitResult:
+    """Solve the elastic-net objective with ``solver`` ("owlqn" or "fista"); both give exact zeros."""
+    if solver == "owlqn":
+        return fit_owlqn(
+            design, y, n_classes, lambda1, lambda2, init=init, max_iter=max_iter, tol=tol
+        )
+    if solver == "fista":
+        return fit_elastic_net(
+            design, y, n_classes, lambda1, lambda2, init=init, max_iter=max_iter, tol=tol
+        )
+    raise ConfigError(f"unknown solver {solver!r}", hint="use owlqn or fista")
+
+
+def _kkt_at(design, y, w, b, logits, lambda1, lambda2) -> float:
+    r = _residual(logits, y)
+    return kkt_violation(design.backward(r) + 2 * lambda2 * w, r.sum(0), w, lambda1)
+
+
+def _fit_bias_only(y: torch.Tensor, n_classes: int, b: torch.Tensor) -> FitResult:
+    counts = torch.bincount(y, minlength=n_classes).float()
+    bias = torch.log(counts.clamp(min=1e-12) / counts.sum())
+    loss = float(_loss(bias.expand(len(y), -1), y))
+    return FitResult(torch.zeros(0, n_classes, device=y.device), bias, loss, 0.0, 0, True, "fista")
+
+
+def fit_ridge(
+    design: Design,
+    y: torch.Tensor,
+    n_classes: int,
+    lambda2: float,
+    *,
+    max_iter: int = 100,
+    tol: float = 1e-7,
+) -> FitResult:
+    """Solve the smooth probe (``lambda1 = 0``) with full-batch L-BFGS and a strong-Wolfe search.
+
+    Used to *retrain* probes on chosen neurons (top-k, random-k, minimal sets, single layers):
+    there the question is how much those neurons know, which an L1 term would blur by dropping
+    some of them, and the smooth problem converges in far fewer passes than FISTA needs.
+    """
+    _check_lambdas(0.0, lambda2)
+    dev = design.device
+    y = y.to(dev)
+    if design.n_features == 0:
+        return _fit_bias_only(y, n_classes, torch.zeros(n_classes, device=dev))
+    counts = torch.bincount(y, minlength=n_classes).float() + 1e-3
+    w = torch.zeros(design.n_features, n_classes, device=dev, requires_grad=True)
+    b = torch.log(counts / counts.sum()).requires_grad_(True)
+    optimizer = torch.optim.LBFGS(
+        [w, b],
+        lr=1.0,
+        max_iter=max_iter,
+        tolerance_grad=1e-6,
+        tolerance_change=tol,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+    )
+    evaluations = [0]
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        with torch.no_grad():
+            logits = design.forward(w) + b
+            r = _residual(logits, y)
+            w.grad = design.backward(r) + 2 * lambda2 * w
+            b.grad = r.sum(0)
+        evaluations[0] += 1
+        return _loss(logits, y) + lambda2 * (w.detach() * w.detach()).sum()
+
+    optimizer.step(closure)
+    w, b = w.detach(), b.detach()
+    logits = design.forward(w) + b
+    obj = float(_loss(logits, y) + lambda2 * (w * w).sum())
+    kkt = _kkt_at(design, y, w, b, logits, 0.0, lambda2)
+    return FitResult(w, b, obj, kkt, evaluations[0], kkt < 1e-4, "lbfgs")
+
+
+def fit_adam(
+    design: DenseDesign,
+    y: torch.Tensor,
+    n_classes: int,
+    lambda1: float,
+    lambda2: float,
+    *,
+    epochs: int = 10,
+    batch_size: int = 32,
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+) -> FitResult:
+    """NeuroX-style training: minibatch Adam on loss + penalties (kept for parity checks)."""
+    _check_lambdas(lambda1, lambda2)
+    dev = design.device
+    y = y.to(dev)
+    gen = torch.Generator().manual_seed(seed)
+    w = torch.zeros(design.n_features, n_classes, device=dev, requires_grad=True)
+    b = torch.zeros(n_classes, device=dev, requires_grad=True)
+    torch.nn.init.kaiming_uniform_(w.T, a=math.sqrt(5), generator=gen)
+    optimizer = torch.optim.Adam([w, b], lr=learning_rate)
+    x = design.data
+    for _ in range(epochs):
+        order = torch.randperm(design.n_rows, generator=gen).to(dev)
+        for start in range(0, design.n_rows, batch_size):
+            idx = order[start : start + batch_size]
+            optimizer.zero_grad()
+            loss = _loss(x[idx] @ w + b, y[idx]) + lambda1 * w.abs().sum() + lambda2 * (w * w).sum()
+            loss.backward()
+            optimizer.step()
+    w, b = w.detach(), b.detach()
+    obj = objective_value(design, y, w, b, lambda1, lambda2)
+    kkt = _kkt_at(design, y, w, b, design.forward(w) + b, lambda1, lambda2)
+    return FitResult(w, b, obj, kkt, epochs, False, "adam")
+
+
+class ElasticNetProbe:
+    """A scikit-learn-like elastic-net probe.
+
+    Parameters
+    ----------
+    lambda1 : float, default=1e-3
+        L1 penalty on the weights (sum of absolute values).
+    lambda2 : float, default=1e-3
+        L2 penalty on the weights (sum of squares). The bias is not penalised.
+    solver : {"owlqn", "fista", "adam"}, default="owlqn"
+        ``"owlqn"`` and ``"fista"`` solve the objective (sparse weights with exact zeros);
+        ``"adam"`` trains like NeuroX (for comparison).
+    max_iter : int, default=1000
+        Most solver iterations.
+    tol : float, default=1e-6
+        Relative objective change below which the solver may stop.
+    device : str, default="auto"
+        Where to train: ``"auto"``, ``"cpu"``, ``"cuda"``...
+    seed : int, default=0
+        Seed for the Adam solver's shuffling and initialisation (FISTA is deterministic).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_classes, n_features)
+        Weights in standardised feature space (what neuron rankings read).
+    intercept_ : ndarray of shape (n_classes,)
+    classes_ : ndarray of shape (n_classes,)
+    mean_, scale_ : ndarray of shape (n_features,)
+        Standardisation statistics of the training data.
+    objective_, kkt_max_, n_iter_, converged_ : the solver's report.
+    """
+
+    def __init__(
+        self,
+        lambda1: float = 1e-3,
+        lambda2: float = 1e-3,
+        *,
+        solver: str = "owlqn",
+        max_iter: int = 1000,
+        tol: float = 1e-6,
+        device: str = "auto",
+        seed: int = 0,
+    ) -> None:
+        self.lambda1 = lambda1
+        self.lambda2 = lambda2
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+        self.device = device
+        self.seed = seed
+
+    def get_params(self) -> dict[str, Any]:
+        return {
+            k: getattr(self, k)
+            for k in ("lambda1", "lambda2", "solver", "max_iter", "tol", "device", "seed")
+        }
+
+    def fit(self, X: np.ndarray | Design, y: np.ndarray) -> ElasticNetProbe:
+        """Fit on ``X`` (array ``(n_samples, n_features)`` or a :class:`Design`) and labels ``y``."""
+        _check_lambdas(self.lambda1, self.lambda2)
+        if self.solver not in SOLVERS:
+            raise ConfigError(
+                f"unknown solver {self.solver!r}", hint=f"use one of {', '.join(SOLVERS)}"
+            )
+        y = np.asarray(y)
+        design = (
+            X
+            if isinstance(X, Design)
+            else DenseDesign.from_array(np.asarray(X), device=resolve_device(self.device))
+        )
+        if design.n_rows != len(y):
+            raise ConfigError(f"X has {design.n_rows} rows but y has {len(y)} labels")
+        if len(y) == 0:
+            raise ConfigError("cannot fit a probe on zero examples")
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ConfigError(f"a probe needs at least 2 classes, found {len(self.classes_)}")
+        y_t = torch.as_tensor(y_idx, dtype=torch.int64)
+        if self.solver in ("owlqn", "fista"):
+            result = fit_sparse(
+                design,
+                y_t,
+                len(self.classes_),
+                self.lambda1,
+                self.lambda2,
+                solver=self.solver,
+                max_iter=self.max_iter,
+                tol=self.tol,
+            )
+        else:
+            if not isinstance(design, DenseDesign):
+                raise ConfigError("the adam solver needs the features in memory")
+            result = fit_adam(
+                design, y_t, len(self.classes_), self.lambda1, self.lambda2, seed=self.seed
+            )
+        self._set_result(result, design)
+        return self
+
+    def _set_result(self, result: FitResult, design: Design) -> None:
+        self.result_ = result
+        self.coef_ = result.weights.T.cpu().numpy()
+        self.intercept_ = result.bias.cpu().numpy()
+        self.mean_ = np.asarray(design.mean)
+        self.scale_ = np.asarray(design.scale)
+        self.objective_ = result.objective
+        self.kkt_max_ = result.kkt_max
+        self.n_iter_ = result.n_iter
+        self.converged_ = result.converged
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """Logits ``(n_samples, n_classes)`` for raw (unstandardised) features."""
+        xs = (np.asarray(X, dtype=np.float32) - self.mean_) / self.scale_
+        return xs.astype(np.float32) @ self.coef_.T + self.intercept_
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        z = self.decision_function(X)
+        z -= z.max(1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(1, keepdims=True)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+
+    def score(self, X: np.ndarray, y: np.ndarray) -> float:
+        """Accuracy on ``(X, y)``; labels unseen in training count as errors."""
+        return float(np.mean(self.predict(X) == np.asarray(y)))

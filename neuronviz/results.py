@@ -1,0 +1,298 @@
+"""Analysis results: one self-describing, versioned record per model x task x settings.
+
+Stored under ``<cache>/results/<model>/<task>-<method>-<key>/`` as ``result.json`` (scalars,
+settings, curves, metadata) and ``arrays.npz`` (ordering, scores, weights, class means, minimal
+set), written atomically; no pickle. The key hashes the activation entries, the task and every
+setting, so an identical request is a cache hit that loads in milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neuronviz.fileutil import atomic_write_json, slug
+from neuronviz.ranking import NeuronRanking
+
+__all__ = ["RESULT_VERSION", "AnalysisResult", "ResultStore"]
+
+log = logging.getLogger(__name__)
+
+RESULT_VERSION = 1
+ARRAYS = ("order", "scores", "weights", "bias", "class_means", "minimal_neurons")
+
+
+def _plain(obj: Any) -> Any:
+    """JSON-safe copy: dataclasses to dicts, numpy scalars and arrays to Python values."""
+    if hasattr(obj, "__dataclass_fields__"):
+        return _plain(asdict(obj))
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Everything one analysis found; ``arrays`` holds the large numeric parts."""
+
+    model: str
+    task: str
+    method: str
+    settings: dict
+    n_layers: int
+    hidden_size: int
+    layer_names: list[str]
+    classes: list[str]
+    words: dict[str, int]
+    lambda_search: dict
+    oracle: dict
+    ranking: dict
+    minimal: dict
+    curves: dict
+    ranking_quality: dict
+    ablation: dict
+    layers: dict
+    control: dict | None = None
+    stability: dict | None = None
+    timings: dict = field(default_factory=dict)
+    key: str = ""
+    entries: dict = field(default_factory=dict)
+    created: str = ""
+    version: int = RESULT_VERSION
+    arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def n_neurons(self) -> int:
+        return self.n_layers * self.hidden_size
+
+    @property
+    def order(self) -> np.ndarray:
+        return self.arrays["order"]
+
+    @property
+    def minimal_neurons(self) -> np.ndarray:
+        return self.arrays["minimal_neurons"]
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Oracle weights in standardised space, ``(classes, neurons)``."""
+        return self.arrays["weights"]
+
+    @property
+    def class_means(self) -> np.ndarray:
+        """Mean standardised activation of each class, ``(classes, neurons)``."""
+        return self.arrays["class_means"]
+
+    def neuron_ranking(self) -> NeuronRanking:
+        return NeuronRanking(
+            method=self.method,
+            order=self.arrays["order"],
+            scores=self.arrays["scores"],
+            per_class={
+                c: np.asarray(v, dtype=np.int64)
+                for c, v in self.ranking.get("per_class", {}).items()
+            },
+            cutoffs=list(self.ranking.get("cutoffs", [])),
+            n_weighted=int(self.ranking.get("n_weighted", -1)),
+        )
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        data,
+        settings,
+        search,
+        oracle,
+        oracle_info,
+        ranking,
+        minimal,
+        curves,
+        quality,
+        ablation,
+        control,
+        layers,
+        stability,
+        class_means,
+        timings,
+    ) -> AnalysisResult:
+        """Assemble a result from the analysis steps' outputs."""
+        minimal_info = _plain(minimal)
+        minimal_info.pop("neurons")
+        return cls(
+            model=data.model,
+            task=data.task,
+            method=ranking.method,
+            settings=settings.to_dict(),
+            n_layers=data.n_layers,
+            hidden_size=data.hidden_size,
+            layer_names=list(data.layer_names),
+            classes=list(data.classes),
+            words={
+                "train": data.train.n_rows,
+                "dev": len(data.dev.y),
+                "test": len(data.test.y),
+                **{f"unseen_{k}": v for k, v in data.unseen.items()},
+            },
+            lambda_search=_plain(search),
+            oracle=_plain(oracle_info),
+            ranking=ranking.to_dict(),
+            minimal=minimal_info,
+            curves=_plain(curves),
+            ranking_quality=_plain(quality),
+            ablation=_plain(ablation),
+            layers=_plain(layers),
+            control=_plain(control),
+            stability=_plain(stability),
+            timings=timings,
+            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            arrays={
+                "order": np.asarray(ranking.order, dtype=np.int64),
+                "scores": np.asarray(ranking.scores, dtype=np.float64),
+                "weights": oracle.weights.T.cpu().numpy().astype(np.float32),
+                "bias": oracle.bias.cpu().numpy().astype(np.float32),
+                "class_means": np.asarray(class_means, dtype=np.float32),
+                "minimal_neurons": np.asarray(minimal.neurons, dtype=np.int64),
+            },
+        )
+
+    def with_inputs(self, *, key: str, entries: dict) -> AnalysisResult:
+        return replace(self, key=key, entries=entries)
+
+    def summary(self) -> dict:
+        """The documented summary (``--json``): accuracies are fractions in [0, 1]."""
+        return {
+            "model": self.model,
+            "task": self.task,
+            "method": self.method,
+            "lambdas": [self.oracle["lambda1"], self.oracle["lambda2"]],
+            "lambda_rule": self.lambda_search["rule"],
+            "oracle": {
+                k: self.oracle[k]
+                for k in (
+                    "dev_accuracy",
+                    "test_accuracy",
+                    "macro_f1",
+                    "objective",
+                    "zero_weight_fraction",
+                    "kkt_max",
+                    "n_iter",
+                    "converged",
+                )
+            },
+            "minimal": {
+                k: self.minimal[k]
+                for k in (
+                    "size",
+                    "fraction",
+                    "dev_accuracy",
+                    "test_accuracy",
+                    "threshold",
+                    "reached",
+                )
+            },
+            "control": None
+            if self.control is None
+            else {
+                "test_accuracy": self.control["test_accuracy"],
+                "minimal_test_accuracy": self.control["minimal_test_accuracy"],
+            },
+            "selectivity": None if self.control is None else self.control["selectivity"],
+            "minimal_selectivity": None
+            if self.control is None
+            else self.control["minimal_selectivity"],
+            "ranking_quality": self.ranking_quality,
+            "layer_distribution": self.layers["minimal"]["count"],
+            "layer_probe_test_accuracy": self.layers.get("probe_test_accuracy"),
+            "n_neurons": self.n_neurons,
+            "words": self.words,
+            "timings": self.timings,
+        }
+
+    def to_dict(self) -> dict:
+        d = {k: v for k, v in asdict(self).items() if k != "arrays"}
+        return _plain(d)
+
+    @classmethod
+    def from_dict(cls, d: dict, arrays: dict[str, np.ndarray]) -> AnalysisResult:
+        return cls(**{**d, "arrays": arrays})
+
+
+class ResultStore:
+    """Results on disk under ``<root>/results``."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.base = Path(root) / "results"
+
+    @staticmethod
+    def key(entries: dict, task: str, settings) -> str:
+        text = json.dumps(
+            {
+                "version": RESULT_VERSION,
+                "task": task,
+                "entries": {s: e.manifest.key.digest for s, e in sorted(entries.items())},
+                "settings": settings.to_dict(),
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def folder(self, model: str, task: str, method: str, key: str) -> Path:
+        return self.base / slug(model) / f"{slug(task)}-{method}-{key[:12]}"
+
+    def save(self, result: AnalysisResult) -> Path:
+        """Write ``result`` atomically (temporary folder + rename)."""
+        final = self.folder(result.model, result.task, result.method, result.key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+        try:
+            np.savez(work / "arrays.npz", **{k: np.asarray(v) for k, v in result.arrays.items()})
+            atomic_write_json(work / "result.json", result.to_dict())
+            shutil.rmtree(final, ignore_errors=True)
+            work.rename(final)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return final
+
+    def load(self, model: str, key: str) -> AnalysisResult | None:
+        """The stored result with this key, or None."""
+        for folder in (self.base / slug(model)).glob(f"*-{key[:12]}"):
+            return self.read(folder)
+        return None
+
+    @staticmethod
+    def read(folder: Path) -> AnalysisResult | None:
+        try:
+            d = json.loads((folder / "result.json").read_text(encoding="utf-8"))
+            with np.load(folder / "arrays.npz", allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("result in %s is unreadable (%s); it will be recomputed", folder, exc)
+            return None
+        if d.get("version") != RESULT_VERSION:
+            return None
+        return AnalysisResult.from_dict(d, arrays)
+
+    def all(self, model: str | None = None) -> list[AnalysisResult]:
+        pattern = f"{slug(model)}/*/result.json" if model else "*/*/result.json"
+        found = [
+            self.read(p.parent)
+            for p in sorted(self.base.glob(pattern))
+            if not p.parent.name.startswith(".")
+        ]
+        return [r for r in found if r is not None]

@@ -1,0 +1,145 @@
+"""The elastic-net probe solves its objective: sklearn agreement, exact zeros, KKT, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from synthetic import INFORMATIVE, make_arrays
+
+from neuronviz.design import DenseDesign, StreamedDesign
+from neuronviz.errors import ConfigError
+from neuronviz.probe import ElasticNetProbe, fit_elastic_net, fit_ridge, fit_sparse, objective_value
+
+
+def sklearn_objective(x, y, lambda1, lambda2):
+    """Converged scikit-learn elastic net with C and l1_ratio derived from lambda1 and lambda2."""
+    from sklearn.linear_model import LogisticRegression
+
+    n = len(y)
+    l1_ratio = lambda1 / (lambda1 + 2 * lambda2)
+    clf = LogisticRegression(
+        C=1.0 / (n * (lambda1 + 2 * lambda2)),
+        l1_ratio=l1_ratio,
+        solver="saga",
+        tol=1e-10,
+        max_iter=30_000,
+    )
+    clf.fit(x, y)
+    return clf.coef_.T, clf.intercept_
+
+
+@pytest.mark.parametrize("solver", ["owlqn", "fista"])
+@pytest.mark.parametrize(("lambda1", "lambda2"), [(0.01, 0.01), (0.02, 0.001), (0.001, 0.02)])
+def test_objective_matches_converged_sklearn(lambda1, lambda2, solver):
+    x, y, _ = make_arrays(300, seed=3, n_neurons=8, noise=1.0, informative=(0, 1, 2, 3))
+    x[:, 0] += 0.5 * x[:, 1]  # some correlation
+    design = DenseDesign.from_array(x)
+    xs = design.data.numpy()
+    ours = fit_sparse(
+        design, torch.as_tensor(y), 4, lambda1, lambda2, solver=solver, max_iter=5000, tol=1e-12
+    )
+    w, b = sklearn_objective(xs, y, lambda1, lambda2)
+    theirs = objective_value(
+        design,
+        torch.as_tensor(y),
+        torch.as_tensor(w, dtype=torch.float32),
+        torch.as_tensor(b, dtype=torch.float32),
+        lambda1,
+        lambda2,
+    )
+    assert abs(ours.objective - theirs) < 1e-3
+    assert ours.objective <= theirs + 1e-5
+    assert ours.kkt_max < 1e-3  # float32 arithmetic bounds how far the tail converges
+
+
+@pytest.mark.parametrize("solver", ["owlqn", "fista"])
+def test_zeros_fall_on_noise_neurons(solver):
+    x, y, _ = make_arrays(1500, seed=0)
+    result = fit_sparse(
+        DenseDesign.from_array(x), torch.as_tensor(y), 4, 0.02, 0.001, solver=solver
+    )
+    used = np.flatnonzero((result.weights != 0).any(1).numpy())
+    assert set(INFORMATIVE) <= set(used)
+    assert len(used) <= 12
+    assert result.zero_fraction > 0.8
+
+
+def test_adam_leaves_almost_no_exact_zeros():
+    x, y, _ = make_arrays(400, seed=0)
+    probe = ElasticNetProbe(0.01, 0.001, solver="adam", device="cpu").fit(x, y)
+    assert (probe.coef_ == 0).mean() < 0.05
+    assert probe.result_.solver == "adam"
+
+
+def test_sklearn_like_surface_with_string_labels():
+    x, y, _ = make_arrays(800, seed=0)
+    names = np.array(["NN", "VB", "JJ", "DT"])[y]
+    probe = ElasticNetProbe(1e-3, 1e-3, device="cpu").fit(x, names)
+    assert set(probe.classes_) == {"NN", "VB", "JJ", "DT"}
+    xt, yt, _ = make_arrays(400, seed=5)
+    assert probe.score(xt, np.array(["NN", "VB", "JJ", "DT"])[yt]) > 0.95
+    assert probe.predict_proba(xt).shape == (400, 4)
+    assert probe.coef_.shape == (4, 48) and probe.objective_ > 0 and probe.kkt_max_ >= 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lambda1": -1.0}, "lambda1"),
+        ({"lambda2": float("nan")}, "lambda2"),
+        ({"solver": "sgd"}, "unknown solver"),
+    ],
+)
+def test_bad_settings(kwargs, message):
+    x, y, _ = make_arrays(50, seed=0)
+    with pytest.raises(ConfigError, match=message):
+        ElasticNetProbe(**kwargs).fit(x, y)
+
+
+def test_one_class_and_mismatched_rows():
+    x, _, _ = make_arrays(50, seed=0)
+    with pytest.raises(ConfigError, match="at least 2 classes"):
+        ElasticNetProbe().fit(x, np.zeros(50))
+    with pytest.raises(ConfigError, match="rows"):
+        ElasticNetProbe().fit(x, np.zeros(49))
+
+
+def test_fista_is_deterministic():
+    x, y, _ = make_arrays(300, seed=0)
+    d = DenseDesign.from_array(x)
+    a = fit_elastic_net(d, torch.as_tensor(y), 4, 1e-3, 1e-3, max_iter=50)
+    b = fit_elastic_net(d, torch.as_tensor(y), 4, 1e-3, 1e-3, max_iter=50)
+    assert torch.equal(a.weights, b.weights)
+
+
+def test_ridge_retraining_converges():
+    x, y, _ = make_arrays(600, seed=0)
+    fit = fit_ridge(
+        DenseDesign.from_array(x).subset(list(INFORMATIVE)),
+        torch.as_tensor(y),
+        4,
+        1e-3,
+        max_iter=200,
+    )
+    assert fit.kkt_max < 1e-3 and fit.solver == "lbfgs"
+
+
+def test_streamed_design_equals_dense(tiny_bert, data_dir, cache_dir):
+    from neuronviz.pipeline import extract_task
+
+    entry = extract_task(str(tiny_bert), "pos", data_dir=data_dir, cache=cache_dir).entries["train"]
+    x = entry.matrix()
+    dense = DenseDesign.from_array(x)
+    streamed = StreamedDesign(entry, mean=dense.mean, scale=dense.scale, block_rows=50)
+    w = torch.randn(48, 5)
+    r = torch.randn(x.shape[0], 5)
+    torch.testing.assert_close(streamed.forward(w), dense.forward(w), atol=1e-3, rtol=1e-3)
+    torch.testing.assert_close(streamed.backward(r), dense.backward(r), atol=1e-2, rtol=1e-3)
+    cols = [3, 20, 40]
+    torch.testing.assert_close(
+        streamed.subset(cols).forward(w[:3]),
+        dense.subset(cols).forward(w[:3]),
+        atol=1e-3,
+        rtol=1e-3,
+    )

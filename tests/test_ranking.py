@@ -1,0 +1,105 @@
+"""Neuron rankings: the weight-mass rule against a plain reimplementation, NeuroX parity, ties."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from neuronviz.errors import ConfigError
+from neuronviz.ranking import lca_ranking, probeless_ranking, probeless_scores, random_ranking
+
+
+def plain_weight_mass_steps(weights: np.ndarray, stride: int) -> list[set[int]]:
+    """The rule as the paper states it, written plainly: for each mass share p and class, the
+    fewest neurons (largest |w| first) whose |w| sum reaches p of the class total; union over classes."""
+    steps = []
+    for p in range(stride + 1):
+        chosen: set[int] = set()
+        for row in np.abs(weights):
+            total = row.sum()
+            if total == 0:
+                continue
+            running = 0.0
+            for neuron in sorted(range(len(row)), key=lambda j: (-row[j], j)):
+                chosen.add(neuron)
+                running += row[neuron]
+                if running >= total * p / stride - 1e-12:
+                    break
+        steps.append(chosen)
+    return steps
+
+
+def test_lca_steps_match_a_plain_reimplementation():
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=(5, 40)) * (rng.random((5, 40)) < 0.4)
+    ranking = lca_ranking(weights, list("abcde"), stride=20)
+    steps = plain_weight_mass_steps(weights, 20)
+    for cutoff, expected in zip(ranking.cutoffs, steps, strict=True):
+        expected_weighted = {n for n in expected if np.abs(weights[:, n]).max() > 0}
+        assert set(ranking.order[:cutoff].tolist()) == expected_weighted
+    assert sorted(ranking.order.tolist()) == list(range(40))
+
+
+def test_neurons_added_in_one_step_are_ordered_by_weight_not_id():
+    # One class; its mass is spread over many neurons, so the first real step adds several.
+    weights = np.zeros((1, 10))
+    weights[0, [9, 2, 7, 4]] = [0.4, 0.3, 0.2, 0.1]
+    ranking = lca_ranking(weights, ["x"], stride=1)
+    assert ranking.order[:4].tolist() == [9, 2, 7, 4]
+    assert ranking.n_weighted == 4
+
+
+def test_all_zero_neurons_tie_at_the_bottom_in_secondary_order():
+    weights = np.zeros((2, 6))
+    weights[0, 1] = 1.0
+    weights[1, 3] = -2.0
+    secondary = np.array([0.1, 0.0, 0.9, 0.0, 0.5, 0.7])
+    ranking = lca_ranking(weights, ["a", "b"], secondary=secondary)
+    assert set(ranking.order[:2].tolist()) == {1, 3}
+    assert ranking.order[2:].tolist() == [2, 5, 4, 0]
+    assert ranking.per_class["b"].tolist() == [3]
+
+
+def test_neurox_mode_matches_neurox_1_0_9():
+    neurox = pytest.importorskip("neurox.interpretation.linear_probe")
+    import torch
+
+    rng = np.random.default_rng(1)
+    weights = (rng.normal(size=(6, 80)) * (rng.random((6, 80)) < 0.3)).astype(np.float32)
+
+    class Probe(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(80, 6)
+            self.linear.weight.data = torch.from_numpy(weights)
+
+    class_to_idx = {c: i for i, c in enumerate("abcdef")}
+    order, cutoffs = neurox.get_neuron_ordering(Probe(), class_to_idx, search_stride=50)
+    ours = lca_ranking(weights, list("abcdef"), stride=50, neurox_order=True)
+    starts = [0, *cutoffs[:-1]]
+    for a, b in zip(starts, cutoffs, strict=True):  # the same set of neurons enters at every step
+        assert set(ours.order[a:b].tolist()) == set(order[a:b])
+    assert ours.cutoffs == cutoffs
+    assert ours.order[: len(order)].tolist() == [int(n) for n in order]
+
+
+def test_probeless_scores_equal_the_pairwise_sum():
+    rng = np.random.default_rng(2)
+    means = rng.normal(size=(5, 7))
+    brute = sum(np.abs(means[a] - means[b]) for a, b in itertools.combinations(range(5), 2))
+    np.testing.assert_allclose(probeless_scores(means), brute)
+    ranking = probeless_ranking(means, list("abcde"))
+    assert ranking.order[0] == int(np.argmax(brute))
+
+
+def test_random_ranking_is_a_seeded_permutation():
+    a, b = random_ranking(50, 3), random_ranking(50, 3)
+    assert a.order.tolist() == b.order.tolist() and sorted(a.order.tolist()) == list(range(50))
+    assert a.order.tolist() != random_ranking(50, 4).order.tolist()
+
+
+def test_bad_weights():
+    with pytest.raises(ConfigError, match="do not match"):
+        lca_ranking(np.zeros((3, 4)), ["a", "b"])
