@@ -17,9 +17,10 @@ import torch
 
 from neuronviz.cache import ActivationEntry
 
-__all__ = ["DenseDesign", "Design", "StreamedDesign", "column_stats"]
+__all__ = ["DenseDesign", "Design", "MaskedDesign", "StreamedDesign", "column_stats"]
 
 MIN_SCALE = 1e-6  # a constant neuron gets scale 1e-6 and, standardised, stays all zero
+COPY_LIMIT = 0.3  # column subsets above this share are not copied (memory), but masked
 
 
 def column_stats(blocks, n_features: int) -> tuple[np.ndarray, np.ndarray]:
@@ -118,8 +119,11 @@ class DenseDesign(Design):
     def backward(self, residual: torch.Tensor) -> torch.Tensor:
         return self.data.T @ residual
 
-    def subset(self, columns: Sequence[int] | np.ndarray) -> DenseDesign:
+    def subset(self, columns: Sequence[int] | np.ndarray) -> Design:
+        """A copy of the chosen columns, or, for large subsets, a masked view without a copy."""
         cols = np.asarray(columns, dtype=np.int64)
+        if len(cols) > COPY_LIMIT * self.n_features:
+            return MaskedDesign(self, cols)
         index = torch.as_tensor(cols, device=self.data.device)
         return DenseDesign(self.data.index_select(1, index), self.mean[cols], self.scale[cols])
 
@@ -127,6 +131,43 @@ class DenseDesign(Design):
         """The chosen rows (same columns and statistics)."""
         index = torch.as_tensor(np.asarray(rows, dtype=np.int64), device=self.data.device)
         return DenseDesign(self.data.index_select(0, index), self.mean, self.scale)
+
+
+class MaskedDesign(Design):
+    """Columns of a :class:`DenseDesign` used in place: products run over all columns with the
+    other weights at zero. Costs up to 1/share more arithmetic but no copy of the matrix."""
+
+    def __init__(self, parent: DenseDesign, columns: np.ndarray) -> None:
+        self.parent = parent
+        self.columns = np.asarray(columns, dtype=np.int64)
+        self._index = torch.as_tensor(self.columns, device=parent.device)
+        self.mean = parent.mean[self.columns]
+        self.scale = parent.scale[self.columns]
+
+    @property
+    def n_rows(self) -> int:  # type: ignore[override]
+        return self.parent.n_rows
+
+    @property
+    def n_features(self) -> int:  # type: ignore[override]
+        return len(self.columns)
+
+    @property
+    def device(self) -> torch.device:  # type: ignore[override]
+        return self.parent.device
+
+    def forward(self, weights: torch.Tensor) -> torch.Tensor:
+        full = torch.zeros(
+            self.parent.n_features, weights.shape[1], device=weights.device, dtype=weights.dtype
+        )
+        full[self._index] = weights
+        return self.parent.forward(full)
+
+    def backward(self, residual: torch.Tensor) -> torch.Tensor:
+        return self.parent.backward(residual).index_select(0, self._index)
+
+    def subset(self, columns: Sequence[int] | np.ndarray) -> Design:
+        return self.parent.subset(self.columns[np.asarray(columns, dtype=np.int64)])
 
 
 class StreamedDesign(Design):

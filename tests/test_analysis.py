@@ -84,7 +84,7 @@ def test_summary_schema(result):
     ):
         assert key in s
     for key in ("test_accuracy", "objective", "zero_weight_fraction", "kkt_max"):
-        assert 0 <= s["oracle"][key] or key == "objective"
+        assert s["oracle"][key] >= 0 or key == "objective"
     assert 0 <= s["oracle"]["test_accuracy"] <= 1
     assert {"top", "random_mean", "random_std", "bottom"} <= set(s["ranking_quality"]["1"])
 

@@ -29,6 +29,7 @@ def sklearn_objective(x, y, lambda1, lambda2):
     return clf.coef_.T, clf.intercept_
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("solver", ["owlqn", "fista"])
 @pytest.mark.parametrize(("lambda1", "lambda2"), [(0.01, 0.01), (0.02, 0.001), (0.001, 0.02)])
 def test_objective_matches_converged_sklearn(lambda1, lambda2, solver):
@@ -142,4 +143,19 @@ def test_streamed_design_equals_dense(tiny_bert, data_dir, cache_dir):
         dense.subset(cols).forward(w[:3]),
         atol=1e-3,
         rtol=1e-3,
+    )
+
+
+def test_masked_subset_equals_copied_subset():
+    x, _, _ = make_arrays(200, seed=0)
+    dense = DenseDesign.from_array(x)
+    cols = np.arange(0, 48, 2)[:20]  # over the copy limit: masked
+    big = dense.subset(cols)
+    small = DenseDesign(dense.data[:, torch.as_tensor(cols)], dense.mean[cols], dense.scale[cols])
+    assert type(big).__name__ == "MaskedDesign"
+    w, r = torch.randn(20, 3), torch.randn(200, 3)
+    torch.testing.assert_close(big.forward(w), small.forward(w))
+    torch.testing.assert_close(big.backward(r), small.backward(r))
+    torch.testing.assert_close(
+        big.subset([1, 2]).forward(w[:2]), small.subset([1, 2]).forward(w[:2])
     )

@@ -1,0 +1,127 @@
+"""Results store: round trip, keys, no pickle, and the CLI's probe command on a tiny model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from synthetic import probe_data
+
+from neuronviz.analysis import AnalysisSettings, analyse, run_analysis
+from neuronviz.cli import main
+from neuronviz.errors import CacheError
+from neuronviz.results import ResultStore
+
+FAST = {"lambdas": ((1e-3, 1e-3),), "grid_words": 1500, "percents": (5, 20), "random_draws": 2}
+
+
+def test_round_trip_keeps_every_number(tmp_path):
+    result = analyse(probe_data(), AnalysisSettings(**FAST)).with_inputs(
+        key="ab" * 32, entries={"train": "x"}
+    )
+    store = ResultStore(tmp_path)
+    folder = store.save(result)
+    assert sorted(p.name for p in folder.iterdir()) == ["arrays.npz", "result.json"]
+    loaded = store.load("synthetic", result.key)
+    assert loaded.to_dict() == json.loads(json.dumps(result.to_dict()))
+    for name, array in result.arrays.items():
+        np.testing.assert_array_equal(loaded.arrays[name], array)
+    with np.load(folder / "arrays.npz", allow_pickle=False) as z:  # plain arrays, no pickle
+        assert set(z.files) == set(result.arrays)
+    assert store.all("synthetic")[0].key == result.key
+    assert loaded.neuron_ranking().order.tolist() == result.order.tolist()
+
+
+def test_unreadable_result_is_ignored(tmp_path, caplog):
+    result = analyse(probe_data(), AnalysisSettings(**FAST)).with_inputs(key="cd" * 32, entries={})
+    folder = ResultStore(tmp_path).save(result)
+    (folder / "result.json").write_text("{broken")
+    assert ResultStore(tmp_path).load("synthetic", result.key) is None
+    assert "unreadable" in caplog.text
+
+
+def test_run_analysis_caches_results(tiny_bert, data_dir, cache_dir, monkeypatch):
+    settings = AnalysisSettings(**FAST)
+    first = run_analysis(
+        str(tiny_bert), "pos", settings=settings, cache=cache_dir, data_dir=data_dir
+    )
+    import neuronviz.analysis as analysis
+
+    monkeypatch.setattr(
+        analysis, "analyse", lambda *a, **k: pytest.fail("recomputed a cached result")
+    )
+    again = run_analysis(
+        str(tiny_bert), "pos", settings=settings, cache=cache_dir, data_dir=data_dir
+    )
+    assert again.key == first.key and again.minimal == first.minimal
+    assert set(again.entries) == {"train", "dev", "test"}
+
+
+def test_missing_cache_without_extraction_is_a_clear_error(tiny_bert, data_dir, cache_dir):
+    with pytest.raises(CacheError, match="neuronviz extract --model"):
+        run_analysis(
+            str(tiny_bert),
+            "pos",
+            settings=AnalysisSettings(**FAST),
+            cache=cache_dir,
+            data_dir=data_dir,
+            extract=False,
+        )
+
+
+def test_cli_probe_prints_summary_and_writes_json(tiny_bert, data_dir, cache_dir, tmp_path, capsys):
+    out_json = tmp_path / "summary.json"
+    argv = [
+        "probe",
+        "--model",
+        str(tiny_bert),
+        "--task",
+        "pos",
+        "--lambdas",
+        "1e-3:1e-3,0:0",
+        "--json",
+        str(out_json),
+    ]
+    assert main([*argv, "--data-dir", str(data_dir), "--cache-dir", str(cache_dir), "-q"]) == 0
+    out = capsys.readouterr().out
+    for text in (
+        "oracle (all neurons)",
+        "minimal set:",
+        "control task",
+        "ranking quality",
+        "minimal set by layer",
+        "<- chosen",
+    ):
+        assert text in out
+    summary = json.loads(out_json.read_text())
+    assert summary["layer_distribution"] and len(summary["layer_distribution"]) == 3
+    assert 0 <= summary["oracle"]["test_accuracy"] <= 1
+    assert set(summary["ranking_quality"]) == {"1", "5", "10"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--delta", "120"], "0..100"),
+        (["--method", "magic"], "unknown ranking method"),
+        (["--lambdas", "a:b"], "cannot read lambda pair"),
+        (["--no-extract"], "no cached activations"),
+    ],
+)
+def test_cli_probe_bad_settings(tiny_bert, data_dir, cache_dir, capsys, extra, message):
+    argv = [
+        "probe",
+        "--model",
+        str(tiny_bert),
+        "--task",
+        "pos",
+        *extra,
+        "--data-dir",
+        str(data_dir),
+        "--cache-dir",
+        str(cache_dir),
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
