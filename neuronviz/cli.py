@@ -210,6 +210,80 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    import json
+
+    from neuronviz.analysis import run_analysis
+    from neuronviz.compare import compare_models
+    from neuronviz.models import display_name
+    from neuronviz.results import ResultStore
+    from neuronviz.settings import resolve_cache_dir
+
+    store = ResultStore(resolve_cache_dir(args.cache_dir))
+    results = []
+    for model in _csv(args.models):
+        for task in _csv(args.tasks):
+            result = store.latest(display_name(model), task)
+            if result is None and args.run:
+                result = run_analysis(
+                    model, task, cache=args.cache_dir, data_dir=args.data_dir, device=args.device
+                )
+            if result is None:
+                raise NeuronvizError(
+                    f"no analysis of {model} x {task} in the cache",
+                    hint=f"run: neuronviz probe --model {model} --task {task}  (or add --run)",
+                )
+            results.append(result)
+    report = compare_models(results)
+    rows = [
+        [
+            r["model"],
+            r["task"],
+            r["neurons"],
+            _pct(r["oracle_test_accuracy"]),
+            f"{100 * r['minimal_share']:.2f}",
+            *(
+                "-" if r["reach"][k] is None else f"{100 * r['reach'][k]:.2f}"
+                for k in ("0.9", "0.95", "0.99")
+            ),
+            " ".join(f"{100 * v:.0f}" for v in r["depth_profile"]),
+            _pct(r["selectivity"]),
+        ]
+        for r in report["rows"]
+    ]
+    header = [
+        "model",
+        "task",
+        "neurons",
+        "oracle %",
+        "minimal %",
+        "90% at",
+        "95% at",
+        "99% at",
+        "depth profile (5 bins, %)",
+        "selectivity",
+    ]
+    _out(_table(rows, header))
+    for model, overlap in report["task_overlap"].items():
+        _out(
+            f"\n{model}: {overlap['shared_by_two_or_more']} of {overlap['union']} minimal-set neurons serve two or more tasks"
+        )
+        _out(
+            _table(
+                [
+                    [" & ".join(p["tasks"]), p["intersection"], f"{p['jaccard']:.3f}"]
+                    for p in overlap["pairs"]
+                ],
+                ["tasks", "shared", "jaccard"],
+            )
+        )
+    if args.json:
+        from pathlib import Path
+
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+    return 0
+
+
 def _lambda_pairs(text: str) -> list[tuple[float, float]]:
     """Parse "1e-3:1e-3,1e-4:0" into pairs; a single number means (x, x)."""
     pairs = []
@@ -421,6 +495,16 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     pr.add_argument("--json", help="also write the summary as JSON to this file")
     pr.set_defaults(func=cmd_probe)
+
+    cp = sub.add_parser(
+        "compare", parents=[common], help="compare tasks and models from stored analyses"
+    )
+    cp.add_argument("--models", default="minilm", help="comma-separated models")
+    cp.add_argument("--tasks", default="pos,chunk,sem,ccg", help="comma-separated tasks")
+    cp.add_argument("--run", action="store_true", help="run missing analyses with default settings")
+    cp.add_argument("--device", default="auto")
+    cp.add_argument("--json", help="also write the comparison as JSON to this file")
+    cp.set_defaults(func=cmd_compare)
 
     cache = sub.add_parser("cache", parents=[common], help="list, remove or verify cache entries")
     cache_sub = cache.add_subparsers(dest="cache_command", required=True)

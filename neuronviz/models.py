@@ -33,6 +33,7 @@ __all__ = [
     "LoadedModel",
     "ModelIdentity",
     "ModelSpec",
+    "display_name",
     "identify_model",
     "load_model",
     "resolve_model_source",
@@ -221,6 +222,15 @@ class LoadedModel:
     @property
     def layer_names(self) -> list[str]:
         return ["embeddings"] + [f"layer {i}" for i in range(1, self.n_layers)]
+
+
+def display_name(name: str) -> str:
+    """The name results are stored under, without loading or fetching anything."""
+    key = name.strip()
+    if key in MODELS:
+        return key
+    path = Path(key).expanduser()
+    return path.name if path.exists() else key
 
 
 def resolve_model_source(name: str, cache_dir: str | Path | None = None) -> tuple[str, str]:

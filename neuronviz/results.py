@@ -288,6 +288,11 @@ class ResultStore:
             return None
         return AnalysisResult.from_dict(d, arrays)
 
+    def latest(self, model: str, task: str) -> AnalysisResult | None:
+        """The most recently created stored result of ``model`` x ``task``."""
+        found = [r for r in self.all(model) if r.task == task]
+        return max(found, key=lambda r: r.created) if found else None
+
     def all(self, model: str | None = None) -> list[AnalysisResult]:
         pattern = f"{slug(model)}/*/result.json" if model else "*/*/result.json"
         found = [

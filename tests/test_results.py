@@ -125,3 +125,46 @@ def test_cli_probe_bad_settings(tiny_bert, data_dir, cache_dir, capsys, extra, m
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_compare_tasks_and_models():
+    from neuronviz.compare import (
+        compare_models,
+        compare_tasks,
+        neurons_to_reach,
+        relative_depth_distribution,
+    )
+
+    settings = AnalysisSettings(**FAST)
+    a = analyse(probe_data(task="a"), settings)
+    b = analyse(probe_data(task="b"), settings)
+    overlap = compare_tasks([a, b])
+    assert overlap["pairs"][0]["jaccard"] == 1.0  # same data, same minimal set
+    assert overlap["shared_by_two_or_more"] == a.minimal["size"]
+    report = compare_models([a, b])
+    assert len(report["rows"]) == 2 and "synthetic" in report["task_overlap"]
+    assert relative_depth_distribution([1, 0, 3], bins=2) == [0.25, 0.75]
+    assert 0 < neurons_to_reach(a, 0.9) <= a.minimal["fraction"] + 1e-9
+
+
+def test_cli_compare_uses_stored_results(tiny_bert, data_dir, cache_dir, capsys):
+    argv = [
+        "compare",
+        "--models",
+        str(tiny_bert),
+        "--tasks",
+        "pos",
+        "--data-dir",
+        str(data_dir),
+        "--cache-dir",
+        str(cache_dir),
+    ]
+    assert main(argv) == 2
+    assert "neuronviz probe --model" in capsys.readouterr().err
+    settings = AnalysisSettings(**FAST)
+    run_analysis(str(tiny_bert), "pos", settings=settings, cache=cache_dir, data_dir=data_dir)
+    run_analysis(str(tiny_bert), "chunk", settings=settings, cache=cache_dir, data_dir=data_dir)
+    argv[4] = "pos,chunk"
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "depth profile" in out and "chunk & pos" in out
