@@ -12,8 +12,12 @@ st.session_state["_neuronviz_frame"] = True  # pages check this to know app.py f
 # Streamlit leaves its legacy pages/-folder mode on a fresh server (see pages/_shared.py).
 navigation = st.navigation(
     [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/activations.py", title="Activations", icon=":material/highlight:"),
+        st.Page("pages/start.py", title="Start", icon=":material/play_arrow:", default=True),
+        st.Page("pages/overview.py", title="Overview", icon=":material/summarize:"),
+        st.Page("pages/heatmap.py", title="Top neurons", icon=":material/grid_on:"),
+        st.Page("pages/layers.py", title="Layers", icon=":material/stacked_bar_chart:"),
+        st.Page("pages/compare.py", title="Compare models", icon=":material/compare_arrows:"),
+        st.Page("pages/explorer.py", title="Neuron explorer", icon=":material/neurology:"),
         st.Page("pages/cached_data.py", title="Cached data", icon=":material/storage:"),
     ]
 )

@@ -33,6 +33,7 @@ from neuronviz.features import ProbeData, load_probe_data
 from neuronviz.lambdas import class_means, search_lambdas
 from neuronviz.layers import layer_distribution, layer_probes
 from neuronviz.metrics import classification_report
+from neuronviz.models import MODELS
 from neuronviz.probe import SOLVERS, FitResult, fit_sparse
 from neuronviz.progress import ProgressCallback
 from neuronviz.ranking import METHODS, NeuronRanking, lca_ranking, probeless_ranking, random_ranking
@@ -293,21 +294,11 @@ def analyse(
     """Run every step of the analysis on loaded probe data and return the result."""
     settings = settings or AnalysisSettings()
     timings: dict[str, float] = {}
-    steps = [
-        "lambda search",
-        "oracle",
-        "ranking",
-        "minimal set",
-        "curves",
-        "control",
-        "layers",
-        "stability",
-    ]
 
     def stage(name: str) -> None:
         timings[name] = time.perf_counter()
         if callback:
-            callback(name, steps.index(name), len(steps))
+            callback(name, 0, 1)  # a stage starts; extraction reports within-stage progress itself
         log.info("%s %s: %s", data.model, data.task, name)
 
     stage("lambda search")
@@ -444,8 +435,9 @@ def run_analysis(
         entries, task, max_train_words=settings.max_train_words, device=resolve_device(device)
     )
     result = analyse(data, settings, callback)
+    source = model if model in MODELS else entries["train"].manifest.model.get("source", model)
     result = result.with_inputs(
-        key=key, entries={s: e.manifest.entry_id for s, e in entries.items()}
+        key=key, entries={s: e.manifest.entry_id for s, e in entries.items()}, model_source=source
     )
     store.save(result)
     return result

@@ -18,7 +18,13 @@ import numpy as np
 from neuronviz.errors import ConfigError
 from neuronviz.results import AnalysisResult
 
-__all__ = ["compare_models", "compare_tasks", "neurons_to_reach", "relative_depth_distribution"]
+__all__ = [
+    "compare_models",
+    "compare_tasks",
+    "neurons_to_reach",
+    "relative_depth_distribution",
+    "verdicts",
+]
 
 REACH = (0.90, 0.95, 0.99)
 
@@ -103,3 +109,27 @@ def compare_models(results: Sequence[AnalysisResult]) -> dict:
     for summary in overlap.values():
         summary.pop("shared_neurons")
     return {"rows": rows, "task_overlap": overlap}
+
+
+def verdicts(rows: Sequence[dict]) -> list[str]:
+    """Plain-words verdicts per task: which model needs the smallest share of its neurons."""
+    lines = []
+    for task in sorted({r["task"] for r in rows}):
+        mine = sorted((r for r in rows if r["task"] == task), key=lambda r: r["minimal_share"])
+        if len(mine) < 2:
+            continue
+        best, worst = mine[0], mine[-1]
+        ratio = (
+            worst["minimal_share"] / best["minimal_share"]
+            if best["minimal_share"] > 0
+            else float("inf")
+        )
+        reach = best["reach"].get("0.95"), worst["reach"].get("0.95")
+        extra = ""
+        if None not in reach:
+            extra = f"; 95% of its oracle accuracy takes {100 * reach[0]:.1f}% vs {100 * reach[1]:.1f}% of neurons"
+        lines.append(
+            f"**{task}**: {best['model']} is more localized: its minimal set is {100 * best['minimal_share']:.2f}% "
+            f"of its neurons vs {100 * worst['minimal_share']:.2f}% for {worst['model']} ({ratio:.1f}x smaller share{extra})."
+        )
+    return lines

@@ -11,7 +11,25 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-__all__ = ["activation_heatmap", "token_highlight_html"]
+__all__ = [
+    "OKABE_ITO",
+    "activation_heatmap",
+    "class_distribution_figure",
+    "curves_figure",
+    "depth_profile_figure",
+    "highlight_legend_html",
+    "layer_figure",
+    "minimal_share_figure",
+    "overlap_matrix_figure",
+    "reach_figure",
+    "token_highlight_html",
+    "top_neuron_heatmap",
+]
+
+# Colour-blind safe palette (Okabe and Ito).
+OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+TOP, RANDOM, BOTTOM = "#0072B2", "#7f7f7f", "#D55E00"
+FONT = {"size": 15}
 
 # Diverging colours: blue for negative, red for positive activation (colour-blind safe pair).
 _NEG = (33, 102, 172)
@@ -45,6 +63,17 @@ def token_highlight_html(
             f'border-radius:0.25em;line-height:2.1">{html.escape(word)}</span>'
         )
     return '<div style="font-size:1.25rem">' + " ".join(spans) + "</div>"
+
+
+def highlight_legend_html(vmax: float) -> str:
+    """A small legend for :func:`token_highlight_html`: the colour scale from -vmax to +vmax."""
+    stops = [-1.0, -0.5, 0.0, 0.5, 1.0]
+    cells = "".join(
+        f'<span style="background:{_colour(v * vmax, vmax)};padding:0.1em 0.6em;margin:0 0.1em;'
+        f'border-radius:0.2em;font-size:0.85rem">{v * vmax:+.2f}</span>'
+        for v in stops
+    )
+    return f'<div style="margin:0.3em 0 0.6em 0">activation scale: {cells}</div>'
 
 
 def activation_heatmap(
@@ -86,3 +115,243 @@ def activation_heatmap(
         margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
     )
     return fig
+
+
+def _layout(fig: go.Figure, title: str = "", height: int = 420) -> go.Figure:
+    fig.update_layout(
+        title=title,
+        height=height,
+        font=FONT,
+        template="plotly_white",
+        margin={"l": 10, "r": 10, "t": 50 if title else 20, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+    )
+    return fig
+
+
+def curves_figure(result, split: str = "test") -> go.Figure:
+    """Retrained accuracy vs % of neurons: top (ranking), random (mean +- std), bottom, oracle."""
+    c = result.curves
+    x = c["percents"]
+    fig = go.Figure()
+    mean, std = np.asarray(c["random_mean"][split]), np.asarray(c["random_std"][split])
+    fig.add_trace(
+        go.Scatter(
+            x=x + x[::-1],
+            y=list(100 * (mean + std)) + list(100 * (mean - std))[::-1],
+            fill="toself",
+            fillcolor="rgba(127,127,127,0.2)",
+            line={"width": 0},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    for name, values, colour, dash in (
+        ("top (ranked)", c["top"][split], TOP, "solid"),
+        ("random", c["random_mean"][split], RANDOM, "dash"),
+        ("bottom (ranked)", c["bottom"][split], BOTTOM, "solid"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=[100 * v for v in values],
+                name=name,
+                mode="lines+markers",
+                line={"color": colour, "dash": dash, "width": 3},
+                hovertemplate="%{x}% of neurons: %{y:.2f}%<extra>" + name + "</extra>",
+            )
+        )
+    oracle = 100 * result.oracle[f"{split}_accuracy"]
+    fig.add_hline(
+        y=oracle,
+        line={"color": "black", "dash": "dot"},
+        annotation_text=f"all neurons {oracle:.1f}%",
+    )
+    m = result.minimal
+    fig.add_trace(
+        go.Scatter(
+            x=[100 * m["fraction"]],
+            y=[100 * m[f"{split}_accuracy"]],
+            mode="markers",
+            name="minimal set",
+            marker={"color": "#009E73", "size": 14, "symbol": "star"},
+            hovertemplate=f"minimal set: {m['size']} neurons<br>%{{y:.2f}}%<extra></extra>",
+        )
+    )
+    fig.update_xaxes(type="log", title="neurons used (% of all, log scale)")
+    fig.update_yaxes(title=f"{split} accuracy (%)")
+    return _layout(fig, f"{result.model} x {result.task}: accuracy vs neurons")
+
+
+def top_neuron_heatmap(
+    result, *, top: int = 30, value: str = "weight", sort_class: str | None = None
+) -> go.Figure:
+    """Top neurons (rows, ``layer:index``) x classes; colour = probe weight or class-mean activation."""
+    matrix = result.weights if value == "weight" else result.class_means
+    if sort_class is not None:
+        if sort_class not in result.classes:
+            raise ValueError(f"unknown class {sort_class!r}")
+        c = result.classes.index(sort_class)
+        neurons = np.argsort(-matrix[c], kind="stable")[:top]
+    else:
+        neurons = result.order[:top]
+    z = matrix[:, neurons].T
+    labels = [f"{n // result.hidden_size}:{n % result.hidden_size}" for n in neurons]
+    limit = float(np.abs(z).max()) or 1.0
+    name = "probe weight" if value == "weight" else "class-mean activation (standardised)"
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=result.classes,
+            y=labels,
+            zmin=-limit,
+            zmax=limit,
+            colorscale="RdBu_r",
+            colorbar={"title": name},
+            customdata=np.repeat(np.asarray(neurons)[:, None], len(result.classes), 1),
+            hovertemplate="neuron %{y}<br>class %{x}<br>" + name + " %{z:.3f}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(
+        title="class", type="category", tickangle=-45 if len(result.classes) > 15 else 0
+    )
+    fig.update_yaxes(title="neuron (layer:index)", type="category", autorange="reversed")
+    title = f"top {top} neurons" + (f" for {sort_class}" if sort_class else " (global ranking)")
+    return _layout(fig, title, height=max(420, 22 * top + 160))
+
+
+def layer_figure(results, *, measure: str = "share", which: str = "minimal") -> go.Figure:
+    """Per-layer bars (count or share of the minimal set or a top-k set) for one or more tasks,
+    with per-layer probe accuracy as lines on a second axis."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    for i, r in enumerate(results):
+        dist = r.layers["minimal"] if which == "minimal" else r.layers["top"][which]
+        values = [100 * v for v in dist["share"]] if measure == "share" else dist["count"]
+        colour = OKABE_ITO[i % len(OKABE_ITO)]
+        fig.add_trace(
+            go.Bar(
+                x=r.layer_names,
+                y=values,
+                name=f"{r.task} ({which})",
+                marker_color=colour,
+                opacity=0.85,
+            ),
+            secondary_y=False,
+        )
+        if "probe_test_accuracy" in r.layers:
+            fig.add_trace(
+                go.Scatter(
+                    x=r.layer_names,
+                    y=[100 * a for a in r.layers["probe_test_accuracy"]],
+                    name=f"{r.task}: layer probe",
+                    mode="lines+markers",
+                    line={"color": colour, "width": 3, "dash": "dot"},
+                ),
+                secondary_y=True,
+            )
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(
+        title_text="share of neurons (%)" if measure == "share" else "neurons", secondary_y=False
+    )
+    fig.update_yaxes(title_text="single-layer probe accuracy (%)", secondary_y=True)
+    return _layout(fig, "where the neurons are, layer by layer")
+
+
+def minimal_share_figure(rows) -> go.Figure:
+    """Minimal-set size as % of all neurons, per model and task (from ``compare_models``)."""
+    fig = go.Figure()
+    models = sorted({r["model"] for r in rows})
+    for i, model in enumerate(models):
+        mine = [r for r in rows if r["model"] == model]
+        fig.add_trace(
+            go.Bar(
+                x=[r["task"] for r in mine],
+                y=[100 * r["minimal_share"] for r in mine],
+                name=model,
+                marker_color=OKABE_ITO[i % len(OKABE_ITO)],
+                hovertemplate="%{x}: %{y:.2f}% of neurons<extra>" + model + "</extra>",
+            )
+        )
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(title="minimal set (% of all neurons)")
+    return _layout(fig, "minimal neuron set size (smaller = more localized)")
+
+
+def depth_profile_figure(rows) -> go.Figure:
+    """Minimal-set share by relative depth (0 = embeddings, 1 = last layer), per model x task."""
+    fig = go.Figure()
+    for i, r in enumerate(rows):
+        bins = len(r["depth_profile"])
+        x = [(b + 0.5) / bins for b in range(bins)]
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=[100 * v for v in r["depth_profile"]],
+                name=f"{r['model']} / {r['task']}",
+                mode="lines+markers",
+                line={"color": OKABE_ITO[i % len(OKABE_ITO)], "width": 3},
+            )
+        )
+    fig.update_xaxes(title="relative depth (0 = embeddings, 1 = last layer)", range=[0, 1])
+    fig.update_yaxes(title="share of the minimal set (%)")
+    return _layout(fig, "layer distribution, normalised by depth")
+
+
+def reach_figure(rows) -> go.Figure:
+    """Share of neurons needed to reach 90 / 95 / 99% of the oracle, per model x task."""
+    fig = go.Figure()
+    for i, r in enumerate(rows):
+        levels = list(r["reach"])
+        fig.add_trace(
+            go.Bar(
+                x=[f"{float(k) * 100:g}%" for k in levels],
+                y=[None if r["reach"][k] is None else 100 * r["reach"][k] for k in levels],
+                name=f"{r['model']} / {r['task']}",
+                marker_color=OKABE_ITO[i % len(OKABE_ITO)],
+            )
+        )
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title="share of the oracle's accuracy reached")
+    fig.update_yaxes(title="neurons needed (% of all)")
+    return _layout(fig, "how distributed is the information?")
+
+
+def overlap_matrix_figure(overlap: dict, tasks: list[str]) -> go.Figure:
+    """Jaccard overlap of minimal sets between tasks of one model (from ``compare_tasks``)."""
+    index = {t: i for i, t in enumerate(tasks)}
+    z = np.eye(len(tasks))
+    for p in overlap["pairs"]:
+        a, b = (index[t] for t in p["tasks"])
+        z[a, b] = z[b, a] = p["jaccard"]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=tasks,
+            y=tasks,
+            zmin=0,
+            zmax=1,
+            colorscale="Blues",
+            colorbar={"title": "Jaccard"},
+            text=np.round(z, 2),
+            texttemplate="%{text}",
+            hovertemplate="%{x} & %{y}: %{z:.3f}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, f"{overlap['model']}: minimal-set overlap between tasks", height=360)
+
+
+def class_distribution_figure(
+    values_by_class: dict[str, np.ndarray], neuron_label: str, *, top: int = 15
+) -> go.Figure:
+    """Box plots of one neuron's activation per class (the ``top`` classes by |median|)."""
+    ranked = sorted(values_by_class.items(), key=lambda kv: -abs(float(np.median(kv[1]))))[:top]
+    fig = go.Figure()
+    for name, values in ranked:
+        fig.add_trace(go.Box(y=values, name=name, boxmean=True, marker_color=TOP, showlegend=False))
+    fig.add_hline(y=0, line={"color": "black", "width": 1})
+    fig.update_yaxes(title="activation")
+    fig.update_xaxes(title="class", type="category")
+    return _layout(fig, f"neuron {neuron_label}: activation by class (test split)")

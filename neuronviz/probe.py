@@ -256,6 +256,7 @@ def fit_owlqn(
             if s_list
             else 1.0 / max(float(torch.sqrt((pw * pw).sum() + (pb * pb).sum())), 1e-12)
         )
+        first_step = step  # at most 14 halvings: a direction needing more is not worth following
         slope = float((pw * dw).sum() + (pb * db).sum())
         while True:
             w_new = w + step * dw
@@ -264,7 +265,7 @@ def fit_owlqn(
             f_new, logits_new = smooth(w_new, b_new)
             obj_new = f_new + lambda1 * float(w_new.abs().sum())
             decrease = float((pw * (w_new - w)).sum() + (pb * (b_new - b)).sum())
-            if obj_new <= obj + 1e-4 * decrease or step < 1e-10:
+            if obj_new <= obj + 1e-4 * decrease or step < 1e-4 * first_step:
                 break
             step *= 0.5
         if slope >= 0 or obj_new > obj:  # no descent: drop the curvature memory and retry

@@ -72,6 +72,7 @@ class AnalysisResult:
     timings: dict = field(default_factory=dict)
     key: str = ""
     entries: dict = field(default_factory=dict)
+    model_source: str = ""  # what load_model needs: a registry name, hub id or local folder
     created: str = ""
     version: int = RESULT_VERSION
     arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
@@ -171,8 +172,8 @@ class AnalysisResult:
             },
         )
 
-    def with_inputs(self, *, key: str, entries: dict) -> AnalysisResult:
-        return replace(self, key=key, entries=entries)
+    def with_inputs(self, *, key: str, entries: dict, model_source: str = "") -> AnalysisResult:
+        return replace(self, key=key, entries=entries, model_source=model_source)
 
     def summary(self) -> dict:
         """The documented summary (``--json``): accuracies are fractions in [0, 1]."""

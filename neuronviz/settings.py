@@ -14,6 +14,7 @@ __all__ = [
     "CACHE_ENV",
     "DATA_ENV",
     "OFFLINE_ENV",
+    "autostart_enabled",
     "is_offline",
     "resolve_cache_dir",
     "resolve_data_dir",
@@ -42,3 +43,11 @@ def is_offline() -> bool:
     Hugging Face hub access follows its own ``HF_HUB_OFFLINE`` switch.
     """
     return os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+AUTOSTART_ENV = "NEURONVIZ_AUTOSTART"
+
+
+def autostart_enabled() -> bool:
+    """Whether the dashboard starts the default analysis when nothing is cached (default yes)."""
+    return os.environ.get(AUTOSTART_ENV, "1").strip().lower() not in {"0", "false", "no", "off"}

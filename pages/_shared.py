@@ -1,11 +1,21 @@
-"""Helpers shared by the dashboard pages: cached model loading and error display."""
+"""Helpers shared by the dashboard pages: navigation guard, cached loading, shared selection.
+
+The chosen model, task(s) and neuron live in ``st.query_params`` so a copied URL reopens the same
+view; widgets read their defaults from there and write their choice back.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
 import streamlit as st
 
+from neuronviz.cache import ActivationCache
 from neuronviz.errors import NeuronvizError
 from neuronviz.models import LoadedModel, load_model
+from neuronviz.results import AnalysisResult, ResultStore
+from neuronviz.settings import resolve_cache_dir
 
 
 @st.cache_resource(show_spinner="Loading model...")
@@ -18,7 +28,7 @@ def use_app_navigation() -> None:
     """Make sure the page runs inside ``app.py``'s navigation, even on a fresh server.
 
     Streamlit treats an app with a ``pages/`` folder as a legacy multipage app until
-    ``st.navigation`` has run once; a deep link (``/activations``) opened first on a fresh
+    ``st.navigation`` has run once; a deep link (``/explorer?...``) opened first on a fresh
     server would then run the page alone, with the legacy sidebar. Switching the flag and
     rerunning sends the same URL through ``app.py``. Uses a Streamlit internal, so it is
     guarded: if the internal moves, only that first deep link looks different.
@@ -36,4 +46,104 @@ def use_app_navigation() -> None:
 
 def show_error(exc: NeuronvizError) -> None:
     """A neuronviz error as a readable box, never a traceback."""
-    st.error(str(exc), icon="⚠️")
+    st.error(str(exc), icon=":material/error:")
+
+
+def cache_root() -> Path:
+    return resolve_cache_dir(None)
+
+
+def _results_signature(root: str) -> tuple:
+    """Changes whenever a result is added or replaced (cheap: folder names and mtimes)."""
+    base = Path(root) / "results"
+    return (
+        tuple(sorted((str(p), p.stat().st_mtime) for p in base.glob("*/*/result.json")))
+        if base.is_dir()
+        else ()
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _load_results(root: str, signature: tuple) -> list[AnalysisResult]:
+    return ResultStore(root).all()
+
+
+def all_results() -> list[AnalysisResult]:
+    """Every stored analysis (newest per model x task), loaded once per change on disk."""
+    root = str(cache_root())
+    newest: dict[tuple[str, str], AnalysisResult] = {}
+    for r in _load_results(root, _results_signature(root)):
+        key = (r.model, r.task)
+        if key not in newest or r.created > newest[key].created:
+            newest[key] = r
+    return sorted(newest.values(), key=lambda r: (r.model, r.task))
+
+
+@st.cache_resource(show_spinner=False)
+def activation_cache(root: str) -> ActivationCache:
+    return ActivationCache(root)
+
+
+def test_entry(result: AnalysisResult):
+    """The cached test-split activations a result was computed from (None if removed)."""
+    entry_id = result.entries.get("test")
+    if not entry_id:
+        return None
+    cache = activation_cache(str(cache_root()))
+    matches = [e for e in cache.entries(result.model) if e.manifest.entry_id == entry_id]
+    return matches[0] if matches else None
+
+
+def _param_list(name: str) -> list[str]:
+    value = st.query_params.get(name, "")
+    return [v for v in value.split(",") if v]
+
+
+def pick_model(results: list[AnalysisResult], *, key: str) -> str:
+    """Sidebar model choice among analysed models, kept in the URL."""
+    models = sorted({r.model for r in results})
+    wanted = st.query_params.get("model")
+    index = (
+        models.index(wanted)
+        if wanted in models
+        else (models.index("minilm") if "minilm" in models else 0)
+    )
+    model = st.sidebar.selectbox("Model", models, index=index, key=key)
+    st.query_params["model"] = model
+    return model
+
+
+def pick_tasks(results: list[AnalysisResult], model: str, *, key: str, multi: bool) -> list[str]:
+    """Sidebar task choice (one or several) among the model's analysed tasks, kept in the URL."""
+    tasks = sorted({r.task for r in results if r.model == model})
+    wanted = [t for t in _param_list("task") if t in tasks]
+    if multi:
+        chosen = st.sidebar.multiselect("Tasks", tasks, default=wanted or tasks[:1], key=key)
+    else:
+        default = wanted[0] if wanted else ("pos" if "pos" in tasks else tasks[0])
+        chosen = [st.sidebar.selectbox("Task", tasks, index=tasks.index(default), key=key)]
+    if chosen:
+        st.query_params["task"] = ",".join(chosen)
+    return chosen
+
+
+def result_for(results: list[AnalysisResult], model: str, task: str) -> AnalysisResult:
+    return next(r for r in results if r.model == model and r.task == task)
+
+
+def require_results() -> list[AnalysisResult]:
+    """Stop the page with a pointer to the Start page when nothing has been analysed yet."""
+    results = all_results()
+    if not results:
+        st.info(
+            "No analysis has finished yet. Start one (or watch the default one run) on the Start page."
+        )
+        st.page_link("pages/start.py", label="Go to Start", icon=":material/play_arrow:")
+        st.stop()
+    return results
+
+
+def download_table(df: pd.DataFrame, name: str, *, key: str) -> None:
+    st.download_button(
+        "Download CSV", df.to_csv(index=False).encode(), f"{name}.csv", "text/csv", key=key
+    )

@@ -24,6 +24,7 @@ def _offline(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("NEURONVIZ_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("NEURONVIZ_DATA", raising=False)
+    monkeypatch.setenv("NEURONVIZ_AUTOSTART", "0")
     set_bars_enabled(False)
 
 

@@ -1,67 +1,123 @@
-"""Dashboard pages through Streamlit's AppTest, on a tiny model and a small cached result."""
+"""Every dashboard page through Streamlit's AppTest, on small cached results built in the test."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from neuronviz.figures import activation_heatmap, token_highlight_html
-from neuronviz.pipeline import extract_task
+from neuronviz.analysis import AnalysisSettings, run_analysis
+from neuronviz.figures import activation_heatmap, highlight_legend_html, token_highlight_html
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
+FAST = AnalysisSettings(
+    lambdas=((1e-3, 1e-3), (0.0, 0.0)), grid_words=500, percents=(5, 20), random_draws=2
+)
 
 
-def test_home_page_lists_models_and_tasks():
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    assert not at.exception
-    assert at.title[0].value == "neuronviz"
-    assert len(at.dataframe) == 2
+@pytest.fixture(scope="module")
+def analysed(tiny_models, data_dir, tmp_path_factory):
+    """Cached analyses: tiny BERT on pos and chunk, tiny GPT-2 on pos."""
+    cache = tmp_path_factory.mktemp("appcache")
+    for model, task in (("bert", "pos"), ("bert", "chunk"), ("gpt2", "pos")):
+        run_analysis(str(tiny_models[model]), task, settings=FAST, cache=cache, data_dir=data_dir)
+    return cache
 
 
-def test_activations_page_on_a_tiny_model(tiny_bert):
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.switch_page("pages/activations.py").run()
-    at.selectbox(key="act_model").set_value("other...").run()
-    at.text_input(key="act_model_path").input(str(tiny_bert)).run()
+@pytest.fixture
+def app(analysed, monkeypatch):
+    monkeypatch.setenv("NEURONVIZ_CACHE", str(analysed))
+    return AppTest.from_file(APP, default_timeout=90)
+
+
+def open_page(at: AppTest, page: str, **params) -> AppTest:
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.switch_page(f"pages/{page}.py").run()
     assert not at.exception, at.exception
-    assert at.caption[0].value.startswith("bert: 3 layers")
-    at.text_input(key="act_neuron").input("2:5").run()
+    return at
+
+
+def test_start_lists_cached_analyses(app):
+    at = open_page(app, "start")
+    assert at.title[0].value == "neuronviz"
+    table = at.dataframe[0].value
+    assert set(zip(table["model"], table["task"], strict=True)) == {
+        ("bert", "pos"),
+        ("bert", "chunk"),
+        ("gpt2", "pos"),
+    }
+
+
+def test_start_with_nothing_cached_explains_and_offers_a_run(monkeypatch, tmp_path):
+    monkeypatch.setenv("NEURONVIZ_CACHE", str(tmp_path / "empty"))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
     assert not at.exception
-    assert any("Neuron 2:5" in s.value for s in at.subheader)
-    at.text_input(key="act_neuron").input("9:99").run()
+    assert "default analysis" in at.info[0].value
+    assert at.selectbox(key="start_model").value == "minilm"
+
+
+def test_overview_table_and_curves_follow_the_task_choice(app):
+    at = open_page(app, "overview", model="bert", task="pos")
+    assert list(at.dataframe[0].value["task"]) == ["pos"]
+    at.multiselect(key="overview_tasks").set_value(["chunk", "pos"]).run()
+    assert not at.exception
+    assert sorted(at.dataframe[0].value["task"]) == ["chunk", "pos"]
+    assert at.query_params["task"] in ("chunk,pos", ["chunk,pos"])
+
+
+def test_heatmap_switches_colour_and_class(app):
+    at = open_page(app, "heatmap", model="bert", task="pos")
+    at.radio(key="heatmap_value").set_value("class-mean activation").run()
+    assert not at.exception
+    at.selectbox(key="heatmap_sort").set_value("NN").run()
+    assert not at.exception
+
+
+def test_layers_page_shows_a_row_per_layer_and_task(app):
+    at = open_page(app, "layers", model="bert", task="pos,chunk")
+    table = at.dataframe[0].value
+    assert len(table) == 2 * 3
+    at.selectbox(key="layers_set").set_value("5").run()
+    assert not at.exception
+
+
+def test_compare_two_models_gives_a_verdict(app):
+    at = open_page(app, "compare", models="bert,gpt2")
+    assert any("more localized" in m.value for m in at.markdown)
+    assert set(at.dataframe[0].value["model"]) == {"bert", "gpt2"}
+
+
+def test_explorer_highlights_corpus_and_typed_text(app):
+    at = open_page(app, "explorer", model="bert", task="pos", neuron="2:5")
+    assert any("Neuron 2:5" in m.value for m in at.markdown)
+    highlighted = [m.value for m in at.markdown if "<span title=" in m.value]
+    assert len(highlighted) >= 2  # corpus sentences and the typed sentence
+    at.text_input(key="explorer_text").input("<b>bold</b> cat").run()
+    assert not at.exception
+    assert any("&lt;b&gt;bold&lt;/b&gt;" in m.value for m in at.markdown), [
+        e.value for e in at.error
+    ]
+    at.text_input(key="explorer_neuron").input("9:99").run()
     assert "outside the model" in at.error[0].value
 
 
-def test_activations_page_reports_unknown_model_without_traceback():
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.switch_page("pages/activations.py").run()
-    at.selectbox(key="act_model").set_value("other...").run()
-    at.text_input(key="act_model_path").input("no such model").run()
-    assert not at.exception
-    assert "unknown model" in at.error[0].value
-
-
-def test_cache_page_lists_entries(tiny_bert, data_dir, cache_dir):
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.switch_page("pages/cached_data.py").run()
-    assert "Nothing extracted yet" in at.info[0].value
-    extract_task(str(tiny_bert), "pos", data_dir=data_dir, cache=cache_dir)
-    at.run()
-    assert not at.exception
-    assert len(at.dataframe[0].value) == 3
+def test_cached_data_page_lists_entries(app):
+    at = open_page(app, "cached_data")
+    assert len(at.dataframe[0].value) >= 6
 
 
 def test_token_highlighting_escapes_markup():
     out = token_highlight_html(["<script>alert(1)</script>", "&"], [1.0, -1.0])
     assert "<script>" not in out and "&lt;script&gt;" in out and "&amp;" in out
+    assert "+1.00" in highlight_legend_html(1.0)
     with pytest.raises(ValueError):
         token_highlight_html(["a"], [1.0, 2.0])
 
 
 def test_activation_heatmap_shape_and_labels():
-    import numpy as np
-
     fig = activation_heatmap(["a", "b", "c"], np.arange(6).reshape(2, 3), ["0:1", "3:4"])
     assert list(fig.data[0].y) == ["0:1", "3:4"] and fig.data[0].z.shape == (2, 3)

@@ -1,0 +1,75 @@
+"""Compare models: how localized and how shared their task neurons are (the paper's XLNet vs BERT view)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from neuronviz.compare import compare_models, compare_tasks, verdicts
+from neuronviz.figures import (
+    depth_profile_figure,
+    minimal_share_figure,
+    overlap_matrix_figure,
+    reach_figure,
+)
+from pages._shared import download_table, require_results, use_app_navigation
+
+use_app_navigation()
+st.title("Compare models")
+results = require_results()
+models = sorted({r.model for r in results})
+wanted = [m for m in st.query_params.get("models", "").split(",") if m in models]
+chosen = st.sidebar.multiselect(
+    "Models", models, default=wanted or models[:2], key="compare_models"
+)
+st.query_params["models"] = ",".join(chosen)
+if len(chosen) < 2:
+    st.info(
+        "Pick two or more analysed models in the sidebar. Only "
+        f"{', '.join(models)} {'has' if len(models) == 1 else 'have'} results so far: start another model on the Start page."
+    )
+    if len(chosen) != 1:
+        st.stop()
+common = sorted(set.intersection(*({r.task for r in results if r.model == m} for m in chosen)))
+tasks = st.sidebar.multiselect("Tasks", common, default=common, key="compare_tasks")
+picked = [r for r in results if r.model in chosen and r.task in tasks]
+if not picked:
+    st.info("The chosen models have no analysed task in common.")
+    st.stop()
+report = compare_models(picked)
+
+for line in verdicts(report["rows"]):
+    st.markdown(f"- {line}")
+
+left, right = st.columns(2)
+left.plotly_chart(minimal_share_figure(report["rows"]), key="compare_minimal")
+right.plotly_chart(reach_figure(report["rows"]), key="compare_reach")
+st.plotly_chart(depth_profile_figure(report["rows"]), key="compare_depth")
+cols = st.columns(max(len(chosen), 1))
+for col, model in zip(cols, chosen, strict=False):
+    mine = [r for r in picked if r.model == model]
+    if len(mine) > 1:
+        col.plotly_chart(
+            overlap_matrix_figure(compare_tasks(mine), sorted(r.task for r in mine)),
+            key=f"compare_overlap_{model}",
+        )
+table = pd.DataFrame(
+    [
+        {
+            "model": r["model"],
+            "task": r["task"],
+            "neurons": r["neurons"],
+            "oracle %": round(100 * r["oracle_test_accuracy"], 2),
+            "minimal % of neurons": round(100 * r["minimal_share"], 2),
+            **{
+                f"{float(k) * 100:g}% of oracle at % neurons": None
+                if v is None
+                else round(100 * v, 2)
+                for k, v in r["reach"].items()
+            },
+        }
+        for r in report["rows"]
+    ]
+)
+st.dataframe(table, hide_index=True, key="compare_table")
+download_table(table, "model-comparison", key="compare_csv")

@@ -1,0 +1,55 @@
+"""Layers: where the minimal set (or a top-k set) sits, and how well each layer alone does."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from neuronviz.figures import layer_figure
+from pages._shared import (
+    download_table,
+    pick_model,
+    pick_tasks,
+    require_results,
+    result_for,
+    use_app_navigation,
+)
+
+use_app_navigation()
+st.title("Layers")
+results = require_results()
+model = pick_model(results, key="layers_model")
+tasks = pick_tasks(results, model, key="layers_tasks", multi=True)
+if not tasks:
+    st.info("Pick at least one task in the sidebar.")
+    st.stop()
+chosen = [result_for(results, model, t) for t in tasks]
+options = ["minimal", *chosen[0].layers["top"].keys()]
+with st.sidebar:
+    which = st.selectbox(
+        "Neuron set",
+        options,
+        format_func=lambda o: "minimal set" if o == "minimal" else f"top {o}%",
+        key="layers_set",
+    )
+    measure = st.radio("Bars show", ["share", "count"], horizontal=True, key="layers_measure")
+
+st.plotly_chart(layer_figure(chosen, measure=measure, which=which), key="layers_chart")
+rows = []
+for r in chosen:
+    dist = r.layers["minimal"] if which == "minimal" else r.layers["top"][which]
+    for i, name in enumerate(r.layer_names):
+        rows.append(
+            {
+                "task": r.task,
+                "layer": name,
+                "neurons": dist["count"][i],
+                "share %": round(100 * dist["share"][i], 2),
+                "layer probe test %": round(100 * r.layers["probe_test_accuracy"][i], 2)
+                if "probe_test_accuracy" in r.layers
+                else None,
+            }
+        )
+table = pd.DataFrame(rows)
+st.dataframe(table, hide_index=True, key="layers_table")
+download_table(table, f"{model}-layers", key="layers_csv")
