@@ -123,8 +123,8 @@ def _layout(fig: go.Figure, title: str = "", height: int = 420) -> go.Figure:
         height=height,
         font=FONT,
         template="plotly_white",
-        margin={"l": 10, "r": 10, "t": 50 if title else 20, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        margin={"l": 10, "r": 10, "t": 50 if title else 20, "b": 100},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0},
     )
     return fig
 
@@ -142,6 +142,7 @@ def curves_figure(result, split: str = "test") -> go.Figure:
             fill="toself",
             fillcolor="rgba(127,127,127,0.2)",
             line={"width": 0},
+            mode="lines",
             hoverinfo="skip",
             showlegend=False,
         )
@@ -178,9 +179,19 @@ def curves_figure(result, split: str = "test") -> go.Figure:
             hovertemplate=f"minimal set: {m['size']} neurons<br>%{{y:.2f}}%<extra></extra>",
         )
     )
-    fig.update_xaxes(type="log", title="neurons used (% of all, log scale)")
+    ticks = sorted(set(x) | {round(100 * m["fraction"], 2)})
+    fig.update_xaxes(
+        type="log",
+        title="neurons used (% of all, log scale)",
+        tickvals=ticks,
+        ticktext=[f"{t:g}" for t in ticks],
+    )
     fig.update_yaxes(title=f"{split} accuracy (%)")
-    return _layout(fig, f"{result.model} x {result.task}: accuracy vs neurons")
+    fig = _layout(fig, f"{result.model} x {result.task}: accuracy vs neurons")
+    fig.update_layout(
+        legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0}, margin={"b": 100}
+    )
+    return fig
 
 
 def top_neuron_heatmap(
