@@ -1,0 +1,96 @@
+"""Screenshots of the dashboard on the current cache, for the docs.
+
+Usage (from the repository root, after `neuronviz probe` runs have filled the cache):
+
+    python bench/screenshots.py --out docs/img
+
+Serves `app.py` on a free localhost port, opens each view in headless Chromium (Debian's
+`/usr/bin/chromium`, driven by Playwright) and saves a full-page PNG per view.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWS = {
+    "start": "",
+    "overview": "overview?model=minilm&task=pos,chunk",
+    "heatmap": "heatmap?model=minilm&task=pos",
+    "layers": "layers?model=minilm&task=pos,chunk,sem,ccg",
+    "explorer": "explorer?model=minilm&task=pos&neuron={neuron}",
+    "compare": "compare?models=minilm",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
+    parser.add_argument("--neuron", default="1:62")
+    parser.add_argument("--wait", type=float, default=12.0, help="seconds to let each view render")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "NEURONVIZ_AUTOSTART": "0"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.3)
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for name, path in VIEWS.items():
+                page.goto(f"{url}/{path.format(neuron=args.neuron)}")
+                page.wait_for_timeout(int(args.wait * 1000))
+                page.screenshot(path=str(args.out / f"{name}.png"), full_page=True)
+                print(f"saved {args.out / f'{name}.png'}")
+            browser.close()
+    finally:
+        proc.terminate()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The dashboard in a real browser: served on localhost, driven by headless Chromium (Playwright)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from neuronviz.analysis import AnalysisSettings, run_analysis
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_models, data_dir, tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("CI needs Debian's chromium for the browser test (see .ci/run)")
+        pytest.skip("chromium is not installed")
+    cache = tmp_path_factory.mktemp("browser-cache")
+    settings = AnalysisSettings(
+        lambdas=((1e-3, 1e-3),), grid_words=500, percents=(5, 20), random_draws=2
+    )
+    run_analysis(str(tiny_models["bert"]), "pos", settings=settings, cache=cache, data_dir=data_dir)
+    port = _free_port()
+    env = {**os.environ, "NEURONVIZ_CACHE": str(cache), "NEURONVIZ_AUTOSTART": "0"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_open_result_select_neuron_and_see_highlighting(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server)
+        page.get_by_text("Ready to explore").wait_for(timeout=60_000)
+        page.get_by_text("Open bert x pos").click()
+        page.get_by_role("heading", name="Overview").wait_for(timeout=60_000)
+        assert "model=bert" in page.url and "task=pos" in page.url
+        page.goto(f"{server}/explorer?model=bert&task=pos&neuron=2:5")
+        page.get_by_text("Where it fires most").wait_for(timeout=60_000)
+        page.locator("span[title]").first.wait_for(timeout=60_000)
+        assert page.locator("span[title]").count() > 10
+        assert "Neuron 2:5" in page.content()
+        page.screenshot(path=str(tmp_path / "explorer.png"), full_page=True)
+        browser.close()
+    assert (tmp_path / "explorer.png").stat().st_size > 10_000
