@@ -400,13 +400,16 @@ def run_analysis(
     extract: bool = True,
     device: str = "auto",
     force: bool = False,
+    aggregation: str = "last",
     callback: ProgressCallback | None = None,
 ) -> AnalysisResult:
     """Analyse ``model`` x ``task``: cached result if the inputs and settings match, else compute.
 
-    With ``extract=False`` missing activations are an error instead of being extracted.
+    ``aggregation`` chooses the word vectors (last, first or mean subword). With
+    ``extract=False`` missing activations are an error instead of being extracted.
     """
     from neuronviz.device import resolve_device
+    from neuronviz.extract import ExtractionSettings
     from neuronviz.pipeline import cached_entries, extract_task
 
     settings = settings or AnalysisSettings()
@@ -419,11 +422,17 @@ def run_analysis(
             data_dir=data_dir,
             max_sentences=max_sentences,
             device=device,
+            settings=ExtractionSettings(aggregation=aggregation),
             callback=callback,
         ).entries
     else:
         entries = cached_entries(
-            model, task, cache=cache, data_dir=data_dir, max_sentences=max_sentences
+            model,
+            task,
+            cache=cache,
+            data_dir=data_dir,
+            max_sentences=max_sentences,
+            settings=ExtractionSettings(aggregation=aggregation),
         )
     store = ResultStore(cache.root)
     key = store.key(entries, task, settings)

@@ -47,6 +47,7 @@ class JobRequest:
     device: str = "auto"
     max_sentences: int | None = None
     data_dir: str | None = None
+    aggregation: str = "last"
 
     def __post_init__(self) -> None:
         if not self.model.strip():

@@ -77,6 +77,13 @@ else:
         key="explorer_classes",
     )
 
+
+@st.cache_data(show_spinner="Running the model...", max_entries=64)
+def typed_activations(model_name: str, words: tuple[str, ...]):
+    """Word vectors ``(layers, words, hidden)`` of a typed sentence, cached per model and text."""
+    return extract_words(get_model(model_name), [list(words)])
+
+
 st.subheader("Your own text")
 typed = st.text_input(
     "Type a sentence (words are split on spaces)",
@@ -86,8 +93,7 @@ typed = st.text_input(
 words = typed.split()
 if words:
     try:
-        loaded = get_model(result.model_source or result.model)
-        acts = extract_words(loaded, [words])  # (layers, words, hidden), float16
+        acts = typed_activations(result.model_source or result.model, tuple(words))
     except NeuronvizError as exc:
         show_error(exc)
         st.stop()
