@@ -1,0 +1,164 @@
+"""Dashboard responsiveness on cached results: time to first chart per view, typed highlighting.
+
+Usage (from the repository root, with `neuronviz probe` results in the cache):
+
+    python bench/dashboard.py
+
+Serves `app.py` on localhost and drives headless Chromium (Debian's `/usr/bin/chromium` with
+Playwright). For each view it measures, from `page.goto` of its URL (a navigation with the
+model and task in the query string) to the first rendered chart or highlighted text, the median
+of 5 visits after one warm-up visit. It also times `extract_words` on a typed sentence of 30
+words with `minilm` (model loaded, as the explorer does once it is cached).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.extract import environment  # noqa: E402
+
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWS = {
+    "overview": ("overview?model=minilm&task=pos", ".js-plotly-plot"),
+    "top neurons": ("heatmap?model=minilm&task=pos", ".js-plotly-plot"),
+    "layers": ("layers?model=minilm&task=pos", ".js-plotly-plot"),
+    "compare": ("compare?models=minilm", "[data-testid='stMarkdown']"),
+    "explorer": ("explorer?model=minilm&task=pos&neuron=1:62", "span[title]"),
+}
+SENTENCE = [
+    "The",
+    "committee",
+    "said",
+    "on",
+    "Tuesday",
+    "that",
+    "the",
+    "new",
+    "rules",
+    ",",
+    "which",
+    "were",
+    "proposed",
+    "last",
+    "year",
+    ",",
+    "would",
+    "take",
+    "effect",
+    "in",
+    "March",
+    "despite",
+    "strong",
+    "objections",
+    "from",
+    "several",
+    "banks",
+    ".",
+]
+
+
+def typed_highlight_seconds(repeats: int = 5) -> dict:
+    from neuronviz.extract import extract_words
+    from neuronviz.models import load_model
+
+    model = load_model("minilm", device="cpu")
+    words = (SENTENCE * 2)[:30]
+    extract_words(model, [words])
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        extract_words(model, [words])
+        times.append(time.perf_counter() - start)
+    return {
+        "words": len(words),
+        "median_s": round(statistics.median(times), 3),
+        "max_s": round(max(times), 3),
+    }
+
+
+def view_seconds(url: str, repeats: int = 5) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    out = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        for name, (path, selector) in VIEWS.items():
+            times = []
+            for i in range(repeats + 1):
+                start = time.perf_counter()
+                page.goto(f"{url}/{path}")
+                page.locator(selector).first.wait_for(timeout=60_000)
+                if i:  # the first visit warms caches (model, results)
+                    times.append(time.perf_counter() - start)
+            out[name] = {
+                "median_s": round(statistics.median(times), 2),
+                "max_s": round(max(times), 2),
+            }
+            print(f"[view] {name}: {out[name]}", flush=True)
+        browser.close()
+    return out
+
+
+def main() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "NEURONVIZ_AUTOSTART": "0"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.3)
+        report = {
+            "environment": environment(),
+            "views": view_seconds(url),
+            "typed_highlight": typed_highlight_seconds(),
+        }
+        print(f"[typed] {report['typed_highlight']}")
+        print(json.dumps(report, indent=1))
+    finally:
+        proc.terminate()
+
+
+if __name__ == "__main__":
+    main()
