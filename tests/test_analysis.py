@@ -120,3 +120,13 @@ def test_control_only_problem_has_near_zero_selectivity():
 def test_bad_settings(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         AnalysisSettings(**kwargs)
+
+
+def test_seeds_report_the_spread_and_overlap_of_minimal_sets():
+    settings = AnalysisSettings(lambdas=((1e-2, 1e-3),), seeds=3, control=False, layers=False, **FAST)
+    res = analyse(probe_data(), settings)
+    st = res.stability
+    assert st["seeds"] == 3 and len(st["sizes"]) == 3 and len(st["jaccard"]) == 3
+    assert 0 <= st["jaccard_mean"] <= 1 and st["size_std"] >= 0
+    for neuron in INFORMATIVE:  # the informative neurons are in every resample's minimal set
+        assert st["membership"][str(neuron)] == 1.0
