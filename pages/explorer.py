@@ -30,26 +30,36 @@ task = pick_tasks(results, model, key="explorer_task", multi=False)[0]
 result = result_for(results, model, task)
 default = st.query_params.get("neuron") or neuron_label(int(result.order[0]), result.hidden_size)
 text = st.sidebar.text_input(
-    "Neuron (layer:index)", default, key="explorer_neuron", help="layer 0 = embeddings"
+    "Neuron(s) (layer:index, comma-separated)",
+    default,
+    key="explorer_neuron",
+    help="layer 0 = embeddings",
 )
 try:
-    neuron = parse_neuron(text, result.n_layers, result.hidden_size)
+    neurons = [
+        parse_neuron(t, result.n_layers, result.hidden_size) for t in text.split(",") if t.strip()
+    ]
 except NeuronvizError as exc:
     show_error(exc)
     st.stop()
-label = neuron_label(neuron, result.hidden_size)
-st.query_params["neuron"] = label
-rank = int((result.order == neuron).nonzero()[0][0]) + 1
-in_minimal = neuron in set(result.minimal_neurons.tolist())
-st.markdown(
-    f"**Neuron {label}** of {model}: rank **{rank}** of {result.n_neurons} for {task}"
-    + (" (in the minimal set)" if in_minimal else "")
-)
-classes = sorted(range(len(result.classes)), key=lambda c: -abs(result.weights[c, neuron]))[:5]
-st.caption(
-    "Largest probe weights: "
-    + ", ".join(f"{result.classes[c]} {result.weights[c, neuron]:+.3f}" for c in classes)
-)
+if not neurons:
+    st.info("Enter a neuron as layer:index in the sidebar, e.g. the top one of the ranking.")
+    st.stop()
+labels = [neuron_label(n, result.hidden_size) for n in neurons]
+st.query_params["neuron"] = ",".join(labels)
+neuron, label = neurons[0], labels[0]
+minimal = set(result.minimal_neurons.tolist())
+rank_of = {int(n): i + 1 for i, n in enumerate(result.order)}
+for n, lab in zip(neurons, labels, strict=True):
+    top_classes = sorted(range(len(result.classes)), key=lambda c: -abs(result.weights[c, n]))[:4]
+    weights = ", ".join(f"{result.classes[c]} {result.weights[c, n]:+.3f}" for c in top_classes)
+    st.markdown(
+        f"**Neuron {lab}** of {model}: rank **{rank_of[n]}** of {result.n_neurons} for {task}"
+        + (" (in the minimal set)" if n in minimal else "")
+        + f"; largest probe weights: {weights}"
+    )
+if len(neurons) > 1:
+    st.caption(f"Corpus views follow the first neuron, {label}; typed text shows all of them.")
 
 entry = test_entry(result)
 if entry is None:
@@ -97,7 +107,15 @@ if words:
     except NeuronvizError as exc:
         show_error(exc)
         st.stop()
-    layer, index = divmod(neuron, result.hidden_size)
-    values = acts[layer, :, index].astype(float)
-    st.markdown(token_highlight_html(words, values), unsafe_allow_html=True)
-    st.markdown(highlight_legend_html(float(abs(values).max()) or 1.0), unsafe_allow_html=True)
+    scale = 0.0
+    rows = []
+    for n, lab in zip(neurons, labels, strict=True):
+        layer, index = divmod(n, result.hidden_size)
+        values = acts[layer, :, index].astype(float)
+        scale = max(scale, float(abs(values).max()))
+        rows.append((lab, values))
+    for lab, values in rows:
+        if len(rows) > 1:
+            st.caption(f"neuron {lab}")
+        st.markdown(token_highlight_html(words, values, vmax=scale or 1.0), unsafe_allow_html=True)
+    st.markdown(highlight_legend_html(scale or 1.0), unsafe_allow_html=True)

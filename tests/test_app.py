@@ -121,3 +121,9 @@ def test_token_highlighting_escapes_markup():
 def test_activation_heatmap_shape_and_labels():
     fig = activation_heatmap(["a", "b", "c"], np.arange(6).reshape(2, 3), ["0:1", "3:4"])
     assert list(fig.data[0].y) == ["0:1", "3:4"] and fig.data[0].z.shape == (2, 3)
+
+
+def test_explorer_takes_several_neurons(app):
+    at = open_page(app, "explorer", model="bert", task="pos", neuron="2:5,1:3")
+    assert sum("Neuron 2:5" in m.value or "Neuron 1:3" in m.value for m in at.markdown) == 2
+    assert any("neuron 1:3" in c.value for c in at.caption)
