@@ -30,13 +30,20 @@ from neuronviz.control import control_labels
 from neuronviz.design import DenseDesign
 from neuronviz.errors import ConfigError
 from neuronviz.features import ProbeData, load_probe_data
-from neuronviz.lambdas import class_means, search_lambdas
+from neuronviz.lambdas import class_means, class_prior, search_lambdas
 from neuronviz.layers import layer_distribution, layer_probes
 from neuronviz.metrics import classification_report
 from neuronviz.models import MODELS
 from neuronviz.probe import SOLVERS, FitResult, fit_sparse
 from neuronviz.progress import ProgressCallback
-from neuronviz.ranking import METHODS, NeuronRanking, lca_ranking, probeless_ranking, random_ranking
+from neuronviz.ranking import (
+    METHODS,
+    WEIGHTINGS,
+    NeuronRanking,
+    lca_ranking,
+    probeless_ranking,
+    random_ranking,
+)
 from neuronviz.results import AnalysisResult, ResultStore
 from neuronviz.retrain import Retrainer, accuracy_of, percent_size
 from neuronviz.subsets import ablation, curves, minimal_set, minimal_threshold, ranking_quality
@@ -71,6 +78,10 @@ class AnalysisSettings:
         Training words (a prefix of the split) the grid is fitted on.
     method : str, default="lca"
         Ranking method: lca, lasso, probeless, random or neurox.
+    weighting : {"auto", "uniform", "frequency"}, default="auto"
+        Class weighting of the weight-mass ranking (lca, lasso): every class alike (the
+        paper's), by training frequency, or whichever separates better on dev (chosen with the
+        lambdas; the accuracy rule keeps uniform). See :mod:`neuronviz.ranking`.
     delta : float, default=1.0
         Minimal set: retrained dev accuracy within ``delta`` points of the oracle (0..100).
     relative_delta : bool, default=False
@@ -92,6 +103,7 @@ class AnalysisSettings:
     rule_tolerance: float = 1.5
     grid_words: int = 20_000
     method: str = "lca"
+    weighting: str = "auto"
     delta: float = 1.0
     relative_delta: bool = False
     percents: tuple[float, ...] = (1, 2, 5, 10, 20, 50)
@@ -120,6 +132,11 @@ class AnalysisSettings:
             raise ConfigError(
                 f"unknown ranking method {self.method!r}", hint=f"use one of {', '.join(METHODS)}"
             )
+        if self.weighting not in ("auto", *WEIGHTINGS):
+            raise ConfigError(
+                f"unknown class weighting {self.weighting!r}",
+                hint="use auto, uniform or frequency",
+            )
         if not self.lambdas:
             raise ConfigError("the lambda grid is empty")
         for pair in self.lambdas:
@@ -144,9 +161,17 @@ class AnalysisSettings:
 
 
 def rank(
-    data: ProbeData, oracle: FitResult, method: str, lambda1: float, seed: int
+    data: ProbeData,
+    oracle: FitResult,
+    method: str,
+    lambda1: float,
+    seed: int,
+    weighting: str = "uniform",
 ) -> NeuronRanking:
-    """The ranking of ``method``; probe-based rankings break all-zero ties by ``probeless``."""
+    """The ranking of ``method``; probe-based rankings break all-zero ties by ``probeless``.
+
+    ``weighting`` (uniform or frequency) is the class weighting of the weight-mass methods.
+    """
     means = class_means(data.train, data.y_train, data.n_classes)
     if method == "probeless":
         return probeless_ranking(means, data.classes)
@@ -172,6 +197,11 @@ def rank(
         secondary=secondary,
         neurox_order=method == "neurox",
         method=method,
+        class_weights=(
+            class_prior(data.y_train, data.n_classes)
+            if weighting == "frequency" and method != "neurox"
+            else None
+        ),
     )
 
 
@@ -235,6 +265,7 @@ def _stability(
     retrain: Retrainer,
     threshold: float,
     first,
+    weighting: str = "uniform",
 ) -> dict:
     """Minimal sets from training resamples: spread of sizes/accuracies and pairwise Jaccard."""
     sets, sizes, accs = [first.neurons], [first.size], [first.test_accuracy]
@@ -261,7 +292,7 @@ def _stability(
             tol=1e-5,
             solver=settings.solver,
         )
-        ranking = rank(sub, fit, settings.method, pair[0], settings.seed + s)
+        ranking = rank(sub, fit, settings.method, pair[0], settings.seed + s, weighting)
         result = minimal_set(
             sub, ranking, Retrainer(sub, pair[1], settings.retrain_iter), threshold
         )
@@ -312,6 +343,7 @@ def analyse(
         max_iter=settings.oracle_iter,
         retrain_iter=settings.retrain_iter,
         solver=settings.solver,
+        weighting=settings.weighting if settings.method in ("lca", "lasso") else "uniform",
     )
     pair = search.chosen
     stage("oracle")
@@ -327,7 +359,7 @@ def analyse(
     )
     oracle_info = _oracle_summary(data, oracle, pair)
     stage("ranking")
-    ranking = rank(data, oracle, settings.method, pair[0], settings.seed)
+    ranking = rank(data, oracle, settings.method, pair[0], settings.seed, search.weighting)
     retrain = Retrainer(data, pair[1], settings.retrain_iter)
     stage("minimal set")
     threshold = minimal_threshold(
@@ -366,7 +398,9 @@ def analyse(
     stability = None
     if settings.seeds > 1:
         stage("stability")
-        stability = _stability(data, settings, pair, oracle, retrain, threshold, minimal)
+        stability = _stability(
+            data, settings, pair, oracle, retrain, threshold, minimal, search.weighting
+        )
     timings["end"] = time.perf_counter()
     names = list(timings)
     durations = {n: round(timings[names[i + 1]] - timings[n], 2) for i, n in enumerate(names[:-1])}

@@ -85,11 +85,24 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.2f}"
 
 
+def _weighting(result) -> str:
+    if result.method not in ("lca", "lasso"):
+        return ""
+    return f", {result.ranking.get('weighting', 'uniform')} class weighting"
+
+
+def _separations(point: dict) -> str:
+    by = point.get("separation_by_weighting") or {}
+    if not by:
+        return "-" if point.get("separation") is None else f"{100 * point['separation']:.2f}"
+    return " ".join(f"{v[0]}:{100 * s:.2f}" for v, s in by.items())
+
+
 def format_summary(result) -> str:
     """A short text report of one analysis (what ``neuronviz probe`` prints)."""
     o, m, q = result.oracle, result.minimal, result.ranking_quality
     lines = [
-        f"{result.model} x {result.task}  ({result.n_neurons} neurons, {result.words['train']} training words, ranking: {result.method})",
+        f"{result.model} x {result.task}  ({result.n_neurons} neurons, {result.words['train']} training words, ranking: {result.method}{_weighting(result)})",
         "",
         "lambda search ({rule} rule, tolerance {tol} points; dev accuracy on a {n}-word prefix):".format(
             rule=result.lambda_search["rule"],
@@ -102,7 +115,7 @@ def format_summary(result) -> str:
             f"{p['lambda1']:g}",
             f"{p['lambda2']:g}",
             _pct(p["dev_accuracy"]),
-            "-" if p.get("separation") is None else f"{100 * p['separation']:.2f}",
+            _separations(p),
             f"{p['zero_weight_fraction']:.3f}",
             "<- chosen"
             if (p["lambda1"], p["lambda2"]) == tuple(result.lambda_search["chosen"])
@@ -177,6 +190,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         rule=args.lambda_rule,
         rule_tolerance=args.rule_tolerance,
         method=args.method,
+        weighting=args.weighting,
         delta=args.delta,
         relative_delta=args.relative_delta,
         seed=args.seed,
@@ -463,6 +477,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pr.add_argument(
         "--method", default="lca", help="ranking: lca, lasso, probeless, random, neurox"
+    )
+    pr.add_argument(
+        "--weighting",
+        default="auto",
+        help="class weighting of the weight-mass ranking: auto (chosen on dev), uniform "
+        "(the paper's) or frequency",
     )
     pr.add_argument("--lambdas", help="grid of lambda1:lambda2 pairs, e.g. 0:0,1e-4:1e-4,1e-3:1e-3")
     pr.add_argument("--lambda-rule", default="separation", help="separation (default) or accuracy")

@@ -7,6 +7,11 @@ dev accuracy. The default ``separation`` rule considers the pairs whose dev accu
 for k = 1% and 5% of the neurons, (top-k - random-k) + (top-k - bottom-k) retrained dev
 accuracy, averaged. Near-zero penalties win on accuracy by a hair but give rankings barely better
 than chance; a top-neuron chart built on such a ranking would mean nothing.
+
+With ``weighting="auto"`` (the default) the separation of each candidate pair is measured for
+both class weightings of the weight-mass ranking (``uniform``, the paper's, and ``frequency``,
+see :mod:`neuronviz.ranking`) and the best (pair, weighting) is chosen; the random draws are the
+same for both, so the comparison is paired.
 """
 
 from __future__ import annotations
@@ -18,13 +23,14 @@ import numpy as np
 import torch
 
 from neuronviz.design import DenseDesign, Design, StreamedDesign
+from neuronviz.errors import ConfigError
 from neuronviz.features import ProbeData
 from neuronviz.probe import FitResult, fit_ridge, fit_sparse
 from neuronviz.progress import ProgressCallback
-from neuronviz.ranking import NeuronRanking, lca_ranking
+from neuronviz.ranking import WEIGHTINGS, NeuronRanking, lca_ranking
 from neuronviz.retrain import MIN_RIDGE, accuracy_of, percent_size
 
-__all__ = ["GridPoint", "LambdaSearch", "class_means", "search_lambdas"]
+__all__ = ["GridPoint", "LambdaSearch", "class_means", "class_prior", "search_lambdas"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,18 @@ class GridPoint:
     random: dict[str, float] = field(default_factory=dict)
     bottom: dict[str, float] = field(default_factory=dict)
     candidate: bool = False
+    weighting: str = "uniform"
+    separation_by_weighting: dict[str, float] = field(default_factory=dict)
+
+
+def pair_of(point: GridPoint) -> tuple[float, float]:
+    return point.lambda1, point.lambda2
+
+
+def class_prior(y: torch.Tensor, n_classes: int) -> np.ndarray:
+    """Training frequency of each class (sums to 1)."""
+    counts = torch.bincount(y.cpu(), minlength=n_classes).double().numpy()
+    return counts / max(counts.sum(), 1.0)
 
 
 def class_means(design: Design, y: torch.Tensor, n_classes: int) -> np.ndarray:
@@ -63,10 +81,15 @@ def _grid_separation(
     lambda2: float,
     seed: int,
     max_iter: int,
+    random_cache: dict | None = None,
 ) -> tuple[float, dict, dict, dict]:
-    """Top-k minus random-k and bottom-k dev accuracy at 1% and 5%, probes on the grid subset."""
+    """Top-k minus random-k and bottom-k dev accuracy at 1% and 5%, probes on the grid subset.
+
+    ``random_cache`` keeps the random-k accuracies per (lambda2, percent) so rankings compared
+    on one pair share their random baseline (and its cost).
+    """
     lam = max(lambda2, MIN_RIDGE)
-    rng = np.random.default_rng(seed)
+    cache = {} if random_cache is None else random_cache
     top, rand, bottom = {}, {}, {}
     gaps = []
     for percent in (1, 5):
@@ -78,9 +101,12 @@ def _grid_separation(
 
         top[str(percent)] = score(ranking.top(k))
         bottom[str(percent)] = score(ranking.bottom(k))
-        rand[str(percent)] = float(
-            np.mean([score(rng.choice(data.n_neurons, k, replace=False)) for _ in range(3)])
-        )
+        if (lam, percent) not in cache:
+            rng = np.random.default_rng([seed, percent])
+            cache[(lam, percent)] = float(
+                np.mean([score(rng.choice(data.n_neurons, k, replace=False)) for _ in range(3)])
+            )
+        rand[str(percent)] = cache[(lam, percent)]
         gaps.append(
             (top[str(percent)] - rand[str(percent)]) + (top[str(percent)] - bottom[str(percent)])
         )
@@ -96,6 +122,7 @@ class LambdaSearch:
     tolerance: float
     chosen: tuple[float, float]
     grid_words: int
+    weighting: str = "uniform"
 
 
 def _grid_design(data: ProbeData, words: int) -> tuple[Design, torch.Tensor]:
@@ -126,11 +153,22 @@ def search_lambdas(
     max_iter: int = 500,
     retrain_iter: int = 40,
     solver: str = "owlqn",
+    weighting: str = "auto",
     callback: ProgressCallback | None = None,
 ) -> tuple[LambdaSearch, FitResult]:
     """Fit every grid pair on a training prefix and pick one; returns the search and the chosen
-    pair's fit (a warm start for the oracle)."""
+    pair's fit (a warm start for the oracle).
+
+    ``weighting`` is the class weighting of the weight-mass ranking: ``uniform``, ``frequency``
+    or ``auto`` (both are scored under the separation rule; the accuracy rule keeps uniform).
+    """
+    if weighting not in ("auto", *WEIGHTINGS):
+        raise ConfigError(
+            f"unknown class weighting {weighting!r}", hint="use auto, uniform or frequency"
+        )
     grid, y = _grid_design(data, grid_words)
+    prior = class_prior(y, data.n_classes)
+    variants = list(WEIGHTINGS) if weighting == "auto" else [weighting]
     pairs = sorted(set(map(tuple, lambdas)), key=lambda p: (-p[1], -p[0]))
     points: list[GridPoint] = []
     weights: dict[tuple[float, float], FitResult] = {}
@@ -156,22 +194,47 @@ def search_lambdas(
         )
     best = max(p.dev_accuracy for p in points)
     if rule == "accuracy" or len(points) == 1:
-        chosen_point = max(points, key=lambda p: (p.dev_accuracy, p.lambda1 + p.lambda2))
+        i = max(range(len(points)), key=lambda j: (points[j].dev_accuracy, sum(pair_of(points[j]))))
+        fixed = "uniform" if weighting == "auto" else weighting
+        points[i] = chosen_point = replace(points[i], weighting=fixed)
     else:
         scored = []
+        random_cache: dict = {}
         for p in points:
             if best - p.dev_accuracy <= tolerance / 100 + 1e-12:
                 fit = weights[(p.lambda1, p.lambda2)]
-                ranking = lca_ranking(fit.weights.T.cpu().numpy(), data.classes)
-                sep, top, rand, bottom = _grid_separation(
-                    data, grid, y, ranking, p.lambda2, seed, retrain_iter
+                w = fit.weights.T.cpu().numpy()
+                by_weighting = {}
+                for variant in variants:
+                    ranking = lca_ranking(
+                        w, data.classes, class_weights=prior if variant == "frequency" else None
+                    )
+                    by_weighting[variant] = _grid_separation(
+                        data, grid, y, ranking, p.lambda2, seed, retrain_iter, random_cache
+                    )
+                variant = max(variants, key=lambda v: by_weighting[v][0])
+                sep, top, rand, bottom = by_weighting[variant]
+                p = replace(
+                    p,
+                    separation=sep,
+                    top=top,
+                    random=rand,
+                    bottom=bottom,
+                    candidate=True,
+                    weighting=variant,
+                    separation_by_weighting={v: r[0] for v, r in by_weighting.items()},
                 )
-                p = replace(p, separation=sep, top=top, random=rand, bottom=bottom, candidate=True)
             scored.append(p)
         points = scored
         chosen_point = max(
             (p for p in points if p.candidate), key=lambda p: (p.separation, p.dev_accuracy)
         )
     chosen = (chosen_point.lambda1, chosen_point.lambda2)
-    log.info("lambda search (%s rule): chose lambda1=%g lambda2=%g", rule, *chosen)
-    return LambdaSearch(points, rule, tolerance, chosen, grid.n_rows), weights[chosen]
+    log.info(
+        "lambda search (%s rule): chose lambda1=%g lambda2=%g, %s class weighting",
+        rule,
+        *chosen,
+        chosen_point.weighting,
+    )
+    search = LambdaSearch(points, rule, tolerance, chosen, grid.n_rows, chosen_point.weighting)
+    return search, weights[chosen]

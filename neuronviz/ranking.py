@@ -9,6 +9,12 @@ Methods behind one interface (:func:`rank_neurons`):
   their largest share of any class's mass (not by id: a step can add hundreds of neurons, and
   id order would pull small top-k sets toward the embedding layer). Neurons with all-zero
   weights never enter; they follow, ordered by the ``probeless`` score.
+  With *frequency* class weighting, the classes' mass shares are first averaged with the
+  classes' training frequencies as weights, and the steps run on that one averaged share. Every
+  class counts the same in the paper's rule, so on a task with hundreds of rare classes (CCG
+  supertags) the first steps fill with neurons of classes that hardly occur and the top-1% set
+  does no better than random neurons; frequency weighting makes the mass follow what accuracy
+  measures. :func:`neuronviz.lambdas.search_lambdas` picks the weighting on dev by default.
 - ``neurox``: the same steps with NeuroX 1.0.9's ordering inside a step (set iteration order),
   for comparison with that toolkit.
 - ``lasso``: ``lca`` applied to the weights of an L1-only probe (computed by the caller).
@@ -27,6 +33,7 @@ from neuronviz.errors import ConfigError
 
 __all__ = [
     "METHODS",
+    "WEIGHTINGS",
     "NeuronRanking",
     "class_mass_shares",
     "lca_ranking",
@@ -35,6 +42,7 @@ __all__ = [
 ]
 
 METHODS = ("lca", "lasso", "probeless", "random", "neurox")
+WEIGHTINGS = ("uniform", "frequency")
 PER_CLASS_SHARE = 0.5  # per-class top neurons: those carrying half of the class's weight mass
 
 
@@ -63,6 +71,7 @@ class NeuronRanking:
     per_class: dict[str, np.ndarray] = field(default_factory=dict)
     cutoffs: list[int] = field(default_factory=list)
     n_weighted: int = -1
+    weighting: str = "uniform"
 
     def top(self, k: int) -> np.ndarray:
         return self.order[:k]
@@ -75,6 +84,7 @@ class NeuronRanking:
             "method": self.method,
             "cutoffs": list(map(int, self.cutoffs)),
             "n_weighted": int(self.n_weighted),
+            "weighting": self.weighting,
             "per_class": {c: v.tolist() for c, v in self.per_class.items()},
         }
 
@@ -135,23 +145,39 @@ def lca_ranking(
     stride: int = 100,
     neurox_order: bool = False,
     method: str | None = None,
+    class_weights: np.ndarray | None = None,
 ) -> NeuronRanking:
     """Weight-mass ordering of neurons from probe weights of shape ``(classes, neurons)``.
 
     ``secondary`` orders the neurons that no mass step selects (those with all-zero weights;
     default: by id). With ``neurox_order`` the steps are computed exactly as NeuroX 1.0.9's
     ``get_neuron_ordering`` does, and neurons entering at one step keep its order (iteration
-    order of a Python set of ids) instead of being sorted by weight.
+    order of a Python set of ids) instead of being sorted by weight. ``class_weights`` (one
+    non-negative weight per class, e.g. its training frequency) switches to frequency-weighted
+    mass: the steps run on the weighted average of the classes' shares.
     """
     weights = np.asarray(weights, dtype=np.float64)
     if weights.ndim != 2 or weights.shape[0] != len(classes):
         raise ConfigError(f"weights of shape {weights.shape} do not match {len(classes)} classes")
     if stride < 1:
         raise ConfigError(f"stride must be at least 1, got {stride}")
+    if class_weights is not None and neurox_order:
+        raise ConfigError("NeuroX's ordering has no class weighting", hint="drop class_weights")
     n = weights.shape[1]
     shares = class_mass_shares(weights)
     best_share = shares.max(0) if len(classes) else np.zeros(n)
-    steps = _neurox_step_sets(weights, stride) if neurox_order else _step_sets(shares, stride)
+    if class_weights is None:
+        priority = best_share
+        step_shares = shares
+    else:
+        prior = np.asarray(class_weights, dtype=np.float64)
+        if prior.shape != (len(classes),) or (prior < 0).any() or prior.sum() <= 0:
+            raise ConfigError(
+                f"class_weights must be {len(classes)} non-negative numbers, not all zero"
+            )
+        priority = (prior / prior.sum()) @ shares
+        step_shares = class_mass_shares(priority[None, :])
+    steps = _neurox_step_sets(weights, stride) if neurox_order else _step_sets(step_shares, stride)
     seen = np.zeros(n, dtype=bool)
     considered: set[int] = set()  # NeuroX's own bookkeeping, whose set order it inherits
     order: list[int] = []
@@ -163,8 +189,8 @@ def lca_ranking(
             new = np.array(list(fresh), dtype=np.int64)
         else:
             new = step[~seen[step]] if len(step) else step
-            new = new[best_share[new] > 0]  # all-zero neurons are never selected by weight
-            new = new[np.lexsort((new, -best_share[new]))]
+            new = new[priority[new] > 0]  # all-zero neurons are never selected by weight
+            new = new[np.lexsort((new, -priority[new]))]
         seen[new] = True
         order.extend(new.tolist())
         cutoffs.append(len(order))
@@ -181,10 +207,11 @@ def lca_ranking(
     return NeuronRanking(
         method=method or ("neurox" if neurox_order else "lca"),
         order=full,
-        scores=best_share.copy(),
+        scores=priority.copy(),
         per_class=per_class,
         cutoffs=cutoffs,
-        n_weighted=int((best_share > 0).sum()),
+        n_weighted=int((priority > 0).sum()),
+        weighting="uniform" if class_weights is None else "frequency",
     )
 
 

@@ -110,6 +110,7 @@ class AnalysisResult:
             },
             cutoffs=list(self.ranking.get("cutoffs", [])),
             n_weighted=int(self.ranking.get("n_weighted", -1)),
+            weighting=self.ranking.get("weighting", "uniform"),
         )
 
     @classmethod
@@ -181,6 +182,7 @@ class AnalysisResult:
             "model": self.model,
             "task": self.task,
             "method": self.method,
+            "weighting": self.ranking.get("weighting", "uniform"),
             "lambdas": [self.oracle["lambda1"], self.oracle["lambda2"]],
             "lambda_rule": self.lambda_search["rule"],
             "oracle": {

@@ -105,16 +105,25 @@ with st.expander("Run a new analysis", expanded=not results):
         custom = st.text_input(
             "Extra task on your own file (e.g. upos:/data/en_ewt)", key="start_custom"
         ).strip()
-        c1, c2, c3 = st.columns(3)
+        c1, c2, c3, c4 = st.columns(4)
         method = c1.selectbox("Ranking", METHODS, key="start_method")
-        delta = c2.number_input(
+        weighting = c2.selectbox(
+            "Class weighting",
+            ["auto", "uniform", "frequency"],
+            key="start_weighting",
+            help="How classes count in the weight-mass ranking: alike (the paper's), by "
+            "frequency, or whichever separates top from random neurons better on dev.",
+        )
+        delta = c3.number_input(
             "Minimal-set tolerance (points)", 0.0, 100.0, 1.0, 0.5, key="start_delta"
         )
-        device = c3.selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="start_device")
+        device = c4.selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="start_device")
         submitted = st.form_submit_button("Start analysis", type="primary")
     if submitted:
         try:
-            settings = AnalysisSettings(method=method, delta=float(delta)).to_dict()
+            settings = AnalysisSettings(
+                method=method, weighting=weighting, delta=float(delta)
+            ).to_dict()
             request = JobRequest(
                 other or model, tuple(tasks + ([custom] if custom else [])), settings, device=device
             )

@@ -49,6 +49,27 @@ def test_separation_rule_prefers_the_regularised_pair(result):
     assert points[(1e-2, 1e-3)]["separation"] > points[(0.0, 0.0)]["separation"]
 
 
+def test_auto_weighting_scores_both_and_records_the_choice(result):
+    candidates = [p for p in result.lambda_search["points"] if p["candidate"]]
+    assert candidates
+    for p in candidates:
+        by = p["separation_by_weighting"]
+        assert set(by) == {"uniform", "frequency"}
+        assert p["weighting"] == max(by, key=by.get)
+        assert p["separation"] == by[p["weighting"]]
+    assert result.lambda_search["weighting"] == result.ranking["weighting"]
+    assert result.summary()["weighting"] == result.ranking["weighting"]
+
+
+def test_fixed_weighting_is_used_for_the_ranking():
+    settings = AnalysisSettings(
+        lambdas=((1e-2, 1e-3),), weighting="frequency", control=False, layers=False, **FAST
+    )
+    res = analyse(probe_data(), settings)
+    assert res.ranking["weighting"] == "frequency"
+    assert set(res.order[:4].tolist()) == set(INFORMATIVE)
+
+
 def test_solver_zeros_fall_on_noise_neurons(result):
     used = np.flatnonzero(np.abs(result.weights).max(0) > 0)
     assert set(INFORMATIVE) <= set(used.tolist())
@@ -115,6 +136,7 @@ def test_control_only_problem_has_near_zero_selectivity():
         ({"lambdas": ()}, "empty"),
         ({"lambdas": ((-1.0, 0.0),)}, "finite"),
         ({"percents": (0,)}, "percents"),
+        ({"weighting": "tf-idf"}, "unknown class weighting"),
     ],
 )
 def test_bad_settings(kwargs, message):
@@ -123,7 +145,9 @@ def test_bad_settings(kwargs, message):
 
 
 def test_seeds_report_the_spread_and_overlap_of_minimal_sets():
-    settings = AnalysisSettings(lambdas=((1e-2, 1e-3),), seeds=3, control=False, layers=False, **FAST)
+    settings = AnalysisSettings(
+        lambdas=((1e-2, 1e-3),), seeds=3, control=False, layers=False, **FAST
+    )
     res = analyse(probe_data(), settings)
     st = res.stability
     assert st["seeds"] == 3 and len(st["sizes"]) == 3 and len(st["jaccard"]) == 3

@@ -100,6 +100,52 @@ def test_random_ranking_is_a_seeded_permutation():
     assert a.order.tolist() != random_ranking(50, 4).order.tolist()
 
 
+def test_frequency_weighting_orders_by_the_prior_weighted_mass_share():
+    rng = np.random.default_rng(3)
+    weights = rng.normal(size=(4, 30)) * (rng.random((4, 30)) < 0.5)
+    weights[:, 7] = 0.0
+    prior = np.array([0.7, 0.2, 0.05, 0.05])
+    ranking = lca_ranking(weights, list("abcd"), class_weights=prior * 10)
+    mass = np.abs(weights)
+    score = prior @ (mass / mass.sum(1, keepdims=True))
+    weighted = np.flatnonzero(score > 0)
+    expected = weighted[np.lexsort((weighted, -score[weighted]))]
+    assert ranking.order[: len(expected)].tolist() == expected.tolist()
+    assert 7 in ranking.order[len(expected) :]
+    assert ranking.weighting == "frequency"
+    assert ranking.to_dict()["weighting"] == "frequency"
+    np.testing.assert_allclose(ranking.scores, score)
+
+
+def test_frequency_weighting_puts_the_frequent_class_first_where_uniform_does_not():
+    # Neurons 0-1 carry the frequent class; each of 20 rare classes has its own strong neuron.
+    weights = np.zeros((21, 40))
+    weights[0, :2] = [1.0, 0.9]
+    weights[0, 2:] = 0.05
+    for c in range(1, 21):
+        weights[c, 1 + c] = 1.0
+    prior = np.r_[0.9, np.full(20, 0.005)]
+    classes = [f"c{i}" for i in range(21)]
+    uniform = lca_ranking(weights, classes)
+    frequency = lca_ranking(weights, classes, class_weights=prior)
+    assert set(frequency.order[:2].tolist()) == {0, 1}
+    assert not set(uniform.order[:2].tolist()) == {0, 1}
+
+
+@pytest.mark.parametrize(
+    ("class_weights", "neurox", "message"),
+    [
+        (np.ones(3), False, "non-negative"),
+        (np.array([1.0, -1.0]), False, "non-negative"),
+        (np.zeros(2), False, "not all zero"),
+        (np.ones(2), True, "NeuroX"),
+    ],
+)
+def test_bad_class_weights(class_weights, neurox, message):
+    with pytest.raises(ConfigError, match=message):
+        lca_ranking(np.ones((2, 3)), ["a", "b"], class_weights=class_weights, neurox_order=neurox)
+
+
 def test_bad_weights():
     with pytest.raises(ConfigError, match="do not match"):
         lca_ranking(np.zeros((3, 4)), ["a", "b"])
