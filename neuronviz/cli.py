@@ -176,6 +176,7 @@ def format_summary(result) -> str:
             "per-layer probes (test %): "
             + "  ".join(f"{_pct(a)}" for a in result.layers["probe_test_accuracy"])
         )
+    lines += [f"note: {w}" for w in result.warnings]
     lines.append("time (s): " + ", ".join(f"{k} {v:.0f}" for k, v in result.timings.items()))
     return "\n".join(lines)
 

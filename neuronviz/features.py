@@ -79,6 +79,7 @@ class ProbeData:
     hidden_size: int
     layer_names: list[str]
     unseen: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def n_neurons(self) -> int:
@@ -171,8 +172,16 @@ def load_probe_data(
     singletons = [
         classes[c] for c in np.flatnonzero(np.bincount(y_train, minlength=len(classes)) == 1)
     ]
+    warnings = []
     if singletons:
-        log.warning("class(es) with a single training example: %s", ", ".join(singletons[:10]))
+        shown = ", ".join(singletons[:10]) + (" ..." if len(singletons) > 10 else "")
+        warnings.append(
+            f"{len(singletons)} of {len(classes)} classes have a single training example "
+            f"({shown}) in {train.path}: the probe learns them from one word, and their "
+            "per-class accuracy means little; a frequency class weighting keeps them from "
+            "dominating the ranking"
+        )
+        log.warning(warnings[-1])
     mean, scale = _stats(train, n_rows)
     limit = memory_limit if memory_limit is not None else memory_budget()
     needed = n_rows * train.shape[1] * 4
@@ -215,6 +224,7 @@ def load_probe_data(
             train.manifest.model.get("layer_names") or [f"layer {i}" for i in range(train.n_layers)]
         ),
         unseen=unseen,
+        warnings=warnings,
     )
 
 

@@ -70,6 +70,7 @@ class AnalysisResult:
     control: dict | None = None
     stability: dict | None = None
     timings: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # facts about the data a reader should know
     key: str = ""
     entries: dict = field(default_factory=dict)
     model_source: str = ""  # what load_model needs: a registry name, hub id or local folder
@@ -162,6 +163,7 @@ class AnalysisResult:
             control=_plain(control),
             stability=_plain(stability),
             timings=timings,
+            warnings=list(data.warnings),
             created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             arrays={
                 "order": np.asarray(ranking.order, dtype=np.int64),
@@ -222,6 +224,7 @@ class AnalysisResult:
             "ranking_quality": self.ranking_quality,
             "layer_distribution": self.layers["minimal"]["count"],
             "layer_probe_test_accuracy": self.layers.get("probe_test_accuracy"),
+            "warnings": self.warnings,
             "n_neurons": self.n_neurons,
             "words": self.words,
             "timings": self.timings,

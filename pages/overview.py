@@ -66,6 +66,8 @@ for task in tasks:
             "read its top-neuron charts with care.",
             icon=":material/warning:",
         )
+    for note in r.warnings:
+        st.info(f"{task}: {note}", icon=":material/info:")
     st.plotly_chart(curves_figure(r, split), key=f"overview_curve_{task}")
     st.download_button(
         f"Download the {task} result as JSON",

@@ -168,3 +168,20 @@ def test_cli_compare_uses_stored_results(tiny_bert, data_dir, cache_dir, capsys)
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "depth profile" in out and "chunk & pos" in out
+
+
+def test_a_class_with_one_example_is_analysed_and_reported(tiny_bert, tmp_path, cache_dir):
+    from fixtures import conll2000_text, sentences, write_data_dir
+
+    data = write_data_dir(tmp_path / "data")
+    rare = [[("Wow", "UH", "O"), (".", ".", "O")]]
+    (data / "conll2000" / "train.txt").write_text(conll2000_text(rare + sentences(60, seed=1)))
+    result = run_analysis(
+        str(tiny_bert), "pos", settings=AnalysisSettings(**FAST), cache=cache_dir, data_dir=data
+    )
+    assert "UH" in result.classes
+    assert any("single training example (UH)" in w for w in result.warnings)
+    assert result.summary()["warnings"] == result.warnings
+    from neuronviz.cli import format_summary
+
+    assert "note: 1 of" in format_summary(result)
