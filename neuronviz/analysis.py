@@ -269,9 +269,6 @@ def _stability(
 ) -> dict:
     """Minimal sets from training resamples: spread of sizes/accuracies and pairwise Jaccard."""
     sets, sizes, accs = [first.neurons], [first.size], [first.test_accuracy]
-    assert isinstance(data.train, DenseDesign), (
-        "seed resampling needs the training matrix in memory"
-    )
     for s in range(1, settings.seeds):
         rng = np.random.default_rng(settings.seed + 1000 * s)
         rows = np.sort(rng.choice(data.train.n_rows, int(0.9 * data.train.n_rows), replace=False))
@@ -324,6 +321,12 @@ def analyse(
 ) -> AnalysisResult:
     """Run every step of the analysis on loaded probe data and return the result."""
     settings = settings or AnalysisSettings()
+    if settings.seeds > 1 and not isinstance(data.train, DenseDesign):
+        raise ConfigError(
+            f"--seeds {settings.seeds} resamples the training matrix in memory, but "
+            f"{data.model} x {data.task} is streamed from the cache (too large for memory)",
+            hint="lower --max-train-words until it fits, or run with --seeds 1",
+        )
     timings: dict[str, float] = {}
 
     def stage(name: str) -> None:

@@ -154,3 +154,10 @@ def test_seeds_report_the_spread_and_overlap_of_minimal_sets():
     assert 0 <= st["jaccard_mean"] <= 1 and st["size_std"] >= 0
     for neuron in INFORMATIVE:  # the informative neurons are in every resample's minimal set
         assert st["membership"][str(neuron)] == 1.0
+
+
+def test_seeds_on_a_streamed_matrix_is_a_clear_error_before_any_work(monkeypatch):
+    data = probe_data()
+    monkeypatch.setattr(data, "train", object())  # anything that is not in memory
+    with pytest.raises(ConfigError, match="--seeds 3 resamples"):
+        analyse(data, AnalysisSettings(seeds=3))
