@@ -213,11 +213,22 @@ class StreamedDesign(Design):
         return self._device
 
     def _blocks(self):
+        """Row blocks as float32 tensors; all-column blocks are decoded into one reused buffer
+        (one float16 -> float32 copy per value, no per-layer temporaries)."""
         start, stop = self.row_range.start, self.row_range.stop
+        h = self.entry.hidden_size
+        buffer = None
         for a in range(start, stop, self.block_rows):
             rows = slice(a, min(a + self.block_rows, stop))
+            m = rows.stop - rows.start
             if self.columns is None:
-                block = self.entry.matrix(rows=rows)
+                if buffer is None:
+                    buffer = np.empty(
+                        (min(self.block_rows, stop - start), self.n_features), np.float32
+                    )
+                block = buffer[:m]
+                for layer in range(self.entry.n_layers):
+                    block[:, layer * h : (layer + 1) * h] = self.entry.layer(layer)[rows]
             else:
                 block = self.entry.neurons(self.columns, rows=rows).astype(np.float32)
             yield a - start, torch.from_numpy(block).to(self._device)

@@ -137,6 +137,10 @@ def test_streamed_design_equals_dense(tiny_bert, data_dir, cache_dir):
     r = torch.randn(x.shape[0], 5)
     torch.testing.assert_close(streamed.forward(w), dense.forward(w), atol=1e-3, rtol=1e-3)
     torch.testing.assert_close(streamed.backward(r), dense.backward(r), atol=1e-2, rtol=1e-3)
+    part = StreamedDesign(
+        entry, mean=dense.mean, scale=dense.scale, rows=slice(7, 130), block_rows=50
+    )
+    torch.testing.assert_close(part.forward(w), dense.data[7:130] @ w, atol=1e-3, rtol=1e-3)
     cols = [3, 20, 40]
     torch.testing.assert_close(
         streamed.subset(cols).forward(w[:3]),
