@@ -14,29 +14,17 @@ words with `minilm` (model loaded, as the explorer does once it is cached).
 from __future__ import annotations
 
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.extract import environment  # noqa: E402
+from neuronviz.serve import CHROMIUM_ARGS, chromium_path, serve_dashboard  # noqa: E402
 
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWS = {
     "overview": ("overview?model=minilm&task=pos", ".js-plotly-plot"),
     "top neurons": ("heatmap?model=minilm&task=pos", ".js-plotly-plot"),
@@ -100,7 +88,7 @@ def view_seconds(url: str, repeats: int = 5) -> dict:
 
     out = {}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         for name, (path, selector) in VIEWS.items():
             times = []
@@ -120,44 +108,14 @@ def view_seconds(url: str, repeats: int = 5) -> dict:
 
 
 def main() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "NEURONVIZ_AUTOSTART": "0"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.3)
+    with serve_dashboard() as url:
         report = {
             "environment": environment(),
             "views": view_seconds(url),
             "typed_highlight": typed_highlight_seconds(),
         }
-        print(f"[typed] {report['typed_highlight']}")
-        print(json.dumps(report, indent=1))
-    finally:
-        proc.terminate()
+    print(f"[typed] {report['typed_highlight']}")
+    print(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

@@ -11,24 +11,14 @@ Serves `app.py` on a free localhost port, opens each view in headless Chromium (
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(ROOT))
+
+from neuronviz.serve import CHROMIUM_ARGS, chromium_path, serve_dashboard  # noqa: E402
+
 VIEWS = {
     "start": "",
     "overview": "overview?model=minilm&task=pos,chunk",
@@ -48,48 +38,17 @@ def main() -> None:
     parser.add_argument("--wait", type=float, default=12.0, help="seconds to let each view render")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "NEURONVIZ_AUTOSTART": "0"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.3)
-        from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright
 
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            for name, path in VIEWS.items():
-                page.goto(f"{url}/{path.format(neuron=args.neuron)}")
-                page.wait_for_timeout(int(args.wait * 1000))
-                page.screenshot(path=str(args.out / f"{name}.png"), full_page=True)
-                print(f"saved {args.out / f'{name}.png'}")
-            browser.close()
-    finally:
-        proc.terminate()
+    with serve_dashboard() as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        for name, path in VIEWS.items():
+            page.goto(f"{url}/{path.format(neuron=args.neuron)}")
+            page.wait_for_timeout(int(args.wait * 1000))
+            page.screenshot(path=str(args.out / f"{name}.png"), full_page=True)
+            print(f"saved {args.out / f'{name}.png'}")
+        browser.close()
 
 
 if __name__ == "__main__":

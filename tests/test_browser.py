@@ -3,42 +3,18 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from neuronviz.analysis import AnalysisSettings, run_analysis
+from neuronviz.serve import CHROMIUM_ARGS, chromium_path, serve_dashboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(tiny_models, data_dir, tmp_path_factory):
-    if not Path(CHROMIUM).exists():
+    if chromium_path() is None:
         if os.environ.get("CI"):
             pytest.fail("CI needs Debian's chromium for the browser test (see .ci/run)")
         pytest.skip("chromium is not installed")
@@ -47,48 +23,15 @@ def server(tiny_models, data_dir, tmp_path_factory):
         lambdas=((1e-3, 1e-3),), grid_words=500, percents=(5, 20), random_draws=2
     )
     run_analysis(str(tiny_models["bert"]), "pos", settings=settings, cache=cache, data_dir=data_dir)
-    port = _free_port()
-    env = {**os.environ, "NEURONVIZ_CACHE": str(cache), "NEURONVIZ_AUTOSTART": "0"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    with serve_dashboard({"NEURONVIZ_CACHE": str(cache)}) as url:
+        yield url
 
 
 def test_open_result_select_neuron_and_see_highlighting(server, tmp_path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(server)
         page.get_by_text("Ready to explore").wait_for(timeout=60_000)
