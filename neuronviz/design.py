@@ -21,6 +21,7 @@ __all__ = ["DenseDesign", "Design", "MaskedDesign", "StreamedDesign", "column_st
 
 MIN_SCALE = 1e-6  # a constant neuron gets scale 1e-6 and, standardised, stays all zero
 COPY_LIMIT = 0.3  # column subsets above this share are not copied (memory), but masked
+DENSE_SUBSET_BYTES = 3 << 29  # a streamed column subset up to 1.5 GiB is read into memory once
 
 
 def column_stats(blocks, n_features: int) -> tuple[np.ndarray, np.ndarray]:
@@ -174,7 +175,9 @@ class StreamedDesign(Design):
     """Standardised products computed block by block from a cache entry's float16 layers.
 
     Only ``block_rows`` rows are in memory at a time (as float32), so the matrix may be far
-    larger than memory. ``rows`` (a slice) and ``columns`` choose a sub-matrix.
+    larger than memory. ``rows`` (a slice) and ``columns`` choose a sub-matrix. A column subset
+    small enough (``dense_bytes``) is read once into a :class:`DenseDesign`: retraining on a
+    few hundred neurons should not re-read every layer of the cache at each iteration.
     """
 
     def __init__(
@@ -187,8 +190,10 @@ class StreamedDesign(Design):
         columns: np.ndarray | None = None,
         block_rows: int = 16384,
         device: torch.device | str = "cpu",
+        dense_bytes: int = DENSE_SUBSET_BYTES,
     ) -> None:
         self.entry = entry
+        self.dense_bytes = dense_bytes
         self.columns = None if columns is None else np.asarray(columns, dtype=np.int64)
         self.row_range = range(entry.manifest.n_words)[rows or slice(None)]
         self.block_rows = block_rows
@@ -248,10 +253,10 @@ class StreamedDesign(Design):
         total -= self._mean[:, None] * residual.sum(0, keepdim=True)
         return total * self._inv_scale[:, None]
 
-    def subset(self, columns: Sequence[int] | np.ndarray) -> StreamedDesign:
+    def subset(self, columns: Sequence[int] | np.ndarray) -> Design:
         cols = np.asarray(columns, dtype=np.int64)
         base = cols if self.columns is None else self.columns[cols]
-        return StreamedDesign(
+        streamed = StreamedDesign(
             self.entry,
             mean=self.mean[cols],
             scale=self.scale[cols],
@@ -259,4 +264,15 @@ class StreamedDesign(Design):
             columns=base,
             block_rows=self.block_rows,
             device=self._device,
+            dense_bytes=self.dense_bytes,
         )
+        if len(cols) and self.n_rows * len(cols) * 4 <= self.dense_bytes:
+            return streamed.to_dense()
+        return streamed
+
+    def to_dense(self) -> DenseDesign:
+        """The standardised sub-matrix read into memory (float32, on the design's device)."""
+        data = torch.empty(self.n_rows, self.n_features, device=self._device)
+        for offset, block in self._blocks():
+            data[offset : offset + block.shape[0]] = (block - self._mean) * self._inv_scale
+        return DenseDesign(data, self.mean, self.scale)

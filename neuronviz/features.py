@@ -26,14 +26,28 @@ log = logging.getLogger(__name__)
 _ROW_CHUNK = 8192
 
 
+DEFAULT_MATRIX_BYTES = 3 << 30
+
+
 def memory_budget() -> int:
-    """Bytes the training matrix may take: 60% of the memory available now."""
+    """Bytes the training matrix may take in memory; above this it is streamed from the cache.
+
+    ``$NEURONVIZ_MEMORY_GB`` if set, else 3 GiB or 60% of the memory available now, whichever
+    is less. Above 3 GiB streaming costs little: the solver then works on a working set of
+    neurons read into memory (see :func:`neuronviz.probe.fit_working_set`), and the whole
+    analysis of a 17,856-neuron model stays under 6 GB.
+    """
+    from neuronviz.settings import memory_limit_bytes
+
+    chosen = memory_limit_bytes()
+    if chosen is not None:
+        return chosen
     try:
         import psutil
 
-        return int(psutil.virtual_memory().available * 0.6)
+        return min(DEFAULT_MATRIX_BYTES, int(psutil.virtual_memory().available * 0.6))
     except ImportError:  # pragma: no cover - psutil is a dependency
-        return 4 << 30
+        return DEFAULT_MATRIX_BYTES
 
 
 @dataclass

@@ -138,6 +138,7 @@ def _grid_design(data: ProbeData, words: int) -> tuple[Design, torch.Tensor]:
         rows=slice(0, n),
         columns=train.columns,
         device=train.device,
+        dense_bytes=train.dense_bytes,
     )
     return sub, data.y_train[:n]
 

@@ -13,9 +13,11 @@ from pathlib import Path
 __all__ = [
     "CACHE_ENV",
     "DATA_ENV",
+    "MEMORY_ENV",
     "OFFLINE_ENV",
     "autostart_enabled",
     "is_offline",
+    "memory_limit_bytes",
     "resolve_cache_dir",
     "resolve_data_dir",
 ]
@@ -51,3 +53,25 @@ AUTOSTART_ENV = "NEURONVIZ_AUTOSTART"
 def autostart_enabled() -> bool:
     """Whether the dashboard starts the default analysis when nothing is cached (default yes)."""
     return os.environ.get(AUTOSTART_ENV, "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+MEMORY_ENV = "NEURONVIZ_MEMORY_GB"
+
+
+def memory_limit_bytes() -> int | None:
+    """The user's cap on the in-memory training matrix (``NEURONVIZ_MEMORY_GB``), or None."""
+    from neuronviz.errors import ConfigError
+
+    raw = os.environ.get(MEMORY_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ConfigError(
+            f"{MEMORY_ENV}={raw!r} is not a positive number of gigabytes",
+            hint=f"e.g. export {MEMORY_ENV}=8, or unset it",
+        )
+    return int(value * 2**30)

@@ -9,7 +9,14 @@ from synthetic import INFORMATIVE, make_arrays
 
 from neuronviz.design import DenseDesign, StreamedDesign
 from neuronviz.errors import ConfigError
-from neuronviz.probe import ElasticNetProbe, fit_elastic_net, fit_ridge, fit_sparse, objective_value
+from neuronviz.probe import (
+    ElasticNetProbe,
+    fit_elastic_net,
+    fit_ridge,
+    fit_sparse,
+    fit_working_set,
+    objective_value,
+)
 
 
 def sklearn_objective(x, y, lambda1, lambda2):
@@ -163,3 +170,45 @@ def test_masked_subset_equals_copied_subset():
     torch.testing.assert_close(
         big.subset([1, 2]).forward(w[:2]), small.subset([1, 2]).forward(w[:2])
     )
+
+
+@pytest.mark.parametrize("solver", ["owlqn", "fista"])
+def test_working_set_reaches_the_full_solution(solver, caplog):
+    x, y, _ = make_arrays(800, seed=3, n_neurons=600)
+    design = DenseDesign.from_array(x)
+    labels = torch.as_tensor(y)
+    full = fit_sparse(design, labels, 4, 1e-2, 1e-3, solver=solver, max_iter=800, tol=1e-9)
+    with caplog.at_level("INFO", logger="neuronviz.probe"):
+        ws = fit_working_set(
+            design, labels, 4, 1e-2, 1e-3, solver=solver, max_iter=800, tol=1e-9, min_add=8
+        )
+    rounds = int(caplog.text.split("working-set")[1].split(":")[1].split()[0])
+    assert rounds >= 2
+    assert ws.objective == pytest.approx(full.objective, abs=1e-4)
+    assert ws.kkt_max < 2e-3  # measured over all 600 features, not just the working set
+    used_full = set(torch.nonzero((full.weights != 0).any(1)).flatten().tolist())
+    used_ws = set(torch.nonzero((ws.weights != 0).any(1)).flatten().tolist())
+    assert set(INFORMATIVE) <= used_ws
+    assert len(used_full ^ used_ws) <= 0.1 * len(used_full)
+
+
+def test_streamed_designs_solve_on_a_working_set_read_into_memory(
+    tiny_bert, data_dir, cache_dir, monkeypatch
+):
+    from neuronviz.pipeline import extract_task
+
+    entry = extract_task(str(tiny_bert), "pos", data_dir=data_dir, cache=cache_dir).entries["train"]
+    ids, _ = entry.labels("pos")
+    dense = DenseDesign.from_array(entry.matrix())
+    streamed = StreamedDesign(entry, mean=dense.mean, scale=dense.scale, block_rows=64)
+    assert isinstance(streamed.subset([1, 2, 3]), DenseDesign)
+    assert isinstance(
+        StreamedDesign(entry, mean=dense.mean, scale=dense.scale, dense_bytes=0).subset([1, 2]),
+        StreamedDesign,
+    )
+    labels = torch.as_tensor(ids.astype(np.int64))
+    n_classes = int(labels.max()) + 1
+    full = fit_sparse(dense, labels, n_classes, 1e-2, 1e-3, max_iter=400, tol=1e-9)
+    assert fit_sparse(streamed, labels, n_classes, 1e-2, 1e-3, max_iter=400).solver == "owlqn"
+    ws = fit_working_set(streamed, labels, n_classes, 1e-2, 1e-3, max_iter=400, tol=1e-9, min_add=4)
+    assert ws.objective == pytest.approx(full.objective, abs=1e-3)

@@ -1,0 +1,41 @@
+"""Probe data from cache entries: in memory or streamed, and the memory budget that decides."""
+
+from __future__ import annotations
+
+import pytest
+
+from neuronviz.analysis import AnalysisSettings, analyse
+from neuronviz.design import DenseDesign, StreamedDesign
+from neuronviz.errors import ConfigError
+from neuronviz.features import load_probe_data, memory_budget
+
+FAST = {"lambdas": ((1e-3, 1e-3),), "grid_words": 300, "percents": (5, 20), "random_draws": 2}
+
+
+@pytest.fixture(scope="module")
+def entries(tiny_bert, data_dir, tmp_path_factory):
+    from neuronviz.pipeline import extract_task
+
+    cache = tmp_path_factory.mktemp("features-cache")
+    return extract_task(str(tiny_bert), "pos", data_dir=data_dir, cache=cache).entries
+
+
+def test_memory_budget_follows_the_environment(monkeypatch):
+    monkeypatch.setenv("NEURONVIZ_MEMORY_GB", "0.5")
+    assert memory_budget() == 2**29
+    monkeypatch.delenv("NEURONVIZ_MEMORY_GB")
+    assert 0 < memory_budget() <= 3 * 2**30
+    monkeypatch.setenv("NEURONVIZ_MEMORY_GB", "lots")
+    with pytest.raises(ConfigError, match="NEURONVIZ_MEMORY_GB='lots'"):
+        memory_budget()
+
+
+def test_a_streamed_analysis_matches_the_in_memory_one(entries):
+    dense = load_probe_data(entries, "pos")
+    streamed = load_probe_data(entries, "pos", memory_limit=0)
+    assert isinstance(dense.train, DenseDesign) and isinstance(streamed.train, StreamedDesign)
+    settings = AnalysisSettings(**FAST, control=False)
+    a, b = analyse(dense, settings), analyse(streamed, settings)
+    assert b.oracle["objective"] == pytest.approx(a.oracle["objective"], abs=2e-3)
+    assert b.oracle["test_accuracy"] == pytest.approx(a.oracle["test_accuracy"], abs=0.02)
+    assert b.minimal["size"] == pytest.approx(a.minimal["size"], rel=0.5)
