@@ -126,7 +126,8 @@ def format_summary(result) -> str:
     lines += [
         "  " + line
         for line in _table(
-            rows, ["lambda1", "lambda2", "dev %", "separation", "zero w", ""]
+            rows,
+            ["lambda1", "lambda2", "dev %", "separation (u: uniform, f: frequency)", "zero w", ""],
         ).splitlines()
     ]
     lines += [
