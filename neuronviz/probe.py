@@ -420,9 +420,10 @@ def fit_working_set(
         chosen[active] = True
         chosen[candidates] = True
         columns = torch.nonzero(chosen).flatten()
-        if len(columns) > p // 2:  # most features matter (weak L1): solve over all of them
+        if len(columns) > 0.9 * p:  # nearly every feature matters (weak L1): solve over all
+            whole = design.subset(np.arange(p)) if isinstance(design, StreamedDesign) else design
             return solve(
-                design, y, n_classes, lambda1, lambda2, init=(w, b), max_iter=max_iter, tol=tol
+                whole, y, n_classes, lambda1, lambda2, init=(w, b), max_iter=max_iter, tol=tol
             )
         sub = design.subset(columns.cpu().numpy())
         fit = solve(
