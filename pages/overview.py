@@ -51,6 +51,12 @@ for task in tasks:
             "selectivity": pct(r.control["selectivity"]) if r.control else None,
             "lambda1": r.oracle["lambda1"],
             "lambda2": r.oracle["lambda2"],
+            "ranking": r.method
+            + (
+                f" ({r.ranking.get('weighting', 'uniform')})"
+                if r.method in ("lca", "lasso")
+                else ""
+            ),
         }
     )
 table = pd.DataFrame(rows)
