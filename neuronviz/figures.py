@@ -24,6 +24,7 @@ __all__ = [
     "reach_figure",
     "token_highlight_html",
     "top_neuron_heatmap",
+    "toy_weights_figure",
 ]
 
 # Colour-blind safe palette (Okabe and Ito).
@@ -366,3 +367,28 @@ def class_distribution_figure(
     fig.update_yaxes(title="activation")
     fig.update_xaxes(title="class", type="category")
     return _layout(fig, f"neuron {neuron_label}: activation by class (test split)")
+
+
+def toy_weights_figure(fit, classes: Sequence[str], labels: Sequence[str]) -> go.Figure:
+    """The toy probe's weights, neurons (rows) x classes; exact zeros left blank."""
+    z = np.asarray(fit.weights, dtype=np.float64).T.copy()
+    z[z == 0] = np.nan
+    limit = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=list(classes),
+            y=list(labels),
+            zmin=-limit,
+            zmax=limit,
+            colorscale="RdBu_r",
+            colorbar={"title": "weight"},
+            hoverongaps=False,
+            hovertemplate="neuron %{y}<br>class %{x}<br>weight %{z:.3f}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title="class", type="category", side="top")
+    fig.update_yaxes(title="neuron (layer:index)", type="category", autorange="reversed")
+    used = len(fit.selected)
+    title = f"lambda1 = {fit.lambda1:g}: {used} of {len(labels)} neurons used, test accuracy {100 * fit.test_accuracy:.1f}%"
+    return _layout(fig, title, height=620)

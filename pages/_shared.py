@@ -44,6 +44,21 @@ def use_app_navigation() -> None:
         st.rerun()
 
 
+PRESENT_FONT = {"size": 22}
+
+
+def presenting() -> bool:
+    """Whether presentation mode (large type, collapsed sidebar) is on; see ``app.py``."""
+    return bool(st.session_state.get("present", False))
+
+
+def chart(fig, where=None, **kwargs):
+    """``st.plotly_chart`` (in ``where``, a column or container) with larger type when presenting."""
+    if presenting():
+        fig.update_layout(font=PRESENT_FONT, title_font_size=26)
+    return (where or st).plotly_chart(fig, **kwargs)
+
+
 def show_error(exc: NeuronvizError) -> None:
     """A neuronviz error as a readable box, never a traceback."""
     st.error(str(exc), icon=":material/error:")

@@ -12,7 +12,7 @@ from neuronviz.figures import (
     overlap_matrix_figure,
     reach_figure,
 )
-from pages._shared import download_table, require_results, use_app_navigation
+from pages._shared import chart, download_table, require_results, use_app_navigation
 
 use_app_navigation()
 st.title("Compare models")
@@ -42,15 +42,16 @@ for line in verdicts(report["rows"]):
     st.markdown(f"- {line}")
 
 left, right = st.columns(2)
-left.plotly_chart(minimal_share_figure(report["rows"]), key="compare_minimal")
-right.plotly_chart(reach_figure(report["rows"]), key="compare_reach")
-st.plotly_chart(depth_profile_figure(report["rows"]), key="compare_depth")
+chart(minimal_share_figure(report["rows"]), left, key="compare_minimal")
+chart(reach_figure(report["rows"]), right, key="compare_reach")
+chart(depth_profile_figure(report["rows"]), key="compare_depth")
 cols = st.columns(max(len(chosen), 1))
 for col, model in zip(cols, chosen, strict=False):
     mine = [r for r in picked if r.model == model]
     if len(mine) > 1:
-        col.plotly_chart(
+        chart(
             overlap_matrix_figure(compare_tasks(mine), sorted(r.task for r in mine)),
+            col,
             key=f"compare_overlap_{model}",
         )
 table = pd.DataFrame(

@@ -11,6 +11,7 @@ from neuronviz.extract import extract_words
 from neuronviz.figures import class_distribution_figure, highlight_legend_html, token_highlight_html
 from neuronviz.neurons import neuron_label, parse_neuron
 from pages._shared import (
+    chart,
     download_table,
     get_model,
     pick_model,
@@ -82,7 +83,7 @@ else:
     )
     st.dataframe(table, hide_index=True, key="explorer_table")
     download_table(table, f"{model}-{label.replace(':', '_')}-top-words", key="explorer_csv")
-    st.plotly_chart(
+    chart(
         class_distribution_figure(class_activations(entry, task, neuron), label),
         key="explorer_classes",
     )

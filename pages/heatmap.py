@@ -5,7 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from neuronviz.figures import top_neuron_heatmap
-from pages._shared import pick_model, pick_tasks, require_results, result_for, use_app_navigation
+from pages._shared import (
+    chart,
+    pick_model,
+    pick_tasks,
+    require_results,
+    result_for,
+    use_app_navigation,
+)
 
 use_app_navigation()
 st.title("Top neurons")
@@ -28,7 +35,7 @@ fig = top_neuron_heatmap(
 st.caption(
     "Rows are neurons (layer:index, layer 0 = embeddings); click a cell to open that neuron in the explorer."
 )
-event = st.plotly_chart(fig, key="heatmap_chart", on_select="rerun", selection_mode="points")
+event = chart(fig, key="heatmap_chart", on_select="rerun", selection_mode="points")
 points = event.selection.get("points", []) if event else []
 if points:
     label = points[0]["y"]

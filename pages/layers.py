@@ -7,6 +7,7 @@ import streamlit as st
 
 from neuronviz.figures import layer_figure
 from pages._shared import (
+    chart,
     download_table,
     pick_model,
     pick_tasks,
@@ -34,7 +35,7 @@ with st.sidebar:
     )
     measure = st.radio("Bars show", ["share", "count"], horizontal=True, key="layers_measure")
 
-st.plotly_chart(layer_figure(chosen, measure=measure, which=which), key="layers_chart")
+chart(layer_figure(chosen, measure=measure, which=which), key="layers_chart")
 rows = []
 for r in chosen:
     dist = r.layers["minimal"] if which == "minimal" else r.layers["top"][which]

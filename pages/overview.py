@@ -9,6 +9,7 @@ import streamlit as st
 
 from neuronviz.figures import curves_figure
 from pages._shared import (
+    chart,
     download_table,
     pick_model,
     pick_tasks,
@@ -74,7 +75,7 @@ for task in tasks:
         )
     for note in r.warnings:
         st.info(f"{task}: {note}", icon=":material/info:")
-    st.plotly_chart(curves_figure(r, split), key=f"overview_curve_{task}")
+    chart(curves_figure(r, split), key=f"overview_curve_{task}")
     st.download_button(
         f"Download the {task} result as JSON",
         json.dumps(r.to_dict(), indent=1).encode(),

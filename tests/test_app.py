@@ -127,3 +127,26 @@ def test_explorer_takes_several_neurons(app):
     at = open_page(app, "explorer", model="bert", task="pos", neuron="2:5,1:3")
     assert sum("Neuron 2:5" in m.value or "Neuron 1:3" in m.value for m in at.markdown) == 2
     assert any("neuron 1:3" in c.value for c in at.caption)
+
+
+def test_learn_page_lambda_slider_changes_the_selected_neurons(app):
+    at = open_page(app, "learn")
+    used = {m.label: m.value for m in at.metric}["neurons used"]
+    at.select_slider(key="learn_lambda").set_value(0.0).run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["neurons used"] == "24 of 24"
+    at.select_slider(key="learn_lambda").set_value(0.1).run()
+    fewer = {m.label: m.value for m in at.metric}["neurons used"]
+    assert int(fewer.split()[0]) < int(used.split()[0]) < 24
+    at.select_slider(key="learn_lambda").set_value(1.0).run()
+    assert "zeroes every weight" in at.info[0].value
+
+
+def test_presentation_mode_from_the_url_and_the_toggle(app):
+    at = open_page(app, "overview", model="bert", task="pos", present="1")
+    assert at.session_state["present"] is True
+    assert any("font-size: 22px" in m.value for m in at.markdown)
+    at.toggle(key="present_toggle").set_value(False).run()
+    assert not at.exception
+    assert at.session_state["present"] is False
+    assert not any("font-size: 22px" in m.value for m in at.markdown)
