@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from neuronviz.figures import toy_weights_figure
 from neuronviz.toy import CLASSES, LAMBDA_STEPS, ToyFit, fit_toy, toy_problem
 
@@ -9,7 +11,7 @@ from neuronviz.toy import CLASSES, LAMBDA_STEPS, ToyFit, fit_toy, toy_problem
 def test_stronger_penalty_keeps_fewer_neurons_and_the_signals_last():
     used = [len(fit_toy(lam).selected) for lam in LAMBDA_STEPS]
     assert used[0] == 24 and used[-1] == 0
-    assert all(a >= b for a, b in zip(used, used[1:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(used))
     moderate = fit_toy(0.1)
     assert set(toy_problem().signal_neurons.values()) <= set(moderate.selected)
     assert moderate.test_accuracy > 0.85
