@@ -47,6 +47,7 @@ navigation = st.navigation(
         st.Page("pages/layers.py", title="Layers", icon=":material/stacked_bar_chart:"),
         st.Page("pages/compare.py", title="Compare models", icon=":material/compare_arrows:"),
         st.Page("pages/explorer.py", title="Neuron explorer", icon=":material/neurology:"),
+        st.Page("pages/neuron.py", title="Neuron card", icon=":material/search:"),
         st.Page("pages/learn.py", title="Learn", icon=":material/school:"),
         st.Page("pages/cached_data.py", title="Cached data", icon=":material/storage:"),
     ],

@@ -150,3 +150,20 @@ def test_presentation_mode_from_the_url_and_the_toggle(app):
     assert not at.exception
     assert at.session_state["present"] is False
     assert not any("font-size: 22px" in m.value for m in at.markdown)
+
+
+def test_neuron_card_and_search_by_word_class_and_neuron(app):
+    at = open_page(app, "neuron", model="bert")
+    assert at.dataframe[0].value["task"].tolist() == ["chunk", "pos"]  # the top neuron's card
+    at.text_input(key="card_query").set_value("the").run()
+    assert not at.exception
+    assert "fire most on 'the'" in at.subheader[0].value
+    assert len(at.dataframe[0].value) == 10
+    at.text_input(key="card_query").set_value("NN").run()
+    assert "Top neurons for NN" in at.subheader[0].value
+    assert set(at.dataframe[0].value["task"]) == {"pos"}
+    at.text_input(key="card_query").set_value("2:5").run()
+    assert at.subheader[0].value.startswith("Neuron 2:5 of bert")
+    assert at.query_params["neuron"] in ("2:5", ["2:5"])
+    at.text_input(key="card_query").set_value("9:9").run()
+    assert "outside the model" in at.error[0].value
