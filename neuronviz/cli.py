@@ -11,6 +11,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from neuronviz import __version__
 from neuronviz.errors import NeuronvizError
@@ -373,6 +374,31 @@ def cmd_cache_verify(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def cmd_bundle_export(args: argparse.Namespace) -> int:
+    from neuronviz.bundle import export_bundle
+
+    tasks = [t for group in args.task for t in _csv(group)]
+    models = [m for group in args.model for m in _csv(group)]
+    pairs = [(m, t) for m in models for t in tasks]
+    info = export_bundle(
+        pairs, args.output, cache_dir=args.cache_dir, activations=not args.no_activations
+    )
+    size = Path(args.output).stat().st_size / 2**20
+    _out(
+        f"wrote {args.output}: {len(info.pairs)} analyses, {len(info.files)} files, {size:.1f} MiB"
+    )
+    return 0
+
+
+def cmd_bundle_import(args: argparse.Namespace) -> int:
+    from neuronviz.bundle import import_bundle
+
+    info = import_bundle(args.path, cache_dir=args.cache_dir)
+    pairs = ", ".join(f"{m} x {t}" for m, t in info.pairs)
+    _out(f"imported {args.path}: {pairs}")
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from neuronviz.models import MODELS
 
@@ -540,6 +566,26 @@ def build_parser() -> argparse.ArgumentParser:
     vf = cache_sub.add_parser("verify", parents=[common], help="check sizes and SHA-256 sums")
     vf.add_argument("ids", nargs="*", help="entry ids (default: all)")
     vf.set_defaults(func=cmd_cache_verify)
+
+    bundle = sub.add_parser(
+        "bundle", parents=[common], help="export or import a demo bundle (results for a talk)"
+    )
+    bundle_sub = bundle.add_subparsers(dest="bundle_command", required=True)
+    bx = bundle_sub.add_parser(
+        "export", parents=[common], help="write chosen model x task results to one file"
+    )
+    bx.add_argument("--model", action="append", required=True, help="model(s), comma-separated")
+    bx.add_argument("--task", action="append", required=True, help="task(s), comma-separated")
+    bx.add_argument("-o", "--output", required=True, help="bundle file to write (.zip)")
+    bx.add_argument(
+        "--no-activations",
+        action="store_true",
+        help="results only (smaller; corpus views of the explorer are then unavailable)",
+    )
+    bx.set_defaults(func=cmd_bundle_export)
+    bi = bundle_sub.add_parser("import", parents=[common], help="add a bundle to the cache")
+    bi.add_argument("path", help="bundle file")
+    bi.set_defaults(func=cmd_bundle_import)
 
     sub.add_parser("models", parents=[common], help="list registered models").set_defaults(
         func=cmd_models

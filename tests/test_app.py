@@ -167,3 +167,15 @@ def test_neuron_card_and_search_by_word_class_and_neuron(app):
     assert at.query_params["neuron"] in ("2:5", ["2:5"])
     at.text_input(key="card_query").set_value("9:9").run()
     assert "outside the model" in at.error[0].value
+
+
+def test_cached_data_page_writes_a_demo_bundle(app, tmp_path):
+    at = open_page(app, "cached_data")
+    target = tmp_path / "talk.zip"
+    at.text_input(key="bundle_path").set_value(str(target)).run()
+    at.button(key="bundle_write").click().run()
+    assert not at.exception
+    assert "Wrote" in at.success[0].value and target.stat().st_size > 1000
+    at.text_input(key="bundle_import_path").set_value(str(target)).run()
+    at.button(key="bundle_import").click().run()
+    assert "Imported" in at.success[-1].value
