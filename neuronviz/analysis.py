@@ -314,6 +314,21 @@ def _stability(
     }
 
 
+def _test_predictions(
+    data: ProbeData, oracle: FitResult, retrain: Retrainer, minimal: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Test-split predictions of the all-neuron probe, the minimal-set probe and the all-neuron
+    probe with the minimal set zeroed (for confusion matrices side by side)."""
+    cols, fit = retrain.fit_for(minimal)
+    ablated = oracle.weights.clone()
+    ablated[torch.as_tensor(cols)] = 0.0
+    return {
+        "test_pred_all": data.test.logits(oracle.weights, oracle.bias).argmax(1).numpy(),
+        "test_pred_minimal": data.test.logits(fit.weights, fit.bias, cols).argmax(1).numpy(),
+        "test_pred_ablated": data.test.logits(ablated, oracle.bias).argmax(1).numpy(),
+    }
+
+
 def analyse(
     data: ProbeData,
     settings: AnalysisSettings | None = None,
@@ -404,6 +419,7 @@ def analyse(
         stability = _stability(
             data, settings, pair, oracle, retrain, threshold, minimal, search.weighting
         )
+    predictions = _test_predictions(data, oracle, retrain, minimal.neurons)
     timings["end"] = time.perf_counter()
     names = list(timings)
     durations = {n: round(timings[names[i + 1]] - timings[n], 2) for i, n in enumerate(names[:-1])}
@@ -423,6 +439,12 @@ def analyse(
         stability=stability,
         class_means=class_means(data.train, data.y_train, data.n_classes),
         timings=durations,
+        extra_arrays={
+            "feature_mean": np.asarray(data.train.mean, dtype=np.float32),
+            "feature_scale": np.asarray(data.train.scale, dtype=np.float32),
+            "test_labels": np.asarray(data.test.y, dtype=np.int64),
+            **predictions,
+        },
     )
 
 

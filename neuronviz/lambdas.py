@@ -123,6 +123,7 @@ class LambdaSearch:
     chosen: tuple[float, float]
     grid_words: int
     weighting: str = "uniform"
+    top_neurons: dict[str, list[int]] = field(default_factory=dict)  # "l1,l2" -> top 5% (grid fit)
 
 
 def _grid_design(data: ProbeData, words: int) -> tuple[Design, torch.Tensor]:
@@ -237,5 +238,17 @@ def search_lambdas(
         *chosen,
         chosen_point.weighting,
     )
-    search = LambdaSearch(points, rule, tolerance, chosen, grid.n_rows, chosen_point.weighting)
+    k = percent_size(5, data.n_neurons)
+    prior_used = prior if chosen_point.weighting == "frequency" else None
+    tops = {
+        f"{l1:g},{l2:g}": lca_ranking(
+            fit.weights.T.cpu().numpy(), data.classes, class_weights=prior_used
+        )
+        .top(k)
+        .tolist()
+        for (l1, l2), fit in weights.items()
+    }
+    search = LambdaSearch(
+        points, rule, tolerance, chosen, grid.n_rows, chosen_point.weighting, tops
+    )
     return search, weights[chosen]

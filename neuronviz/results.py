@@ -133,6 +133,7 @@ class AnalysisResult:
         stability,
         class_means,
         timings,
+        extra_arrays: dict[str, np.ndarray] | None = None,
     ) -> AnalysisResult:
         """Assemble a result from the analysis steps' outputs."""
         minimal_info = _plain(minimal)
@@ -172,6 +173,7 @@ class AnalysisResult:
                 "bias": oracle.bias.cpu().numpy().astype(np.float32),
                 "class_means": np.asarray(class_means, dtype=np.float32),
                 "minimal_neurons": np.asarray(minimal.neurons, dtype=np.int64),
+                **(extra_arrays or {}),
             },
         )
 

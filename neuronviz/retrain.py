@@ -42,6 +42,7 @@ class Retrainer:
         self.lambda2 = max(lambda2, MIN_RIDGE)
         self.max_iter = max_iter
         self._memo: dict[tuple, Retrained] = {}
+        self._fits: dict[bytes, FitResult] = {}
 
     def __call__(self, columns: np.ndarray, *, control: tuple | None = None) -> Retrained:
         """Retrain on ``columns``; ``control`` = (train, dev, test) labels of a control task."""
@@ -67,7 +68,16 @@ class Retrainer:
             test=accuracy_of(self.data.test, fit, cols, test),
         )
         self._memo[key] = result
+        if control is None:
+            self._fits[cols.tobytes()] = fit
         return result
+
+    def fit_for(self, columns: np.ndarray) -> tuple[np.ndarray, FitResult]:
+        """The probe retrained on ``columns`` (sorted, as the fit's rows are), reusing a past fit."""
+        cols = np.sort(np.asarray(columns, dtype=np.int64))
+        if cols.tobytes() not in self._fits:
+            self(cols)
+        return cols, self._fits[cols.tobytes()]
 
 
 def accuracy_of(split: EvalSet, fit: FitResult, cols: np.ndarray | None, gold: np.ndarray) -> float:
