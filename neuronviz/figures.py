@@ -15,6 +15,7 @@ __all__ = [
     "OKABE_ITO",
     "activation_heatmap",
     "class_distribution_figure",
+    "confusion_figure",
     "curves_figure",
     "depth_profile_figure",
     "highlight_legend_html",
@@ -22,6 +23,8 @@ __all__ = [
     "minimal_share_figure",
     "overlap_matrix_figure",
     "reach_figure",
+    "size_slider_figure",
+    "stability_figure",
     "token_highlight_html",
     "top_neuron_heatmap",
     "toy_weights_figure",
@@ -392,3 +395,111 @@ def toy_weights_figure(fit, classes: Sequence[str], labels: Sequence[str]) -> go
     used = len(fit.selected)
     title = f"lambda1 = {fit.lambda1:g}: {used} of {len(labels)} neurons used, test accuracy {100 * fit.test_accuracy:.1f}%"
     return _layout(fig, title, height=620)
+
+
+def size_slider_figure(result, size: int, split: str = "test") -> go.Figure:
+    """Accuracy of the top-k prefix vs k, with the chosen ``size`` and the minimal set marked."""
+    points = result.prefix_accuracy(split)
+    sizes = [s for s, _ in points]
+    fig = go.Figure(
+        go.Scatter(
+            x=sizes,
+            y=[100 * a for _, a in points],
+            mode="lines+markers",
+            name="top-k retrained",
+            line={"color": TOP, "width": 3},
+            hovertemplate="%{x} neurons: %{y:.2f}%<extra></extra>",
+        )
+    )
+    m = result.minimal
+    fig.add_vline(
+        x=m["size"],
+        line={"color": "#009E73", "width": 3},
+        annotation_text=f"minimal set: {m['size']}",
+        annotation_position="top left",
+    )
+    chosen = dict(points).get(size)
+    if chosen is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[size],
+                y=[100 * chosen],
+                mode="markers",
+                name="chosen size",
+                marker={"color": "#D55E00", "size": 16, "symbol": "diamond"},
+            )
+        )
+    fig.add_hline(
+        y=100 * result.oracle[f"{split}_accuracy"],
+        line={"color": "black", "dash": "dot"},
+        annotation_text="all neurons",
+    )
+    fig.update_xaxes(type="log", title="neurons (top-k of the ranking, log scale)")
+    fig.update_yaxes(title=f"{split} accuracy (%)")
+    return _layout(fig, f"{result.model} x {result.task}: how many neurons are enough?")
+
+
+def confusion_figure(
+    counts: np.ndarray, classes: Sequence[str], title: str, *, show: Sequence[int] | None = None
+) -> go.Figure:
+    """Row-normalised confusion matrix (gold rows, predicted columns) of the classes ``show``."""
+    idx = np.arange(len(classes)) if show is None else np.asarray(show)
+    sub = counts[np.ix_(idx, idx)].astype(np.float64)
+    totals = counts[idx].sum(1, keepdims=True).astype(np.float64)
+    share = np.divide(sub, totals, out=np.zeros_like(sub), where=totals > 0)
+    names = [classes[i] for i in idx]
+    fig = go.Figure(
+        go.Heatmap(
+            z=100 * share,
+            x=names,
+            y=names,
+            zmin=0,
+            zmax=100,
+            colorscale="Blues",
+            colorbar={"title": "% of gold"},
+            customdata=sub,
+            hovertemplate="gold %{y}<br>predicted %{x}<br>%{z:.1f}% (%{customdata:.0f} words)<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title="predicted", type="category", tickangle=-45)
+    fig.update_yaxes(title="gold", type="category", autorange="reversed")
+    return _layout(fig, title, height=520)
+
+
+def stability_figure(rows: Sequence[dict]) -> go.Figure:
+    """How often each top neuron stays in the top set: across lambda pairs and across seeds.
+
+    ``rows``: dicts with ``label``, ``lambda_share`` (and ``lambda_low``/``lambda_high``), and
+    optionally ``seed_share`` (and ``seed_low``/``seed_high``).
+    """
+    labels = [r["label"] for r in rows]
+    fig = go.Figure()
+    names = {
+        "lambda": "share of lambda pairs with it in their top k",
+        "seed": "share of seed resamples with it in the minimal set",
+    }
+    for key, colour in (("lambda", TOP), ("seed", BOTTOM)):
+        if not rows or f"{key}_share" not in rows[0]:
+            continue
+        share = np.array([100 * r[f"{key}_share"] for r in rows])
+        fig.add_trace(
+            go.Bar(
+                x=labels,
+                y=share,
+                name=names[key],
+                marker_color=colour,
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [100 * r[f"{key}_high"] - s for r, s in zip(rows, share, strict=True)],
+                    "arrayminus": [
+                        s - 100 * r[f"{key}_low"] for r, s in zip(rows, share, strict=True)
+                    ],
+                },
+            )
+        )
+    fig.update_xaxes(title="neuron (in ranking order)", type="category")
+    fig.update_yaxes(title="% (95% Wilson interval)", range=[0, 105])
+    fig.update_layout(barmode="group")
+    k = rows[0].get("k") if rows else None
+    return _layout(fig, "ranking stability of the top neurons" + (f" (k = {k})" if k else ""))

@@ -123,7 +123,8 @@ class LambdaSearch:
     chosen: tuple[float, float]
     grid_words: int
     weighting: str = "uniform"
-    top_neurons: dict[str, list[int]] = field(default_factory=dict)  # "l1,l2" -> top 5% (grid fit)
+    # "l1,l2" -> the full neuron ordering of that pair's grid fit (stored as an array, not JSON)
+    pair_orders: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
 
 def _grid_design(data: ProbeData, words: int) -> tuple[Design, torch.Tensor]:
@@ -238,17 +239,14 @@ def search_lambdas(
         *chosen,
         chosen_point.weighting,
     )
-    k = percent_size(5, data.n_neurons)
     prior_used = prior if chosen_point.weighting == "frequency" else None
-    tops = {
+    orders = {
         f"{l1:g},{l2:g}": lca_ranking(
             fit.weights.T.cpu().numpy(), data.classes, class_weights=prior_used
-        )
-        .top(k)
-        .tolist()
+        ).order
         for (l1, l2), fit in weights.items()
     }
     search = LambdaSearch(
-        points, rule, tolerance, chosen, grid.n_rows, chosen_point.weighting, tops
+        points, rule, tolerance, chosen, grid.n_rows, chosen_point.weighting, orders
     )
     return search, weights[chosen]

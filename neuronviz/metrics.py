@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ClassificationReport", "classification_report"]
+__all__ = ["ClassificationReport", "classification_report", "confusion_matrix", "wilson_interval"]
 
 
 @dataclass(frozen=True)
@@ -52,3 +52,22 @@ def classification_report(
         per_class_accuracy={classes[c]: float(r) for c, r in zip(present, recall, strict=True)},
         support={classes[c]: int(support[c]) for c in present},
     )
+
+
+def confusion_matrix(gold: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """Counts ``(gold, predicted)``; gold ids below 0 (labels unseen in training) are left out."""
+    gold, pred = np.asarray(gold), np.asarray(pred)
+    keep = gold >= 0
+    flat = gold[keep] * n_classes + pred[keep]
+    return np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion (sensible for small ``trials`` and 0 or 1)."""
+    if trials <= 0:
+        return 0.0, 1.0
+    p = successes / trials
+    denom = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denom
+    half = z * np.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))

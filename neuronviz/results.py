@@ -100,6 +100,14 @@ class AnalysisResult:
         """Mean standardised activation of each class, ``(classes, neurons)``."""
         return self.arrays["class_means"]
 
+    def prefix_accuracy(self, split: str = "test") -> list[tuple[int, float]]:
+        """Retrained accuracy of top-k prefixes of the ranking, every size measured (curves and
+        the minimal-set search), sorted by size."""
+        points = dict(zip(self.curves["sizes"], self.curves["top"][split], strict=True))
+        column = 2 if split == "test" else 1
+        points.update({int(p[0]): float(p[column]) for p in self.minimal.get("curve", [])})
+        return sorted(points.items())
+
     def neuron_ranking(self) -> NeuronRanking:
         return NeuronRanking(
             method=self.method,
@@ -153,7 +161,10 @@ class AnalysisResult:
                 "test": len(data.test.y),
                 **{f"unseen_{k}": v for k, v in data.unseen.items()},
             },
-            lambda_search=_plain(search),
+            lambda_search={
+                **_plain({k: v for k, v in search.__dict__.items() if k != "pair_orders"}),
+                "grid_pairs": list(getattr(search, "pair_orders", {})),
+            },
             oracle=_plain(oracle_info),
             ranking=ranking.to_dict(),
             minimal=minimal_info,
@@ -173,6 +184,11 @@ class AnalysisResult:
                 "bias": oracle.bias.cpu().numpy().astype(np.float32),
                 "class_means": np.asarray(class_means, dtype=np.float32),
                 "minimal_neurons": np.asarray(minimal.neurons, dtype=np.int64),
+                **(
+                    {"grid_orders": np.stack(list(search.pair_orders.values())).astype(np.int32)}
+                    if getattr(search, "pair_orders", None)
+                    else {}
+                ),
                 **(extra_arrays or {}),
             },
         )

@@ -179,3 +179,15 @@ def test_cached_data_page_writes_a_demo_bundle(app, tmp_path):
     at.text_input(key="bundle_import_path").set_value(str(target)).run()
     at.button(key="bundle_import").click().run()
     assert "Imported" in at.success[-1].value
+
+
+def test_deep_dive_slider_confusions_and_stability(app):
+    at = open_page(app, "deep_dive", model="bert", task="pos")
+    assert {m.label for m in at.metric} >= {"neurons", "test accuracy", "minimal set"}
+    sizes = at.select_slider(key="deep_size").options
+    at.select_slider(key="deep_size").set_value(sizes[-1]).run()
+    assert not at.exception
+    assert at.metric[0].value.startswith(str(sizes[-1]).split()[0])
+    assert len(at.get("plotly_chart")) >= 4  # slider curve, three confusion matrices (+ stability)
+    assert not at.info  # results from this version have predictions and grid top sets
+    assert len(at.dataframe[0].value) == 20 or len(at.dataframe[0].value) == 48
