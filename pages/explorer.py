@@ -62,6 +62,34 @@ for n, lab in zip(neurons, labels, strict=True):
 if len(neurons) > 1:
     st.caption(f"Corpus views follow the first neuron, {label}; typed text shows all of them.")
 
+has_stats = "feature_mean" in result.arrays
+mode = st.sidebar.radio(
+    "Colour words by",
+    ["activation", "contribution to a class"],
+    key="explorer_mode",
+    help="Contribution = probe weight x standardised activation: how much this neuron pushes "
+    "the probe toward the class on that word (red: toward, blue: away).",
+    disabled=not has_stats,
+)
+contribution_class = None
+if mode == "contribution to a class" and has_stats:
+    strongest = int(abs(result.weights[:, neuron]).argmax())
+    contribution_class = st.sidebar.selectbox(
+        "Class", result.classes, index=strongest, key="explorer_class"
+    )
+elif not has_stats:
+    st.sidebar.caption("Contributions need a result from this neuronviz version; re-run it.")
+
+
+def colour_values(n: int, values):
+    """What the words are shaded by: raw activation, or weight x standardised activation."""
+    if contribution_class is None:
+        return values
+    c = result.classes.index(contribution_class)
+    mean, scale = result.arrays["feature_mean"][n], result.arrays["feature_scale"][n]
+    return result.weights[c, n] * (values - mean) / scale
+
+
 entry = test_entry(result)
 if entry is None:
     st.warning(
@@ -70,11 +98,14 @@ if entry is None:
 else:
     firing = top_firing(entry, neuron, k=15)
     st.subheader("Where it fires most (test split)")
-    scale = max(abs(f.activation) for f in firing) or 1.0
+    shown = [sentence_values(entry, f.sentence, [neuron]) for f in firing[:8]]
+    shaded = [colour_values(neuron, values[0]) for _, values in shown]
+    scale = max(float(abs(v).max()) for v in shaded) or 1.0
+    if contribution_class is not None:
+        st.caption(f"Shaded by contribution to {contribution_class}.")
     st.markdown(highlight_legend_html(scale), unsafe_allow_html=True)
-    for f in firing[:8]:
-        words, values = sentence_values(entry, f.sentence, [neuron])
-        st.markdown(token_highlight_html(words, values[0], vmax=scale), unsafe_allow_html=True)
+    for (words, _), values in zip(shown, shaded, strict=True):
+        st.markdown(token_highlight_html(words, values, vmax=scale), unsafe_allow_html=True)
     table = pd.DataFrame(
         [
             {"activation": round(f.activation, 3), "left": f.left, "word": f.word, "right": f.right}
@@ -112,7 +143,7 @@ if words:
     rows = []
     for n, lab in zip(neurons, labels, strict=True):
         layer, index = divmod(n, result.hidden_size)
-        values = acts[layer, :, index].astype(float)
+        values = colour_values(n, acts[layer, :, index].astype(float))
         scale = max(scale, float(abs(values).max()))
         rows.append((lab, values))
     for lab, values in rows:

@@ -191,3 +191,15 @@ def test_deep_dive_slider_confusions_and_stability(app):
     assert len(at.get("plotly_chart")) >= 4  # slider curve, three confusion matrices (+ stability)
     assert not at.info  # results from this version have predictions and grid top sets
     assert len(at.dataframe[0].value) == 20 or len(at.dataframe[0].value) == 48
+
+
+def test_explorer_shades_by_contribution_to_a_class(app):
+    at = open_page(app, "explorer", model="bert", task="pos", neuron="2:5")
+    before = [m.value for m in at.markdown if "<span title=" in m.value]
+    at.radio(key="explorer_mode").set_value("contribution to a class").run()
+    assert not at.exception
+    assert any("contribution to" in c.value for c in at.caption)
+    at.selectbox(key="explorer_class").set_value("NN").run()
+    after = [m.value for m in at.markdown if "<span title=" in m.value]
+    assert any("Shaded by contribution to NN" in c.value for c in at.caption)
+    assert len(after) == len(before) and after != before
