@@ -26,7 +26,8 @@ html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
 h1 { font-size: 3rem !important; }
 h2 { font-size: 2.2rem !important; }
 [data-testid="stMetricValue"] { font-size: 2.6rem; }
-[data-testid="stToolbar"], [data-testid="stDecoration"], footer { display: none; }
+[data-testid="stAppDeployButton"], [data-testid="stDecoration"], footer { display: none !important; }
+[data-testid="stTopNavLink"] p { font-size: 1.15rem; }
 </style>
 """
 

@@ -55,7 +55,10 @@ def presenting() -> bool:
 def chart(fig, where=None, **kwargs):
     """``st.plotly_chart`` (in ``where``, a column or container) with larger type when presenting."""
     if presenting():
+        # Streamlit's chart theme sets axis and legend fonts itself; our figures bring their
+        # own template, so the theme is dropped and the larger type applies everywhere.
         fig.update_layout(font=PRESENT_FONT, title_font_size=26)
+        kwargs.setdefault("theme", None)
     return (where or st).plotly_chart(fig, **kwargs)
 
 
