@@ -177,7 +177,10 @@ class StreamedDesign(Design):
     Only ``block_rows`` rows are in memory at a time (as float32), so the matrix may be far
     larger than memory. ``rows`` (a slice) and ``columns`` choose a sub-matrix. A column subset
     small enough (``dense_bytes``) is read once into a :class:`DenseDesign`: retraining on a
-    few hundred neurons should not re-read every layer of the cache at each iteration.
+    few hundred neurons should not re-read every layer of the cache at each iteration. A large
+    subset (over ``COPY_LIMIT`` of the columns) is *masked*: whole rows are read (one contiguous
+    copy per layer) and multiplied with weights that are zero outside the subset, which beats
+    gathering scattered columns out of every layer at each pass.
     """
 
     def __init__(
@@ -204,6 +207,9 @@ class StreamedDesign(Design):
             1.0 / self.scale, dtype=torch.float32, device=self._device
         )
         self._mean = torch.as_tensor(self.mean, dtype=torch.float32, device=self._device)
+        total = entry.shape[1]
+        self._masked = self.columns is not None and len(self.columns) > COPY_LIMIT * total
+        self._index = torch.as_tensor(self.columns, device=self._device) if self._masked else None
 
     @property
     def n_rows(self) -> int:  # type: ignore[override]
@@ -226,10 +232,10 @@ class StreamedDesign(Design):
         for a in range(start, stop, self.block_rows):
             rows = slice(a, min(a + self.block_rows, stop))
             m = rows.stop - rows.start
-            if self.columns is None:
+            if self.columns is None or self._masked:
                 if buffer is None:
                     buffer = np.empty(
-                        (min(self.block_rows, stop - start), self.n_features), np.float32
+                        (min(self.block_rows, stop - start), self.entry.shape[1]), np.float32
                     )
                 block = buffer[:m]
                 for layer in range(self.entry.n_layers):
@@ -241,15 +247,22 @@ class StreamedDesign(Design):
     def forward(self, weights: torch.Tensor) -> torch.Tensor:
         scaled = weights * self._inv_scale[:, None]
         shift = self._mean @ scaled
+        if self._masked:
+            full = torch.zeros(self.entry.shape[1], weights.shape[1], device=self._device)
+            full[self._index] = scaled
+            scaled = full
         out = torch.empty(self.n_rows, weights.shape[1], device=self._device)
         for offset, block in self._blocks():
             out[offset : offset + block.shape[0]] = block @ scaled - shift
         return out
 
     def backward(self, residual: torch.Tensor) -> torch.Tensor:
-        total = torch.zeros(self.n_features, residual.shape[1], device=self._device)
+        width = self.entry.shape[1] if self._masked else self.n_features
+        total = torch.zeros(width, residual.shape[1], device=self._device)
         for offset, block in self._blocks():
             total += block.T @ residual[offset : offset + block.shape[0]]
+        if self._masked:
+            total = total.index_select(0, self._index)
         total -= self._mean[:, None] * residual.sum(0, keepdim=True)
         return total * self._inv_scale[:, None]
 
@@ -276,5 +289,7 @@ class StreamedDesign(Design):
         """The standardised sub-matrix read into memory (float32, on the design's device)."""
         data = torch.empty(self.n_rows, self.n_features, device=self._device)
         for offset, block in self._blocks():
+            if self._masked:
+                block = block.index_select(1, self._index)
             data[offset : offset + block.shape[0]] = (block - self._mean) * self._inv_scale
         return DenseDesign(data, self.mean, self.scale)

@@ -148,6 +148,16 @@ def test_streamed_design_equals_dense(tiny_bert, data_dir, cache_dir):
         entry, mean=dense.mean, scale=dense.scale, rows=slice(7, 130), block_rows=50
     )
     torch.testing.assert_close(part.forward(w), dense.data[7:130] @ w, atol=1e-3, rtol=1e-3)
+    wide = np.arange(2, 48, 2)  # half the columns: streamed with masked weights, or read in
+    for limit in (0, 1 << 30):
+        sub = StreamedDesign(
+            entry, mean=dense.mean, scale=dense.scale, block_rows=50, dense_bytes=limit
+        ).subset(wide)
+        assert type(sub).__name__ == ("StreamedDesign" if limit == 0 else "DenseDesign")
+        ref = DenseDesign(dense.data[:, torch.as_tensor(wide)], dense.mean[wide], dense.scale[wide])
+        v = w[: len(wide)]
+        torch.testing.assert_close(sub.forward(v), ref.forward(v), atol=1e-3, rtol=1e-3)
+        torch.testing.assert_close(sub.backward(r), ref.backward(r), atol=1e-2, rtol=1e-3)
     cols = [3, 20, 40]
     torch.testing.assert_close(
         streamed.subset(cols).forward(w[:3]),
