@@ -28,9 +28,12 @@ from neuronviz.serve import CHROMIUM_ARGS, chromium_path, serve_dashboard  # noq
 VIEWS = {
     "overview": ("overview?model=minilm&task=pos", ".js-plotly-plot"),
     "top neurons": ("heatmap?model=minilm&task=pos", ".js-plotly-plot"),
-    "layers": ("layers?model=minilm&task=pos", ".js-plotly-plot"),
-    "compare": ("compare?models=minilm", "[data-testid='stMarkdown']"),
+    "layers": ("layers?model=minilm&task=pos,chunk,sem,ccg", ".js-plotly-plot"),
+    "compare": ("compare?models=minilm,smollm2-135m&task=sem", ".js-plotly-plot"),
+    "deep dive": ("deep_dive?model=minilm&task=pos", ".js-plotly-plot"),
     "explorer": ("explorer?model=minilm&task=pos&neuron=1:62", "span[title]"),
+    "neuron card": ("neuron?model=minilm&q=the", "[data-testid='stDataFrame']"),
+    "learn": ("learn", ".js-plotly-plot"),
 }
 SENTENCE = [
     "The",

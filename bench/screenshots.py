@@ -21,11 +21,15 @@ from neuronviz.serve import CHROMIUM_ARGS, chromium_path, serve_dashboard  # noq
 
 VIEWS = {
     "start": "",
-    "overview": "overview?model=minilm&task=pos,chunk",
+    "overview": "overview?model=minilm&task=pos,ccg",
     "heatmap": "heatmap?model=minilm&task=pos",
     "layers": "layers?model=minilm&task=pos,chunk,sem,ccg",
+    "compare": "compare?models=minilm,smollm2-135m&task=pos,sem",
+    "deep-dive": "deep_dive?model=minilm&task=pos",
     "explorer": "explorer?model=minilm&task=pos&neuron={neuron}",
-    "compare": "compare?models=minilm",
+    "neuron-card": "neuron?model=minilm&q=the",
+    "learn": "learn",
+    "presentation": "layers?model=minilm&task=pos,chunk,sem,ccg&present=1",
 }
 
 
