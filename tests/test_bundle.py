@@ -47,6 +47,20 @@ def overview_table(cache: Path, monkeypatch, model: str):
     return at.dataframe[0].value
 
 
+def view_numbers(cache: Path, monkeypatch, page: str, model: str) -> list:
+    """What a page shows: its charts' data, tables and metrics, as comparable values."""
+    monkeypatch.setenv("NEURONVIZ_CACHE", str(cache))
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params.update({"model": model, "task": "pos"})
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception
+    charts = [c.proto.spec for c in at.get("plotly_chart")]
+    tables = [d.value.to_json() for d in at.dataframe]
+    metrics = [(m.label, m.value) for m in at.metric]
+    assert charts or tables, page
+    return [charts, tables, metrics]
+
+
 def test_round_trip_keeps_every_number_and_view(source, bundle, tmp_path, monkeypatch):
     target = tmp_path / "empty-cache"
     info = import_bundle(bundle, cache_dir=target)
@@ -64,6 +78,9 @@ def test_round_trip_keeps_every_number_and_view(source, bundle, tmp_path, monkey
     a = overview_table(source, monkeypatch, model)
     b = overview_table(target, monkeypatch, model)
     assert a.equals(b)
+    for page in ("heatmap", "layers", "deep_dive", "neuron"):
+        shown = [view_numbers(cache, monkeypatch, page, model) for cache in (source, target)]
+        assert shown[0] == shown[1], page
     monkeypatch.setenv("NEURONVIZ_CACHE", str(target))
     at = AppTest.from_file(APP, default_timeout=90)
     at.query_params.update({"model": model, "task": "pos", "neuron": "2:5"})
