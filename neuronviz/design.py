@@ -21,7 +21,8 @@ __all__ = ["DenseDesign", "Design", "MaskedDesign", "StreamedDesign", "column_st
 
 MIN_SCALE = 1e-6  # a constant neuron gets scale 1e-6 and, standardised, stays all zero
 COPY_LIMIT = 0.3  # column subsets above this share are not copied (memory), but masked
-DENSE_SUBSET_BYTES = 3 << 29  # a streamed column subset up to 1.5 GiB is read into memory once
+DENSE_SUBSET_BYTES = 2 << 30  # a streamed column subset up to 2 GiB is read into memory once
+BLOCK_BYTES = 256 << 20  # float32 row block of a streamed design
 
 
 def column_stats(blocks, n_features: int) -> tuple[np.ndarray, np.ndarray]:
@@ -191,15 +192,16 @@ class StreamedDesign(Design):
         scale: np.ndarray,
         rows: slice | None = None,
         columns: np.ndarray | None = None,
-        block_rows: int = 16384,
+        block_rows: int | None = None,
         device: torch.device | str = "cpu",
         dense_bytes: int = DENSE_SUBSET_BYTES,
     ) -> None:
+        """``block_rows`` defaults to the rows of a 256 MiB float32 block of whole rows."""
         self.entry = entry
         self.dense_bytes = dense_bytes
         self.columns = None if columns is None else np.asarray(columns, dtype=np.int64)
         self.row_range = range(entry.manifest.n_words)[rows or slice(None)]
-        self.block_rows = block_rows
+        self.block_rows = block_rows or max(1024, BLOCK_BYTES // (4 * entry.shape[1]))
         self.mean = np.asarray(mean)
         self.scale = np.asarray(scale)
         self._device = torch.device(device)
