@@ -48,6 +48,7 @@ navigation = st.navigation(
         st.Page("pages/layers.py", title="Layers", icon=":material/stacked_bar_chart:"),
         st.Page("pages/compare.py", title="Compare models", icon=":material/compare_arrows:"),
         st.Page("pages/deep_dive.py", title="Deep dive", icon=":material/troubleshoot:"),
+        st.Page("pages/paper.py", title="Paper", icon=":material/article:"),
         st.Page("pages/explorer.py", title="Neuron explorer", icon=":material/neurology:"),
         st.Page("pages/neuron.py", title="Neuron card", icon=":material/search:"),
         st.Page("pages/learn.py", title="Learn", icon=":material/school:"),

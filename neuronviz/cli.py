@@ -374,6 +374,32 @@ def cmd_cache_verify(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from neuronviz.reproduce import PAPER_TASKS, ReproduceSettings, reproduce
+
+    settings = ReproduceSettings(
+        models=tuple(m for group in args.models or ["minilm,smollm2-135m"] for m in _csv(group)),
+        tasks=tuple(t for group in args.tasks for t in _csv(group)) or PAPER_TASKS,
+        token_cap=args.token_cap or None,
+        delta=args.delta,
+        seed=args.seed,
+        quick=args.quick,
+    )
+    name = args.name or ("quick" if args.quick else "-".join(settings.models))
+    out = Path(args.out) / name
+    report, decided = reproduce(
+        settings,
+        out,
+        cache=args.cache_dir,
+        data_dir=args.data_dir,
+        device=args.device,
+        images=not args.no_images,
+    )
+    _out(_table([[f.verdict, f.claim] for f in decided], ["verdict", "finding"]))
+    _out(f"report: {report}")
+    return 0
+
+
 def cmd_bundle_export(args: argparse.Namespace) -> int:
     from neuronviz.bundle import export_bundle
 
@@ -566,6 +592,37 @@ def build_parser() -> argparse.ArgumentParser:
     vf = cache_sub.add_parser("verify", parents=[common], help="check sizes and SHA-256 sums")
     vf.add_argument("ids", nargs="*", help="entry ids (default: all)")
     vf.set_defaults(func=cmd_cache_verify)
+
+    rp = sub.add_parser(
+        "reproduce",
+        parents=[common],
+        help="the paper's study: every model x task with its settings, and a report",
+    )
+    rp.add_argument(
+        "--models",
+        action="append",
+        default=None,
+        help="models, comma-separated (default: minilm,smollm2-135m)",
+    )
+    rp.add_argument(
+        "--tasks", action="append", default=[], help="tasks (default: pos,chunk,sem,ccg)"
+    )
+    rp.add_argument(
+        "--token-cap",
+        type=int,
+        default=150_000,
+        help="training tokens per task (the paper: 150000; 0 = all)",
+    )
+    rp.add_argument(
+        "--delta", type=float, default=1.0, help="minimal set: within delta%% of the oracle"
+    )
+    rp.add_argument("--seed", type=int, default=0)
+    rp.add_argument("--quick", action="store_true", help="a small smoke version (minutes)")
+    rp.add_argument("--name", help="report folder name (default: the models)")
+    rp.add_argument("--out", default="reports", help="parent folder of the report")
+    rp.add_argument("--no-images", action="store_true", help="skip PNG/SVG figures")
+    rp.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    rp.set_defaults(func=cmd_reproduce)
 
     bundle = sub.add_parser(
         "bundle", parents=[common], help="export or import a demo bundle (results for a talk)"

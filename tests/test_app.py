@@ -203,3 +203,15 @@ def test_explorer_shades_by_contribution_to_a_class(app):
     after = [m.value for m in at.markdown if "<span title=" in m.value]
     assert any("Shaded by contribution to NN" in c.value for c in at.caption)
     assert len(after) == len(before) and after != before
+
+
+def test_paper_page_shows_findings_and_tables(app):
+    at = open_page(app, "paper")
+    assert len(at.expander) == 5
+    assert any("holds" in e.label or "mixed" in e.label for e in at.expander)
+    assert len(at.dataframe[0].value) == 3  # bert x pos, bert x chunk, gpt2 x pos
+    at.multiselect(key="paper_models").set_value(["bert"]).run()
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 2
+    labels = [e.label for e in at.expander]
+    assert any("not measured" in label for label in labels)  # one model: no architecture verdict

@@ -1,0 +1,348 @@
+"""Reproducing the paper's study: the grid model x task with its settings, and a report.
+
+``run_reproduction`` analyses every model x task with the paper's settings (last-subword
+vectors, probes on the first 150,000 training tokens, lambdas chosen on dev, minimal set within
+1% of the oracle, relative), reusing cached activations and results. ``write_report`` turns the
+results into ``report.md`` with figures (PNG and SVG) and the numbers behind them (JSON, CSV);
+the dashboard's Paper page shows the same tables and verdicts from the same functions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from neuronviz.analysis import AnalysisSettings, run_analysis
+from neuronviz.compare import compare_models, compare_tasks, verdicts
+from neuronviz.errors import ConfigError
+from neuronviz.findings import Finding, findings, mean_depth
+from neuronviz.progress import Progress, ProgressCallback
+from neuronviz.results import AnalysisResult
+
+__all__ = [
+    "PAPER_TASKS",
+    "ReproduceSettings",
+    "report_tables",
+    "reproduce",
+    "run_reproduction",
+    "write_report",
+]
+
+log = logging.getLogger(__name__)
+
+PAPER_TASKS = ("pos", "chunk", "sem", "ccg")
+
+
+@dataclass(frozen=True)
+class ReproduceSettings:
+    """The study to run. ``quick`` is a small smoke version (few sentences, small grid)."""
+
+    models: tuple[str, ...] = ("minilm", "smollm2-135m")
+    tasks: tuple[str, ...] = PAPER_TASKS
+    token_cap: int | None = 150_000
+    delta: float = 1.0
+    seed: int = 0
+    quick: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.models or not self.tasks:
+            raise ConfigError("reproduce needs at least one model and one task")
+        if self.token_cap is not None and self.token_cap < 2:
+            raise ConfigError(f"token cap must be at least 2, got {self.token_cap}")
+
+    @property
+    def max_sentences(self) -> int | None:
+        return 300 if self.quick else None
+
+    def analysis(self) -> AnalysisSettings:
+        """The analysis settings of every model x task (delta relative, as in the paper)."""
+        common = {
+            "max_train_words": self.token_cap,
+            "delta": self.delta,
+            "relative_delta": True,
+            "seed": self.seed,
+        }
+        if self.quick:
+            return AnalysisSettings(
+                lambdas=((1e-4, 1e-4), (1e-3, 1e-3)),
+                grid_words=2000,
+                percents=(1, 5, 10, 20),
+                random_draws=2,
+                oracle_iter=100,
+                control_iter=60,
+                retrain_iter=15,
+                **common,
+            )
+        return AnalysisSettings(**common)
+
+    def command(self) -> str:
+        parts = ["neuronviz reproduce", "--models", ",".join(self.models)]
+        parts += ["--tasks", ",".join(self.tasks)]
+        if self.token_cap != 150_000:
+            parts += ["--token-cap", str(self.token_cap or 0)]
+        if self.delta != 1.0:
+            parts += ["--delta", f"{self.delta:g}"]
+        if self.seed:
+            parts += ["--seed", str(self.seed)]
+        if self.quick:
+            parts.append("--quick")
+        return " ".join(parts)
+
+
+def run_reproduction(
+    settings: ReproduceSettings,
+    *,
+    cache: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    device: str = "auto",
+    callback: ProgressCallback | None = None,
+) -> list[AnalysisResult]:
+    """Analyse every model x task (cached ones load instantly); returns the results in order."""
+    analysis = settings.analysis()
+    pairs = [(m, t) for m in settings.models for t in settings.tasks]
+    results = []
+    with Progress("reproduce", len(pairs), unit="analysis", callback=callback) as progress:
+        for i, (model, task) in enumerate(pairs):
+            log.info("reproduce %d/%d: %s x %s", i + 1, len(pairs), model, task)
+            results.append(
+                run_analysis(
+                    model,
+                    task,
+                    settings=analysis,
+                    cache=cache,
+                    data_dir=data_dir,
+                    max_sentences=settings.max_sentences,
+                    device=device,
+                )
+            )
+            progress.update()
+    return results
+
+
+def report_tables(results: Sequence[AnalysisResult]) -> dict[str, pd.DataFrame]:
+    """The report's tables: per model x task, ranking quality, layers and task overlap."""
+    main = pd.DataFrame(
+        [
+            {
+                "model": r.model,
+                "task": r.task,
+                "classes": len(r.classes),
+                "neurons": r.n_neurons,
+                "train words": r.words["train"],
+                "oracle %": round(100 * r.oracle["test_accuracy"], 2),
+                "minimal set": r.minimal["size"],
+                "minimal % of neurons": round(100 * r.minimal["fraction"], 2),
+                "minimal %": round(100 * r.minimal["test_accuracy"], 2),
+                "control %": None
+                if r.control is None
+                else round(100 * r.control["test_accuracy"], 2),
+                "selectivity": None
+                if r.control is None
+                else round(100 * r.control["selectivity"], 2),
+                "lambdas": f"{r.oracle['lambda1']:g}, {r.oracle['lambda2']:g}",
+            }
+            for r in results
+        ]
+    )
+    quality = pd.DataFrame(
+        [
+            {
+                "model": r.model,
+                "task": r.task,
+                "size": f"{size}%",
+                "neurons": q["size"],
+                "top %": round(100 * q["top"], 2),
+                "random %": round(100 * q["random_mean"], 2),
+                "random sd": round(100 * q["random_std"], 2),
+                "bottom %": round(100 * q["bottom"], 2),
+            }
+            for r in results
+            for size, q in r.ranking_quality.items()
+        ]
+    )
+    layers = pd.DataFrame(
+        [
+            {
+                "model": r.model,
+                "task": r.task,
+                "mean relative depth": round(mean_depth(r), 3),
+                **{
+                    name: c
+                    for name, c in zip(r.layer_names, r.layers["minimal"]["count"], strict=True)
+                },
+            }
+            for r in results
+        ]
+    )
+    overlap_rows = []
+    by_model: dict[str, list[AnalysisResult]] = {}
+    for r in results:
+        by_model.setdefault(r.model, []).append(r)
+    for model, mine in by_model.items():
+        if len(mine) < 2:
+            continue
+        summary = compare_tasks(mine)
+        for p in summary["pairs"]:
+            overlap_rows.append(
+                {
+                    "model": model,
+                    "tasks": " / ".join(p["tasks"]),
+                    "shared neurons": p["intersection"],
+                    "jaccard": round(p["jaccard"], 3),
+                }
+            )
+    return {
+        "main": main,
+        "quality": quality,
+        "layers": layers.fillna(""),
+        "overlap": pd.DataFrame(overlap_rows),
+    }
+
+
+def _figures(results: Sequence[AnalysisResult]) -> dict[str, object]:
+    from neuronviz.figures import (
+        curves_figure,
+        depth_profile_figure,
+        layer_figure,
+        minimal_share_figure,
+        overlap_matrix_figure,
+        reach_figure,
+    )
+
+    report = compare_models(results)
+    figs: dict[str, object] = {
+        "minimal-share": minimal_share_figure(report["rows"]),
+        "depth-profile": depth_profile_figure(report["rows"]),
+        "reach": reach_figure(report["rows"]),
+    }
+    by_model: dict[str, list[AnalysisResult]] = {}
+    for r in results:
+        by_model.setdefault(r.model, []).append(r)
+    for model, mine in by_model.items():
+        figs[f"layers-{model}"] = layer_figure(mine)
+        if len(mine) > 1:
+            figs[f"overlap-{model}"] = overlap_matrix_figure(
+                compare_tasks(mine), sorted(r.task for r in mine)
+            )
+        for r in mine:
+            figs[f"curves-{model}-{r.task}"] = curves_figure(r)
+    return figs
+
+
+def _markdown_table(df: pd.DataFrame) -> str:
+    if df.empty:
+        return "_none_\n"
+    header = "| " + " | ".join(map(str, df.columns)) + " |"
+    rule = "|" + "---|" * len(df.columns)
+    rows = [
+        "| " + " | ".join("" if v is None else str(v) for v in row) + " |"
+        for row in df.itertuples(index=False)
+    ]
+    return "\n".join([header, rule, *rows]) + "\n"
+
+
+def write_report(
+    results: Sequence[AnalysisResult],
+    out_dir: str | Path,
+    settings: ReproduceSettings,
+    *,
+    images: bool = True,
+    elapsed: float | None = None,
+) -> Path:
+    """Write ``report.md``, figures (PNG + SVG) and ``results.json``/CSV tables to ``out_dir``."""
+    out = Path(out_dir)
+    fig_dir = out / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    decided = findings(results)
+    tables = report_tables(results)
+    for name, df in tables.items():
+        df.to_csv(out / f"{name}.csv", index=False)
+    comparison = compare_models(results)
+    (out / "results.json").write_text(
+        json.dumps(
+            {
+                "command": settings.command(),
+                "settings": asdict(settings),
+                "analysis_settings": settings.analysis().to_dict(),
+                "findings": [f.to_dict() for f in decided],
+                "summaries": [r.summary() for r in results],
+                "comparison": comparison,
+            },
+            indent=1,
+        ),
+        encoding="utf-8",
+    )
+    figures = _figures(results) if images else {}
+    for name, fig in figures.items():
+        fig.write_image(fig_dir / f"{name}.png", width=1000, height=560, scale=1)
+        fig.write_image(fig_dir / f"{name}.svg", width=1000, height=560)
+    lines = [
+        "# Reproducing Durrani et al. (EMNLP 2020) with neuronviz",
+        "",
+        "Generated by:",
+        "",
+        "```bash",
+        settings.command(),
+        "```",
+        "",
+        f"Models: {', '.join(settings.models)}. Tasks: {', '.join(settings.tasks)}. "
+        f"Probes on the first {settings.token_cap or 'all'} training tokens; minimal set: the "
+        f"smallest top-ranked set whose retrained dev accuracy is at least oracle x "
+        f"(1 - {settings.delta:g}/100); seed {settings.seed}."
+        + (f" Wall time: {elapsed / 60:.1f} minutes." if elapsed is not None else ""),
+        "",
+        "## Findings",
+        "",
+        "| finding | verdict |",
+        "|---|---|",
+        *[f"| {f.claim} | **{f.verdict}** |" for f in decided],
+        "",
+    ]
+    for f in decided:
+        lines += [f"### {f.claim}", "", f"Rule: {f.rule}", "", f"Verdict: **{f.verdict}**.", ""]
+        lines += [f"- {e}" for e in f.evidence] + [""]
+    lines += ["## Every model x task", "", _markdown_table(tables["main"])]
+    lines += ["## Top, random and bottom neurons (retrained, test accuracy)", ""]
+    lines += [_markdown_table(tables["quality"])]
+    lines += [
+        "## Where the minimal sets sit (neurons per layer)",
+        "",
+        _markdown_table(tables["layers"]),
+    ]
+    lines += ["## Overlap between tasks (minimal sets, within each model)", ""]
+    lines += [_markdown_table(tables["overlap"])]
+    lines += ["## Across models", ""]
+    lines += [f"- {v}" for v in verdicts(comparison["rows"])] + [""]
+    for name in figures:
+        lines += [f"![{name}](figures/{name}.png)", ""]
+    report = out / "report.md"
+    report.write_text("\n".join(lines), encoding="utf-8")
+    log.info("wrote %s", report)
+    return report
+
+
+def reproduce(
+    settings: ReproduceSettings,
+    out_dir: str | Path,
+    *,
+    cache: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    device: str = "auto",
+    images: bool = True,
+    callback: ProgressCallback | None = None,
+) -> tuple[Path, list[Finding]]:
+    """Run the study and write its report; returns the report's path and the findings."""
+    start = time.perf_counter()
+    results = run_reproduction(
+        settings, cache=cache, data_dir=data_dir, device=device, callback=callback
+    )
+    report = write_report(
+        results, out_dir, settings, images=images, elapsed=time.perf_counter() - start
+    )
+    return report, findings(results)

@@ -1,0 +1,73 @@
+"""Paper: the reproduction report of Durrani et al. (2020) on the cached results, live."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from neuronviz.compare import compare_models, compare_tasks, verdicts
+from neuronviz.figures import depth_profile_figure, minimal_share_figure, overlap_matrix_figure
+from neuronviz.findings import findings
+from neuronviz.reproduce import PAPER_TASKS, report_tables
+from pages._shared import chart, download_table, require_results, use_app_navigation
+
+use_app_navigation()
+st.title("The paper, reproduced")
+st.markdown(
+    "Durrani, Sajjad, Dalvi and Belinkov, *Analyzing Individual Neurons in Pre-trained Language "
+    "Models* (EMNLP 2020), checked on the analyses in this cache. Each finding is decided by the "
+    "rule shown with it, from the numbers shown with it; `neuronviz reproduce` writes the same "
+    "report to a folder."
+)
+results = require_results()
+models = sorted({r.model for r in results})
+wanted = [m for m in st.query_params.get("models", "").split(",") if m in models]
+chosen = st.sidebar.multiselect("Models", models, default=wanted or models, key="paper_models")
+st.query_params["models"] = ",".join(chosen)
+tasks = sorted({r.task for r in results if r.model in chosen})
+default_tasks = [t for t in PAPER_TASKS if t in tasks] or tasks
+picked_tasks = st.sidebar.multiselect("Tasks", tasks, default=default_tasks, key="paper_tasks")
+picked = [r for r in results if r.model in chosen and r.task in picked_tasks]
+if not picked:
+    st.info("Pick at least one model and task.")
+    st.stop()
+settings = {(r.settings.get("max_train_words"), r.settings.get("relative_delta")) for r in picked}
+if len(settings) > 1:
+    st.caption(
+        "These results were computed with different settings (token cap, delta); "
+        "`neuronviz reproduce` runs them all with the paper's."
+    )
+
+st.header("Findings")
+badge = {
+    "holds": ":green[holds]",
+    "does not hold": ":red[does not hold]",
+    "mixed": ":orange[mixed]",
+}
+for f in findings(picked):
+    with st.expander(f"**{badge.get(f.verdict, f.verdict)}**: {f.claim}"):
+        st.markdown(f"*Rule:* {f.rule}")
+        st.markdown("\n".join(f"- {e}" for e in f.evidence) or "_no evidence: not measured_")
+
+tables = report_tables(picked)
+st.header("Every model x task")
+st.dataframe(tables["main"], hide_index=True, key="paper_main")
+download_table(tables["main"], "paper-main", key="paper_main_csv")
+st.header("Top, random and bottom neurons")
+st.dataframe(tables["quality"], hide_index=True, key="paper_quality")
+st.header("Layers")
+st.dataframe(tables["layers"], hide_index=True, key="paper_layers")
+comparison = compare_models(picked)
+chart(depth_profile_figure(comparison["rows"]), key="paper_depth")
+st.header("Tasks and models")
+chart(minimal_share_figure(comparison["rows"]), key="paper_share")
+cols = st.columns(max(len(chosen), 1))
+for col, model in zip(cols, chosen, strict=False):
+    mine = [r for r in picked if r.model == model]
+    if len(mine) > 1:
+        chart(
+            overlap_matrix_figure(compare_tasks(mine), sorted(r.task for r in mine)),
+            col,
+            key=f"paper_overlap_{model}",
+        )
+for line in verdicts(comparison["rows"]):
+    st.markdown(f"- {line}")

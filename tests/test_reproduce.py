@@ -1,0 +1,106 @@
+"""The paper's study end to end on tiny random BERT and XLNet models and fixture corpora."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from neuronviz.cli import main
+from neuronviz.errors import ConfigError
+from neuronviz.findings import findings
+from neuronviz.reproduce import ReproduceSettings, report_tables, run_reproduction, write_report
+
+TASKS = ("pos", "chunk", "sem", "ccg")
+
+
+@pytest.fixture(scope="module")
+def study(tiny_models, data_dir, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("reproduce-cache")
+    settings = ReproduceSettings(
+        models=(str(tiny_models["bert"]), str(tiny_models["xlnet"])), tasks=TASKS, quick=True
+    )
+    results = run_reproduction(settings, cache=cache, data_dir=data_dir, device="cpu")
+    return settings, results, cache
+
+
+def test_every_model_and_task_is_analysed_with_the_papers_settings(study):
+    _, results, _ = study
+    assert [(r.model, r.task) for r in results] == [
+        (m, t) for m in ("bert", "xlnet") for t in TASKS
+    ]
+    for r in results:
+        assert r.settings["relative_delta"] is True and r.settings["delta"] == 1.0
+        assert r.settings["max_train_words"] == 150_000
+    tables = report_tables(results)
+    assert len(tables["main"]) == 8 and set(tables["quality"]["size"]) == {"1%", "5%", "10%"}
+    assert len(tables["overlap"]) == 2 * 6  # 6 task pairs per model
+
+
+def test_findings_are_computed_with_rules_and_numbers(study):
+    _, results, _ = study
+    decided = {f.key: f for f in findings(results)}
+    assert set(decided) == {
+        "small-subsets",
+        "task-levels",
+        "architectures",
+        "top-random-bottom",
+        "layers",
+    }
+    for f in decided.values():
+        assert f.verdict in {"holds", "does not hold", "mixed"}
+        assert f.rule and f.evidence
+    assert len(decided["small-subsets"].evidence) == 8
+    assert any("mean task-overlap Jaccard" in e for e in decided["architectures"].evidence)
+    only_bert = [r for r in results if r.model == "bert"]
+    assert {f.key: f.verdict for f in findings(only_bert)}["architectures"] == "not measured"
+
+
+def test_report_is_written_and_rerunning_gives_the_same_numbers(study, tmp_path, data_dir):
+    settings, results, cache = study
+    report = write_report(results, tmp_path / "r", settings, images=False)
+    text = report.read_text()
+    assert text.startswith("# Reproducing Durrani et al.")
+    assert settings.command() in text and "## Findings" in text
+    for name in ("main.csv", "quality.csv", "layers.csv", "overlap.csv", "results.json"):
+        assert (tmp_path / "r" / name).is_file()
+    again = run_reproduction(settings, cache=cache, data_dir=data_dir, device="cpu")
+    assert [r.key for r in again] == [r.key for r in results]  # cached: same settings, same key
+    second = write_report(again, tmp_path / "r2", settings, images=False)
+    first_json = json.loads((tmp_path / "r" / "results.json").read_text())
+    second_json = json.loads((tmp_path / "r2" / "results.json").read_text())
+    assert first_json["findings"] == second_json["findings"]
+    assert second.read_text() == text
+
+
+def test_cli_reproduce_quick(study, tmp_path, data_dir, capsys):
+    settings, _, cache = study
+    argv = ["reproduce", "--cache-dir", str(cache), "--data-dir", str(data_dir)]
+    argv += ["--models", ",".join(settings.models), "--tasks", "pos,ccg", "--quick"]
+    argv += ["--out", str(tmp_path), "--name", "t", "--no-images", "--device", "cpu"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "report:" in out and (tmp_path / "t" / "report.md").is_file()
+
+
+def test_bad_settings():
+    with pytest.raises(ConfigError, match="at least one model"):
+        ReproduceSettings(models=())
+    with pytest.raises(ConfigError, match="token cap"):
+        ReproduceSettings(token_cap=1)
+
+
+@pytest.mark.slow
+def test_report_figures_as_png_and_svg(study, tmp_path):
+    from neuronviz.serve import chromium_path
+
+    if chromium_path() is None:
+        pytest.skip("static figures need Chromium")
+    settings, results, _ = study
+    write_report(results[:1], tmp_path, settings, images=True)
+    pngs = sorted(p.name for p in (tmp_path / "figures").glob("*.png"))
+    assert "minimal-share.png" in pngs and "curves-bert-pos.png" in pngs
+    for png in (tmp_path / "figures").glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert png.with_suffix(".svg").read_text().lstrip().startswith("<svg")
+    assert "![minimal-share](figures/minimal-share.png)" in (tmp_path / "report.md").read_text()
