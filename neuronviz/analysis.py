@@ -114,7 +114,7 @@ class AnalysisSettings:
     oracle_iter: int = 300
     grid_iter: int = 150
     control_iter: int = 200
-    retrain_iter: int = 30
+    retrain_iter: int = 200  # a cap: retrains stop at convergence (see neuronviz.retrain)
     control: bool = True
     layers: bool = True
     solver: str = "owlqn"

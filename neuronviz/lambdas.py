@@ -28,7 +28,7 @@ from neuronviz.features import ProbeData
 from neuronviz.probe import FitResult, fit_ridge, fit_sparse
 from neuronviz.progress import ProgressCallback
 from neuronviz.ranking import WEIGHTINGS, NeuronRanking, lca_ranking
-from neuronviz.retrain import MIN_RIDGE, accuracy_of, percent_size
+from neuronviz.retrain import MIN_RIDGE, RETRAIN_TOL, accuracy_of, percent_size
 
 __all__ = ["GridPoint", "LambdaSearch", "class_means", "class_prior", "search_lambdas"]
 
@@ -96,7 +96,9 @@ def _grid_separation(
         k = percent_size(percent, data.n_neurons)
 
         def score(cols: np.ndarray) -> float:
-            fit = fit_ridge(grid.subset(cols), y, data.n_classes, lam, max_iter=max_iter)
+            fit = fit_ridge(
+                grid.subset(cols), y, data.n_classes, lam, max_iter=max_iter, tol_grad=RETRAIN_TOL
+            )
             return accuracy_of(data.dev, fit, np.asarray(cols), data.dev.y)
 
         top[str(percent)] = score(ranking.top(k))
@@ -154,7 +156,7 @@ def search_lambdas(
     grid_words: int = 20_000,
     seed: int = 0,
     max_iter: int = 500,
-    retrain_iter: int = 40,
+    retrain_iter: int = 200,
     solver: str = "owlqn",
     weighting: str = "auto",
     callback: ProgressCallback | None = None,

@@ -477,8 +477,12 @@ def fit_ridge(
     *,
     max_iter: int = 100,
     tol: float = 1e-7,
+    tol_grad: float = 1e-6,
 ) -> FitResult:
     """Solve the smooth probe (``lambda1 = 0``) with full-batch L-BFGS and a strong-Wolfe search.
+
+    Stops when the largest gradient entry (the KKT violation of this smooth problem) is below
+    ``tol_grad``, or after ``max_iter`` iterations.
 
     Used to *retrain* probes on chosen neurons (top-k, random-k, minimal sets, single layers):
     there the question is how much those neurons know, which an L1 term would blur by dropping
@@ -496,7 +500,7 @@ def fit_ridge(
         [w, b],
         lr=1.0,
         max_iter=max_iter,
-        tolerance_grad=1e-6,
+        tolerance_grad=tol_grad,
         tolerance_change=tol,
         history_size=20,
         line_search_fn="strong_wolfe",

@@ -76,7 +76,7 @@ class ReproduceSettings:
                 random_draws=2,
                 oracle_iter=100,
                 control_iter=60,
-                retrain_iter=15,
+                retrain_iter=60,
                 **common,
             )
         return AnalysisSettings(**common)

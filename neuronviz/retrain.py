@@ -18,6 +18,12 @@ from neuronviz.probe import FitResult, fit_ridge
 __all__ = ["MIN_RIDGE", "Retrained", "Retrainer", "accuracy_of", "percent_size"]
 
 MIN_RIDGE = 1e-5  # retrained probes keep a little L2 so the problem stays strongly convex
+# Retrained probes run until their largest gradient entry is below this (or the iteration cap).
+# A fixed small budget is not enough: on smollm2-135m's middle layers (heavy-tailed, correlated
+# neurons) 30 L-BFGS iterations left a single-layer probe at 82.6% dev accuracy where the
+# converged one reaches 93.5%, a "drop" in the layer chart that was the optimiser's, not the
+# model's. At this tolerance retrained accuracies are within about 0.3 points of the optimum.
+RETRAIN_TOL = 1e-3
 
 
 def sub_design(design: Design, columns: np.ndarray) -> Design:
@@ -61,6 +67,7 @@ class Retrainer:
             self.data.n_classes,
             self.lambda2,
             max_iter=self.max_iter,
+            tol_grad=RETRAIN_TOL,
         )
         result = Retrained(
             size=len(cols),
