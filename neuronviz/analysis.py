@@ -27,7 +27,7 @@ import torch
 
 from neuronviz.cache import ActivationCache
 from neuronviz.control import control_labels
-from neuronviz.design import DenseDesign
+from neuronviz.design import DenseDesign, StreamedDesign
 from neuronviz.errors import ConfigError
 from neuronviz.features import ProbeData, load_probe_data
 from neuronviz.lambdas import class_means, class_prior, search_lambdas
@@ -314,6 +314,27 @@ def _stability(
     }
 
 
+def _feasible_percents(data: ProbeData, percents: list[float]) -> list[float]:
+    """Curve sizes worth retraining: on a matrix streamed from the cache, sizes whose column
+    subset cannot be read into memory would re-read the whole cache at every solver step
+    (hours for a large model); they are left out, except the ranking-quality sizes."""
+    if not isinstance(data.train, StreamedDesign):
+        return percents
+    limit = data.train.dense_bytes // (4 * data.train.n_rows)
+    kept = [
+        p for p in percents if p in QUALITY_PERCENTS or percent_size(p, data.n_neurons) <= limit
+    ]
+    skipped = sorted(set(percents) - set(kept))
+    if skipped:
+        log.warning(
+            "curves at %s%% of the neurons skipped: their subsets of %d training words do not "
+            "fit the in-memory limit (raise NEURONVIZ_MEMORY_GB or cap --max-train-words)",
+            ", ".join(f"{p:g}" for p in skipped),
+            data.train.n_rows,
+        )
+    return kept
+
+
 def _test_predictions(
     data: ProbeData, oracle: FitResult, retrain: Retrainer, minimal: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -385,7 +406,7 @@ def analyse(
     )
     minimal = minimal_set(data, ranking, retrain, threshold)
     stage("curves")
-    percents = sorted(set(settings.percents) | set(QUALITY_PERCENTS))
+    percents = _feasible_percents(data, sorted(set(settings.percents) | set(QUALITY_PERCENTS)))
     curve = curves(data, ranking, retrain, percents, settings.random_draws, settings.seed)
     quality = ranking_quality(curve, percents=QUALITY_PERCENTS)
     ablated = ablation(data, oracle, ranking, settings.percents, settings.seed)

@@ -39,3 +39,13 @@ def test_a_streamed_analysis_matches_the_in_memory_one(entries):
     assert b.oracle["objective"] == pytest.approx(a.oracle["objective"], abs=2e-3)
     assert b.oracle["test_accuracy"] == pytest.approx(a.oracle["test_accuracy"], abs=0.02)
     assert b.minimal["size"] == pytest.approx(a.minimal["size"], rel=0.5)
+
+
+def test_streamed_curves_skip_sizes_that_do_not_fit_in_memory(entries, caplog):
+    data = load_probe_data(entries, "pos", memory_limit=0)
+    data.train.dense_bytes = data.train.n_rows * 4 * 9  # nine of the 48 columns fit
+    settings = AnalysisSettings(**{**FAST, "percents": (5, 20, 50)}, control=False, layers=False)
+    with caplog.at_level("WARNING"):
+        result = analyse(data, settings)
+    assert result.curves["percents"] == [1, 5, 10]  # the quality sizes are always kept
+    assert "curves at 20, 50% of the neurons skipped" in caplog.text
