@@ -53,7 +53,7 @@ minimal = set(result.minimal_neurons.tolist())
 rank_of = {int(n): i + 1 for i, n in enumerate(result.order)}
 for n, lab in zip(neurons, labels, strict=True):
     top_classes = sorted(range(len(result.classes)), key=lambda c: -abs(result.weights[c, n]))[:4]
-    weights = ", ".join(f"{result.classes[c]} {result.weights[c, n]:+.3f}" for c in top_classes)
+    weights = ", ".join(f"`{result.classes[c]}` {result.weights[c, n]:+.3f}" for c in top_classes)
     st.markdown(
         f"**Neuron {lab}** of {model}: rank **{rank_of[n]}** of {result.n_neurons} for {task}"
         + (" (in the minimal set)" if n in minimal else "")
