@@ -66,7 +66,7 @@ def show_card(card: NeuronCard) -> None:
     if ranked:
         st.markdown(
             f"**{card.label}** is a top neuron for "
-            + "; ".join(f"{r.task}: {', '.join(c for c, _ in r.top_of[:6])}" for r in ranked)
+            + "; ".join(f"{r.task}: {', '.join(f'`{c}`' for c, _ in r.top_of[:6])}" for r in ranked)
             + "."
         )
     else:
