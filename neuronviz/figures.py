@@ -412,11 +412,17 @@ def size_slider_figure(result, size: int, split: str = "test") -> go.Figure:
         )
     )
     m = result.minimal
-    fig.add_vline(
-        x=m["size"],
-        line={"color": "#009E73", "width": 3},
-        annotation_text=f"minimal set: {m['size']}",
-        annotation_position="top left",
+    # A vertical line drawn as a trace: shapes on a log axis take log10 coordinates.
+    low = min(100 * a for _, a in points)
+    fig.add_trace(
+        go.Scatter(
+            x=[m["size"], m["size"]],
+            y=[low, 100 * result.oracle[f"{split}_accuracy"]],
+            mode="lines",
+            name=f"minimal set ({m['size']} neurons)",
+            line={"color": "#009E73", "width": 3, "dash": "dash"},
+            hoverinfo="skip",
+        )
     )
     chosen = dict(points).get(size)
     if chosen is not None:
