@@ -44,6 +44,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SOLVERS = ("owlqn", "fista", "adam")
+# From this many neurons on, even an in-memory matrix is solved on a working set: with hundreds
+# of classes every full product is costly, and the L1 optimum uses a small share of the neurons.
+WORKING_SET_FROM = 8192
 
 
 @dataclass
@@ -335,12 +338,13 @@ def fit_sparse(
 ) -> FitResult:
     """Solve the elastic-net objective with ``solver`` ("owlqn" or "fista"); both give exact zeros.
 
-    ``working_set`` (default: for streamed designs) solves through :func:`fit_working_set`.
+    ``working_set`` (default: for streamed designs and designs of ``WORKING_SET_FROM`` or more
+    neurons) solves through :func:`fit_working_set`.
     """
     if solver not in ("owlqn", "fista"):
         raise ConfigError(f"unknown solver {solver!r}", hint="use owlqn or fista")
     if working_set is None:
-        working_set = isinstance(design, StreamedDesign)
+        working_set = isinstance(design, StreamedDesign) or design.n_features >= WORKING_SET_FROM
     if working_set:
         return fit_working_set(
             design,

@@ -222,3 +222,17 @@ def test_streamed_designs_solve_on_a_working_set_read_into_memory(
     assert fit_sparse(streamed, labels, n_classes, 1e-2, 1e-3, max_iter=400).solver == "owlqn"
     ws = fit_working_set(streamed, labels, n_classes, 1e-2, 1e-3, max_iter=400, tol=1e-9, min_add=4)
     assert ws.objective == pytest.approx(full.objective, abs=1e-3)
+
+
+def test_wide_in_memory_designs_are_solved_on_a_working_set(caplog):
+    from neuronviz.probe import WORKING_SET_FROM
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    x = rng.normal(size=(300, WORKING_SET_FROM)).astype(np.float32)
+    x[:, 7] += 3.0 * (y == 1)
+    design = DenseDesign.from_array(x)
+    with caplog.at_level("INFO", logger="neuronviz.probe"):
+        fit = fit_sparse(design, torch.as_tensor(y), 3, 5e-2, 1e-3, max_iter=200)
+    assert "working-set owlqn" in caplog.text
+    assert (fit.weights[7] != 0).any() and fit.zero_fraction > 0.99
