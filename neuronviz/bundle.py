@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from neuronviz.cache import ActivationCache
 from neuronviz.errors import CacheError, ConfigError
-from neuronviz.results import AnalysisResult, ResultStore
+from neuronviz.results import ResultStore
 from neuronviz.settings import resolve_cache_dir
 
 __all__ = ["BUNDLE_VERSION", "BundleInfo", "export_bundle", "import_bundle", "read_bundle_info"]
@@ -63,20 +63,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _newest(store: ResultStore, model: str, task: str) -> tuple[AnalysisResult, Path]:
-    found = [
-        (r, p.parent)
-        for p in sorted((store.base).glob("*/*/result.json"))
-        if (r := store.read(p.parent)) is not None and r.model == model and r.task == task
-    ]
-    if not found:
-        raise CacheError(
-            f"no analysis of {model} x {task} in {store.base}",
-            hint=f"run: neuronviz probe --model {model} --task {task}",
-        )
-    return max(found, key=lambda rp: rp[0].created)
-
-
 def export_bundle(
     pairs: list[tuple[str, str]],
     path: str | Path,
@@ -92,7 +78,13 @@ def export_bundle(
     cache = ActivationCache(root)
     files: dict[str, Path] = {}
     for model, task in pairs:
-        result, folder = _newest(store, model, task)
+        result = store.latest(model, task)
+        if result is None:
+            raise CacheError(
+                f"no analysis of {model} x {task} in {store.base}",
+                hint=f"run: neuronviz probe --model {model} --task {task}",
+            )
+        folder = store.folder(result.model, result.task, result.method, result.key)
         for f in sorted(folder.iterdir()):
             files[f.relative_to(root).as_posix()] = f
         test_id = result.entries.get("test")

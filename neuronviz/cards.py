@@ -16,6 +16,7 @@ import numpy as np
 
 from neuronviz.cache import ActivationEntry
 from neuronviz.errors import ConfigError
+from neuronviz.features import entry_stats
 from neuronviz.neurons import neuron_label, parse_neuron
 from neuronviz.results import AnalysisResult
 
@@ -162,24 +163,6 @@ def class_search(
                     )
                 )
     return hits
-
-
-def entry_stats(entry: ActivationEntry, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation of every neuron over the entry, layer by layer."""
-    means, stds = [], []
-    n = entry.manifest.n_words
-    for layer in range(entry.n_layers):
-        data = entry.layer(layer)
-        total = np.zeros(entry.hidden_size)
-        total_sq = np.zeros(entry.hidden_size)
-        for start in range(0, n, chunk):
-            block = np.asarray(data[start : start + chunk], dtype=np.float64)
-            total += block.sum(0)
-            total_sq += np.square(block).sum(0)
-        mean = total / max(n, 1)
-        means.append(mean)
-        stds.append(np.sqrt(np.maximum(total_sq / max(n, 1) - mean**2, 0.0)))
-    return np.concatenate(means), np.maximum(np.concatenate(stds), 1e-6)
 
 
 def word_search(

@@ -19,7 +19,7 @@ from neuronviz.cache import ActivationEntry
 from neuronviz.design import MIN_SCALE, DenseDesign, Design, StreamedDesign
 from neuronviz.errors import CacheError, ConfigError, DataError
 
-__all__ = ["EvalSet", "ProbeData", "load_probe_data", "memory_budget"]
+__all__ = ["EvalSet", "ProbeData", "entry_stats", "load_probe_data", "memory_budget"]
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +110,10 @@ class ProbeData:
         return np.asarray(neurons) // self.hidden_size
 
 
-def _stats(entry: ActivationEntry, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-neuron mean and scale over the first ``n_rows`` rows, layer by layer in float64."""
+def entry_stats(entry: ActivationEntry, n_rows: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-neuron mean and scale over the first ``n_rows`` rows (default all), layer by layer in
+    float64."""
+    n_rows = entry.manifest.n_words if n_rows is None else n_rows
     means, scales = [], []
     for layer in range(entry.n_layers):
         data = entry.layer(layer)
@@ -199,7 +201,7 @@ def load_probe_data(
             "dominating the ranking"
         )
         log.warning(warnings[-1])
-    mean, scale = _stats(train, n_rows)
+    mean, scale = entry_stats(train, n_rows)
     limit = memory_limit if memory_limit is not None else memory_budget()
     needed = n_rows * train.shape[1] * 4
     if needed <= limit:

@@ -165,3 +165,19 @@ def download_table(df: pd.DataFrame, name: str, *, key: str) -> None:
     st.download_button(
         "Download CSV", df.to_csv(index=False).encode(), f"{name}.csv", "text/csv", key=key
     )
+
+
+def overlap_charts(results: list[AnalysisResult], models: list[str], *, key: str) -> None:
+    """One task-overlap matrix per model (side by side), for models with two or more tasks."""
+    from neuronviz.compare import compare_tasks
+    from neuronviz.figures import overlap_matrix_figure
+
+    cols = st.columns(max(len(models), 1))
+    for col, model in zip(cols, models, strict=False):
+        mine = [r for r in results if r.model == model]
+        if len(mine) > 1:
+            chart(
+                overlap_matrix_figure(compare_tasks(mine), sorted(r.task for r in mine)),
+                col,
+                key=f"{key}_{model}",
+            )

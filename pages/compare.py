@@ -5,14 +5,19 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from neuronviz.compare import compare_models, compare_tasks, verdicts
+from neuronviz.compare import compare_models, verdicts
 from neuronviz.figures import (
     depth_profile_figure,
     minimal_share_figure,
-    overlap_matrix_figure,
     reach_figure,
 )
-from pages._shared import chart, download_table, require_results, use_app_navigation
+from pages._shared import (
+    chart,
+    download_table,
+    overlap_charts,
+    require_results,
+    use_app_navigation,
+)
 
 use_app_navigation()
 st.title("Compare models")
@@ -45,15 +50,7 @@ left, right = st.columns(2)
 chart(minimal_share_figure(report["rows"]), left, key="compare_minimal")
 chart(reach_figure(report["rows"]), right, key="compare_reach")
 chart(depth_profile_figure(report["rows"]), key="compare_depth")
-cols = st.columns(max(len(chosen), 1))
-for col, model in zip(cols, chosen, strict=False):
-    mine = [r for r in picked if r.model == model]
-    if len(mine) > 1:
-        chart(
-            overlap_matrix_figure(compare_tasks(mine), sorted(r.task for r in mine)),
-            col,
-            key=f"compare_overlap_{model}",
-        )
+overlap_charts(picked, chosen, key="compare_overlap")
 table = pd.DataFrame(
     [
         {

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from neuronviz.compare import compare_models, compare_tasks, verdicts
-from neuronviz.figures import depth_profile_figure, minimal_share_figure, overlap_matrix_figure
+from neuronviz.compare import compare_models, verdicts
+from neuronviz.figures import depth_profile_figure, minimal_share_figure
 from neuronviz.findings import findings
 from neuronviz.reproduce import PAPER_TASKS, report_tables
-from pages._shared import chart, download_table, require_results, use_app_navigation
+from pages._shared import (
+    chart,
+    download_table,
+    overlap_charts,
+    require_results,
+    use_app_navigation,
+)
 
 use_app_navigation()
 st.title("The paper, reproduced")
@@ -60,14 +66,6 @@ comparison = compare_models(picked)
 chart(depth_profile_figure(comparison["rows"]), key="paper_depth")
 st.header("Tasks and models")
 chart(minimal_share_figure(comparison["rows"]), key="paper_share")
-cols = st.columns(max(len(chosen), 1))
-for col, model in zip(cols, chosen, strict=False):
-    mine = [r for r in picked if r.model == model]
-    if len(mine) > 1:
-        chart(
-            overlap_matrix_figure(compare_tasks(mine), sorted(r.task for r in mine)),
-            col,
-            key=f"paper_overlap_{model}",
-        )
+overlap_charts(picked, chosen, key="paper_overlap")
 for line in verdicts(comparison["rows"]):
     st.markdown(f"- {line}")
