@@ -6,9 +6,11 @@ Usage (from the repository root, with `neuronviz probe` results in the cache):
 
 Serves `app.py` on localhost and drives headless Chromium (Debian's `/usr/bin/chromium` with
 Playwright). For each view it measures, from `page.goto` of its URL (a navigation with the
-model and task in the query string) to the first rendered chart or highlighted text, the median
-of 5 visits after one warm-up visit. It also times `extract_words` on a typed sentence of 30
-words with `minilm` (model loaded, as the explorer does once it is cached).
+model and task in the query string: a new session) to the first rendered chart or highlighted
+text, the median of 5 visits after one warm-up visit; and the same from a click on the view's
+sidebar link inside a running session (the selection carries over, the URL's extra parameters
+do not, so layers and compare show their defaults there). It also times `extract_words` on a
+typed sentence of 30 words with `minilm` (model loaded, as the explorer does once it is cached).
 """
 
 from __future__ import annotations
@@ -86,6 +88,27 @@ def typed_highlight_seconds(repeats: int = 5) -> dict:
     }
 
 
+def switch_seconds(page, url: str, path: str, selector: str, repeats: int) -> list[float]:
+    """Seconds from a click on the view's sidebar link (in a running session) to its first chart.
+
+    The session starts on another page with a chart; Streamlit clears that page's elements on
+    the switch, so the selector can only match the new view's.
+    """
+    target = path.split("?")[0]
+    origin = "overview?model=minilm&task=pos" if target == "learn" else "learn"
+    times = []
+    for i in range(repeats + 1):
+        page.goto(f"{url}/{origin}")
+        page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+        start = time.perf_counter()
+        page.locator(f"[data-testid='stSidebarNavLink'][href$='/{target}']").click()
+        page.wait_for_url(f"**/{target}*")
+        page.locator(selector).first.wait_for(timeout=60_000)
+        if i:
+            times.append(time.perf_counter() - start)
+    return times
+
+
 def view_seconds(url: str, repeats: int = 5) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -101,9 +124,12 @@ def view_seconds(url: str, repeats: int = 5) -> dict:
                 page.locator(selector).first.wait_for(timeout=60_000)
                 if i:  # the first visit warms caches (model, results)
                     times.append(time.perf_counter() - start)
+            switches = switch_seconds(page, url, path, selector, repeats)
             out[name] = {
                 "median_s": round(statistics.median(times), 2),
                 "max_s": round(max(times), 2),
+                "switch_median_s": round(statistics.median(switches), 2),
+                "switch_max_s": round(max(switches), 2),
             }
             print(f"[view] {name}: {out[name]}", flush=True)
         browser.close()

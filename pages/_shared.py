@@ -112,6 +112,10 @@ def test_entry(result: AnalysisResult):
     return matches[0] if matches else None
 
 
+# The selection carries over when the user switches pages (query parameters do not).
+LAST_MODEL, LAST_TASKS = "_neuronviz_model", "_neuronviz_tasks"
+
+
 def _param_list(name: str) -> list[str]:
     value = st.query_params.get(name, "")
     return [v for v in value.split(",") if v]
@@ -120,7 +124,8 @@ def _param_list(name: str) -> list[str]:
 def pick_model(results: list[AnalysisResult], *, key: str) -> str:
     """Sidebar model choice among analysed models, kept in the URL."""
     models = sorted({r.model for r in results})
-    wanted = st.query_params.get("model")
+    # The URL wins (a shared link); otherwise the model chosen on the previous page.
+    wanted = st.query_params.get("model") or st.session_state.get(LAST_MODEL)
     index = (
         models.index(wanted)
         if wanted in models
@@ -128,13 +133,16 @@ def pick_model(results: list[AnalysisResult], *, key: str) -> str:
     )
     model = st.sidebar.selectbox("Model", models, index=index, key=key)
     st.query_params["model"] = model
+    st.session_state[LAST_MODEL] = model
     return model
 
 
 def pick_tasks(results: list[AnalysisResult], model: str, *, key: str, multi: bool) -> list[str]:
     """Sidebar task choice (one or several) among the model's analysed tasks, kept in the URL."""
     tasks = sorted({r.task for r in results if r.model == model})
-    wanted = [t for t in _param_list("task") if t in tasks]
+    wanted = [
+        t for t in (_param_list("task") or st.session_state.get(LAST_TASKS, [])) if t in tasks
+    ]
     if multi:
         chosen = st.sidebar.multiselect("Tasks", tasks, default=wanted or tasks[:1], key=key)
     else:
@@ -142,6 +150,7 @@ def pick_tasks(results: list[AnalysisResult], model: str, *, key: str, multi: bo
         chosen = [st.sidebar.selectbox("Task", tasks, index=tasks.index(default), key=key)]
     if chosen:
         st.query_params["task"] = ",".join(chosen)
+        st.session_state[LAST_TASKS] = chosen
     return chosen
 
 

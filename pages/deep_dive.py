@@ -27,11 +27,9 @@ task = pick_tasks(results, model, key="deep_task", multi=False)[0]
 r = result_for(results, model, task)
 RERUN = "This result was computed by an older neuronviz; run the analysis again to see this view."
 
-size_tab, confusion_tab, stability_tab = st.tabs(
-    ["How many neurons are enough?", "Confusions", "Ranking stability"]
-)
 
-with size_tab:
+def size_view() -> None:
+    """Accuracy of the top-k probe at every size it was retrained on, around the minimal set."""
     points = r.prefix_accuracy("test")
     sizes = [s for s, _ in points]
     default = min(sizes, key=lambda s: abs(s - r.minimal["size"]))
@@ -56,7 +54,9 @@ with size_tab:
         f"tolerance of the all-neuron probe (threshold {100 * r.minimal['threshold']:.2f}% on dev)."
     )
 
-with confusion_tab:
+
+def confusion_view() -> None:
+    """Confusion matrices of the all-neuron probe, the minimal set, and the ablated probe."""
     if "test_pred_all" not in r.arrays:
         st.info(RERUN)
     else:
@@ -91,7 +91,9 @@ with confusion_tab:
             "the minimal set shows what the rest of the neurons know without it."
         )
 
-with stability_tab:
+
+def stability_view() -> None:
+    """How stable the top neurons are across lambdas, class weightings and resamples."""
     k = st.number_input(
         "Top set size k (default: the minimal set)",
         1,
@@ -112,3 +114,16 @@ with stability_tab:
                 "Run `neuronviz probe --seeds 5` to add the share of training resamples whose "
                 "minimal set keeps each neuron."
             )
+
+
+# Only the open tab runs and is drawn (a page load draws one tab, not every chart); the URL
+# keeps which tab is open.
+tabs = st.tabs(
+    ["How many neurons are enough?", "Confusions", "Ranking stability"],
+    key="deep_tab",
+    bind="query-params",
+)
+for tab, view in zip(tabs, (size_view, confusion_view, stability_view), strict=True):
+    if tab.open is not False:
+        with tab:
+            view()

@@ -188,9 +188,16 @@ def test_deep_dive_slider_confusions_and_stability(app):
     at.select_slider(key="deep_size").set_value(sizes[-1]).run()
     assert not at.exception
     assert at.metric[0].value.startswith(str(sizes[-1]).split()[0])
-    assert len(at.get("plotly_chart")) >= 4  # slider curve, three confusion matrices (+ stability)
-    assert not at.info  # results from this version have predictions and grid top sets
-    assert len(at.dataframe[0].value) == 20 or len(at.dataframe[0].value) == 48
+    assert len(at.get("plotly_chart")) == 1  # only the open tab is drawn
+
+    confusions = open_page(app, "deep_dive", model="bert", task="pos", deep_tab="Confusions")
+    assert len(confusions.get("plotly_chart")) == 3  # all neurons, minimal set, ablated
+    assert not confusions.metric
+
+    stability = open_page(app, "deep_dive", model="bert", task="pos", deep_tab="Ranking stability")
+    assert len(stability.get("plotly_chart")) == 1
+    assert not stability.info  # results from this version have predictions and grid top sets
+    assert len(stability.dataframe[0].value) in (20, 48)
 
 
 def test_explorer_shades_by_contribution_to_a_class(app):
@@ -215,3 +222,11 @@ def test_paper_page_shows_findings_and_tables(app):
     assert len(at.dataframe[0].value) == 2
     labels = [e.label for e in at.expander]
     assert any("not measured" in label for label in labels)  # one model: no architecture verdict
+
+
+def test_model_and_task_carry_over_when_switching_pages(app):
+    open_page(app, "overview", model="gpt2", task="pos")
+    app.query_params.clear()  # an in-app page switch starts without the old page's URL
+    at = open_page(app, "heatmap")
+    assert at.selectbox(key="heatmap_model").value == "gpt2"
+    assert at.query_params["model"] in ("gpt2", ["gpt2"])
