@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from neuronviz import __version__
-from neuronviz.errors import NeuronvizError
+from neuronviz.errors import ConfigError, NeuronvizError
 from neuronviz.progress import set_bars_enabled
 
 __all__ = ["main"]
@@ -377,10 +377,25 @@ def cmd_cache_verify(args: argparse.Namespace) -> int:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from neuronviz.reproduce import PAPER_TASKS, ReproduceSettings, reproduce
 
+    common_cap: int | None = 150_000
+    model_caps: list[tuple[str, int | None]] = []
+    for value in args.token_cap:
+        model, _, cap = value.rpartition("=")
+        try:
+            number = int(cap)
+        except ValueError:
+            raise ConfigError(
+                f"--token-cap {value!r}: expected a number of words (0 = all) or MODEL=N"
+            ) from None
+        if model:
+            model_caps.append((model, number or None))
+        else:
+            common_cap = number or None
     settings = ReproduceSettings(
         models=tuple(m for group in args.models or ["minilm,smollm2-135m"] for m in _csv(group)),
         tasks=tuple(t for group in args.tasks for t in _csv(group)) or PAPER_TASKS,
-        token_cap=args.token_cap or None,
+        token_cap=common_cap,
+        model_caps=tuple(model_caps),
         delta=args.delta,
         seed=args.seed,
         quick=args.quick,
@@ -600,18 +615,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rp.add_argument(
         "--models",
-        action="append",
+        action="extend",
+        nargs="+",
         default=None,
-        help="models, comma-separated (default: minilm,smollm2-135m)",
+        help="models, space- or comma-separated (default: minilm smollm2-135m)",
     )
     rp.add_argument(
-        "--tasks", action="append", default=[], help="tasks (default: pos,chunk,sem,ccg)"
+        "--tasks",
+        action="extend",
+        nargs="+",
+        default=[],
+        help="tasks, space- or comma-separated (default: pos chunk sem ccg)",
     )
     rp.add_argument(
         "--token-cap",
-        type=int,
-        default=150_000,
-        help="training tokens per task (the paper: 150000; 0 = all)",
+        action="append",
+        default=[],
+        metavar="[MODEL=]N",
+        help="training tokens per task (the paper: 150000; 0 = all); MODEL=N for one model, "
+        "e.g. smollm2-135m=30000 (repeatable)",
     )
     rp.add_argument(
         "--delta", type=float, default=1.0, help="minimal set: within delta%% of the oracle"

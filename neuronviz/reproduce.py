@@ -49,21 +49,42 @@ class ReproduceSettings:
     delta: float = 1.0
     seed: int = 0
     quick: bool = False
+    # Per-model overrides of ``token_cap`` as (model, cap) pairs: a model too large to probe on
+    # 150,000 words on the machine at hand gets a smaller cap, stated in the report.
+    model_caps: tuple[tuple[str, int | None], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.models or not self.tasks:
             raise ConfigError("reproduce needs at least one model and one task")
-        if self.token_cap is not None and self.token_cap < 2:
-            raise ConfigError(f"token cap must be at least 2, got {self.token_cap}")
+        for model, cap in (("", self.token_cap), *self.model_caps):
+            if cap is not None and cap < 2:
+                where = f" for {model}" if model else ""
+                raise ConfigError(f"token cap{where} must be at least 2 (or 0 = all), got {cap}")
+        unknown = sorted({m for m, _ in self.model_caps} - set(self.models))
+        if unknown:
+            raise ConfigError(
+                f"token cap given for {', '.join(unknown)}, which is not among the models "
+                f"({', '.join(self.models)}); check the spelling of --token-cap MODEL=N"
+            )
+
+    def cap_for(self, model: str) -> int | None:
+        """Training-token cap of one model (its override, else the common cap)."""
+        return dict(self.model_caps).get(model, self.token_cap)
+
+    def caps_text(self) -> str:
+        """The caps in words, for the report: '150000 (smollm2-135m: 30000)'."""
+        common = str(self.token_cap or "all")
+        overrides = [f"{m}: {c or 'all'}" for m, c in self.model_caps]
+        return common + (f" ({'; '.join(overrides)})" if overrides else "")
 
     @property
     def max_sentences(self) -> int | None:
         return 300 if self.quick else None
 
-    def analysis(self) -> AnalysisSettings:
-        """The analysis settings of every model x task (delta relative, as in the paper)."""
+    def analysis(self, model: str | None = None) -> AnalysisSettings:
+        """The analysis settings of ``model``'s tasks (delta relative, as in the paper)."""
         common = {
-            "max_train_words": self.token_cap,
+            "max_train_words": self.token_cap if model is None else self.cap_for(model),
             "delta": self.delta,
             "relative_delta": True,
             "seed": self.seed,
@@ -86,6 +107,8 @@ class ReproduceSettings:
         parts += ["--tasks", ",".join(self.tasks)]
         if self.token_cap != 150_000:
             parts += ["--token-cap", str(self.token_cap or 0)]
+        for model, cap in self.model_caps:
+            parts += ["--token-cap", f"{model}={cap or 0}"]
         if self.delta != 1.0:
             parts += ["--delta", f"{self.delta:g}"]
         if self.seed:
@@ -104,7 +127,6 @@ def run_reproduction(
     callback: ProgressCallback | None = None,
 ) -> list[AnalysisResult]:
     """Analyse every model x task (cached ones load instantly); returns the results in order."""
-    analysis = settings.analysis()
     pairs = [(m, t) for m in settings.models for t in settings.tasks]
     results = []
     with Progress("reproduce", len(pairs), unit="analysis", callback=callback) as progress:
@@ -114,7 +136,7 @@ def run_reproduction(
                 run_analysis(
                     model,
                     task,
-                    settings=analysis,
+                    settings=settings.analysis(model),
                     cache=cache,
                     data_dir=data_dir,
                     max_sentences=settings.max_sentences,
@@ -269,7 +291,7 @@ def write_report(
             {
                 "command": settings.command(),
                 "settings": asdict(settings),
-                "analysis_settings": settings.analysis().to_dict(),
+                "analysis_settings": {m: settings.analysis(m).to_dict() for m in settings.models},
                 "findings": [f.to_dict() for f in decided],
                 "summaries": [r.summary() for r in results],
                 "comparison": comparison,
@@ -292,7 +314,7 @@ def write_report(
         "```",
         "",
         f"Models: {', '.join(settings.models)}. Tasks: {', '.join(settings.tasks)}. "
-        f"Probes on the first {settings.token_cap or 'all'} training tokens; minimal set: the "
+        f"Probes on the first {settings.caps_text()} training tokens; minimal set: the "
         f"smallest top-ranked set whose retrained dev accuracy is at least oracle x "
         f"(1 - {settings.delta:g}/100); seed {settings.seed}."
         + (f" Wall time: {elapsed / 60:.1f} minutes." if elapsed is not None else ""),

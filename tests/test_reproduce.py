@@ -76,7 +76,7 @@ def test_report_is_written_and_rerunning_gives_the_same_numbers(study, tmp_path,
 def test_cli_reproduce_quick(study, tmp_path, data_dir, capsys):
     settings, _, cache = study
     argv = ["reproduce", "--cache-dir", str(cache), "--data-dir", str(data_dir)]
-    argv += ["--models", ",".join(settings.models), "--tasks", "pos,ccg", "--quick"]
+    argv += ["--models", *settings.models, "--tasks", "pos", "ccg", "--quick"]
     argv += ["--out", str(tmp_path), "--name", "t", "--no-images", "--device", "cpu"]
     assert main(argv) == 0
     out = capsys.readouterr().out
@@ -88,6 +88,21 @@ def test_bad_settings():
         ReproduceSettings(models=())
     with pytest.raises(ConfigError, match="token cap"):
         ReproduceSettings(token_cap=1)
+    with pytest.raises(ConfigError, match="not among the models"):
+        ReproduceSettings(models=("bert",), model_caps=(("xlnet", 1000),))
+
+
+def test_per_model_token_caps():
+    settings = ReproduceSettings(models=("bert", "xlnet"), model_caps=(("xlnet", 30_000),))
+    assert settings.analysis("bert").max_train_words == 150_000
+    assert settings.analysis("xlnet").max_train_words == 30_000
+    assert settings.caps_text() == "150000 (xlnet: 30000)"
+    assert "--token-cap xlnet=30000" in settings.command()
+
+
+def test_cli_reproduce_rejects_a_bad_token_cap(capsys):
+    assert main(["reproduce", "--models", "bert", "--token-cap", "bert=many"]) != 0
+    assert "MODEL=N" in capsys.readouterr().err
 
 
 @pytest.mark.slow
