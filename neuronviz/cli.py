@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -401,7 +402,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         quick=args.quick,
     )
     name = args.name or ("quick" if args.quick else "-".join(settings.models))
-    out = Path(args.out) / name
+    out = Path(args.out) if args.out.endswith(".md") else Path(args.out) / name
+    start = time.perf_counter()
     report, decided = reproduce(
         settings,
         out,
@@ -411,7 +413,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         images=not args.no_images,
     )
     _out(_table([[f.verdict, f.claim] for f in decided], ["verdict", "finding"]))
-    _out(f"report: {report}")
+    _out(f"report: {report} ({(time.perf_counter() - start) / 60:.1f} minutes)")
     return 0
 
 
@@ -641,7 +643,11 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--seed", type=int, default=0)
     rp.add_argument("--quick", action="store_true", help="a small smoke version (minutes)")
     rp.add_argument("--name", help="report folder name (default: the models)")
-    rp.add_argument("--out", default="reports", help="parent folder of the report")
+    rp.add_argument(
+        "--out",
+        default="reports",
+        help="parent folder of the report, or a .md file (figures go to the folder beside it)",
+    )
     rp.add_argument("--no-images", action="store_true", help="skip PNG/SVG figures")
     rp.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     rp.set_defaults(func=cmd_reproduce)

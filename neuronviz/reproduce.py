@@ -269,16 +269,36 @@ def _markdown_table(df: pd.DataFrame) -> str:
     return "\n".join([header, rule, *rows]) + "\n"
 
 
+def _compute_time(results: Sequence[AnalysisResult]) -> str:
+    """How long the analyses took when they were computed (stored with each result)."""
+    per_model: dict[str, float] = {}
+    for r in results:
+        per_model[r.model] = per_model.get(r.model, 0.0) + sum(r.timings.values())
+    total = sum(per_model.values())
+    parts = ", ".join(f"{m}: {t / 60:.1f}" for m, t in per_model.items())
+    return f"Compute time of the analyses: {total / 60:.1f} minutes ({parts})."
+
+
 def write_report(
     results: Sequence[AnalysisResult],
     out_dir: str | Path,
     settings: ReproduceSettings,
     *,
     images: bool = True,
-    elapsed: float | None = None,
 ) -> Path:
-    """Write ``report.md``, figures (PNG + SVG) and ``results.json``/CSV tables to ``out_dir``."""
-    out = Path(out_dir)
+    """Write ``report.md``, figures (PNG + SVG) and ``results.json``/CSV tables to ``out_dir``.
+
+    ``out_dir`` ending in ``.md`` names the report file itself; its figures and tables then go
+    to the folder of the same name beside it (``docs/reproduction.md`` and
+    ``docs/reproduction/``), so a report can live among other documents.
+    """
+    target = Path(out_dir)
+    if target.suffix == ".md":
+        report, out = target, target.with_suffix("")
+        link = f"{out.name}/figures"
+    else:
+        report, out = target / "report.md", target
+        link = "figures"
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     decided = findings(results)
@@ -316,8 +336,7 @@ def write_report(
         f"Models: {', '.join(settings.models)}. Tasks: {', '.join(settings.tasks)}. "
         f"Probes on the first {settings.caps_text()} training tokens; minimal set: the "
         f"smallest top-ranked set whose retrained dev accuracy is at least oracle x "
-        f"(1 - {settings.delta:g}/100); seed {settings.seed}."
-        + (f" Wall time: {elapsed / 60:.1f} minutes." if elapsed is not None else ""),
+        f"(1 - {settings.delta:g}/100); seed {settings.seed}. {_compute_time(results)}",
         "",
         "## Findings",
         "",
@@ -342,8 +361,7 @@ def write_report(
     lines += ["## Across models", ""]
     lines += [f"- {v}" for v in verdicts(comparison["rows"])] + [""]
     for name in figures:
-        lines += [f"![{name}](figures/{name}.png)", ""]
-    report = out / "report.md"
+        lines += [f"![{name}]({link}/{name}.png)", ""]
     report.write_text("\n".join(lines), encoding="utf-8")
     log.info("wrote %s", report)
     return report
@@ -364,7 +382,6 @@ def reproduce(
     results = run_reproduction(
         settings, cache=cache, data_dir=data_dir, device=device, callback=callback
     )
-    report = write_report(
-        results, out_dir, settings, images=images, elapsed=time.perf_counter() - start
-    )
+    report = write_report(results, out_dir, settings, images=images)
+    log.info("reproduce took %.1f minutes", (time.perf_counter() - start) / 60)
     return report, findings(results)

@@ -73,6 +73,14 @@ def test_report_is_written_and_rerunning_gives_the_same_numbers(study, tmp_path,
     assert second.read_text() == text
 
 
+def test_report_as_a_markdown_file_with_its_folder_beside_it(study, tmp_path):
+    settings, results, _ = study
+    report = write_report(results, tmp_path / "docs" / "reproduction.md", settings, images=False)
+    assert report == tmp_path / "docs" / "reproduction.md"
+    assert (tmp_path / "docs" / "reproduction" / "results.json").is_file()
+    assert "Compute time of the analyses" in report.read_text()
+
+
 def test_cli_reproduce_quick(study, tmp_path, data_dir, capsys):
     settings, _, cache = study
     argv = ["reproduce", "--cache-dir", str(cache), "--data-dir", str(data_dir)]
