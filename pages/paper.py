@@ -37,10 +37,17 @@ if not picked:
     st.info("Pick at least one model and task.")
     st.stop()
 settings = {(r.settings.get("max_train_words"), r.settings.get("relative_delta")) for r in picked}
-if len(settings) > 1:
+caps = {m: {r.settings.get("max_train_words") for r in picked if r.model == m} for m in chosen}
+if len({relative for _, relative in settings}) > 1 or any(len(c) > 1 for c in caps.values()):
     st.caption(
         "These results were computed with different settings (token cap, delta); "
         "`neuronviz reproduce` runs them all with the paper's."
+    )
+else:
+    st.caption(
+        "Training words per task: "
+        + ", ".join(f"{m} {next(iter(c)) or 'all'}" for m, c in caps.items() if c)
+        + " (the paper: 150000)."
     )
 
 st.header("Findings")
