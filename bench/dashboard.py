@@ -5,11 +5,13 @@ Usage (from the repository root, with `neuronviz probe` results in the cache):
     python bench/dashboard.py
 
 Serves `app.py` on localhost and drives headless Chromium (Debian's `/usr/bin/chromium` with
-Playwright). For each view it measures, from `page.goto` of its URL (a navigation with the
-model and task in the query string: a new session) to the first rendered chart or highlighted
-text, the median of 5 visits after one warm-up visit; and the same from a click on the view's
-sidebar link inside a running session (the selection carries over, the URL's extra parameters
-do not, so layers and compare show their defaults there). It also times `extract_words` on a
+Playwright). For each view it measures, in the browser's own clock, the time from navigation
+start to the first rendered chart (or highlighted text, or table): for a full page load of the
+view's URL (a new session, model and task from the query string) and for a click on the view's
+sidebar link inside a running session (the selection carries over, the URL's extra parameters do
+not, so layers and compare show their defaults there). Median and worst of 5 visits after one
+warm-up; each visit waits until the previous page's script run has finished, so no run of an
+earlier visit competes with the measured one. It also times `extract_words` on a
 typed sentence of 30 words with `minilm` (model loaded, as the explorer does once it is cached).
 """
 
@@ -88,48 +90,88 @@ def typed_highlight_seconds(repeats: int = 5) -> dict:
     }
 
 
-def switch_seconds(page, url: str, path: str, selector: str, repeats: int) -> list[float]:
-    """Seconds from a click on the view's sidebar link (in a running session) to its first chart.
+# Records, in the page's own clock, when each watched selector first appears; reset before an
+# in-app switch so the new view's elements are timed, not the old page's.
+WATCH = """
+window.__marks = {};
+window.__watch = %s;
+window.__reset = () => {  // forget the marks, and the elements already on the page
+  for (const s of window.__watch)
+    document.querySelectorAll(s).forEach((e) => e.setAttribute("data-nv-old", ""));
+  window.__marks = {};
+  return performance.now();
+};
+new MutationObserver(() => {
+  for (const s of window.__watch)
+    if (!(s in window.__marks) && document.querySelector(s + ":not([data-nv-old])"))
+      window.__marks[s] = performance.now();
+}).observe(document, {subtree: true, childList: true});
+"""
+RUNNING = "[data-testid='stStatusWidget']"
 
-    The session starts on another page with a chart; Streamlit clears that page's elements on
-    the switch, so the selector can only match the new view's.
+
+def settle(page) -> None:
+    """Wait until the page's script run has finished, so the next visit starts on a quiet server."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(f"!document.querySelector({json.dumps(RUNNING)})", timeout=120_000)
+
+
+def mark(page, selector: str) -> float:
+    page.wait_for_function(f"{json.dumps(selector)} in window.__marks", timeout=60_000)
+    return page.evaluate(f"window.__marks[{json.dumps(selector)}]") / 1000
+
+
+def load_seconds(page, url: str, path: str, selector: str) -> tuple[float, float]:
+    """A full page load (new session) to the first chart: in the page's clock (from navigation
+    start) and in the bench's (from the ``goto`` call, so including the old page's unload)."""
+    start = time.perf_counter()
+    page.goto(f"{url}/{path}")
+    seconds = mark(page, selector)
+    wall = time.perf_counter() - start
+    settle(page)
+    return seconds, wall
+
+
+def switch_seconds(page, url: str, path: str, selector: str) -> float:
+    """A click on the view's sidebar link in a running session, to the view's first chart.
+
+    The session starts on another page with a chart and the run there finished; Streamlit clears
+    that page's elements on the switch.
     """
     target = path.split("?")[0]
     origin = "overview?model=minilm&task=pos" if target == "learn" else "learn"
-    times = []
-    for i in range(repeats + 1):
-        page.goto(f"{url}/{origin}")
-        page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-        start = time.perf_counter()
-        page.locator(f"[data-testid='stSidebarNavLink'][href$='/{target}']").click()
-        page.wait_for_url(f"**/{target}*")
-        page.locator(selector).first.wait_for(timeout=60_000)
-        if i:
-            times.append(time.perf_counter() - start)
-    return times
+    page.goto(f"{url}/{origin}")
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    settle(page)
+    start = page.evaluate("window.__reset()") / 1000
+    page.locator(f"[data-testid='stSidebarNavLink'][href$='/{target}']").click()
+    page.wait_for_url(f"**/{target}*")
+    seconds = mark(page, selector) - start
+    settle(page)
+    return seconds
+
+
+def summary(times: list[float]) -> dict:
+    return {"median_s": round(statistics.median(times), 2), "max_s": round(max(times), 2)}
 
 
 def view_seconds(url: str, repeats: int = 5) -> dict:
+    """Per view: full page loads and in-app switches, median and worst of ``repeats`` after a warm-up."""
     from playwright.sync_api import sync_playwright
 
+    selectors = sorted({selector for _, selector in VIEWS.values()} | {".js-plotly-plot"})
     out = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.add_init_script(WATCH % json.dumps(selectors))
         for name, (path, selector) in VIEWS.items():
-            times = []
-            for i in range(repeats + 1):
-                start = time.perf_counter()
-                page.goto(f"{url}/{path}")
-                page.locator(selector).first.wait_for(timeout=60_000)
-                if i:  # the first visit warms caches (model, results)
-                    times.append(time.perf_counter() - start)
-            switches = switch_seconds(page, url, path, selector, repeats)
+            loads = [load_seconds(page, url, path, selector) for _ in range(repeats + 1)][1:]
+            switches = [switch_seconds(page, url, path, selector) for _ in range(repeats + 1)][1:]
             out[name] = {
-                "median_s": round(statistics.median(times), 2),
-                "max_s": round(max(times), 2),
-                "switch_median_s": round(statistics.median(switches), 2),
-                "switch_max_s": round(max(switches), 2),
+                "load": summary([browser_clock for browser_clock, _ in loads]),
+                "load_from_goto": summary([wall for _, wall in loads]),
+                "switch": summary(switches),
             }
             print(f"[view] {name}: {out[name]}", flush=True)
         browser.close()
