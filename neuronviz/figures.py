@@ -5,7 +5,6 @@ Nothing here imports streamlit; the dashboard pages only call these and display 
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 import numpy as np
@@ -46,6 +45,17 @@ def _colour(value: float, vmax: float) -> str:
     return f"rgba({r},{g},{b},{0.85 * strength:.3f})"
 
 
+# Characters that Markdown (and Streamlit's extensions: emoji shortcodes, colour directives,
+# math) could read as syntax; written as character references they stay plain text.
+# One pass over the text, so no reference written here is escaped again.
+_ESCAPES = {ord(c): f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#!|:$~^"}
+
+
+def escape_text(text: str) -> str:
+    """``text`` safe inside HTML that Streamlit renders as Markdown: no tags, no Markdown syntax."""
+    return text.translate(_ESCAPES)
+
+
 def token_highlight_html(
     words: Sequence[str], values: Sequence[float], *, vmax: float | None = None
 ) -> str:
@@ -64,7 +74,7 @@ def token_highlight_html(
         spans.append(
             f'<span title="{value:+.3f}" style="background:{_colour(value, scale)};'
             f"color:{'#fff' if dark else 'inherit'};padding:0.1em 0.25em;margin:0 0.08em;"
-            f'border-radius:0.25em;line-height:2.1">{html.escape(word)}</span>'
+            f'border-radius:0.25em;line-height:2.1">{escape_text(word)}</span>'
         )
     return '<div style="font-size:1.25rem">' + " ".join(spans) + "</div>"
 

@@ -121,6 +121,18 @@ def _param_list(name: str) -> list[str]:
     return [v for v in value.split(",") if v]
 
 
+def linked_models(models: list[str]) -> list[str]:
+    """The models a link asks for (``?models=a,b``) that have results; warns about the others."""
+    asked = _param_list("models")
+    unknown = [m for m in asked if m not in models]
+    if unknown:
+        st.warning(
+            f"This link asks for {', '.join(repr(m) for m in unknown)}, with no analysis in this "
+            f"cache (analysed: {', '.join(models)})."
+        )
+    return [m for m in asked if m in models]
+
+
 def pick_model(results: list[AnalysisResult], *, key: str) -> str:
     """Sidebar model choice among analysed models, kept in the URL."""
     models = sorted({r.model for r in results})
@@ -132,6 +144,12 @@ def pick_model(results: list[AnalysisResult], *, key: str) -> str:
         else (models.index("minilm") if "minilm" in models else 0)
     )
     model = st.sidebar.selectbox("Model", models, index=index, key=key)
+    asked = st.query_params.get("model")
+    if asked and asked not in models:
+        st.warning(
+            f"This link asks for model {asked!r}, which has no analysis in this cache; "
+            f"showing {model}. Analyse it on the Start page to see it here."
+        )
     st.query_params["model"] = model
     st.session_state[LAST_MODEL] = model
     return model
@@ -140,6 +158,12 @@ def pick_model(results: list[AnalysisResult], *, key: str) -> str:
 def pick_tasks(results: list[AnalysisResult], model: str, *, key: str, multi: bool) -> list[str]:
     """Sidebar task choice (one or several) among the model's analysed tasks, kept in the URL."""
     tasks = sorted({r.task for r in results if r.model == model})
+    missing = [t for t in _param_list("task") if t not in tasks]
+    if missing:
+        st.warning(
+            f"{model} has no analysis of {', '.join(repr(t) for t in missing)} in this cache "
+            f"(it has: {', '.join(tasks)}); showing what there is."
+        )
     wanted = [
         t for t in (_param_list("task") or st.session_state.get(LAST_TASKS, [])) if t in tasks
     ]

@@ -14,6 +14,7 @@ from neuronviz.figures import (
 from pages._shared import (
     chart,
     download_table,
+    linked_models,
     overlap_charts,
     require_results,
     use_app_navigation,
@@ -23,7 +24,7 @@ use_app_navigation()
 st.title("Compare models")
 results = require_results()
 models = sorted({r.model for r in results})
-wanted = [m for m in st.query_params.get("models", "").split(",") if m in models]
+wanted = linked_models(models)
 chosen = st.sidebar.multiselect(
     "Models", models, default=wanted or models[:2], key="compare_models"
 )

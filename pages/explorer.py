@@ -126,12 +126,19 @@ def typed_activations(model_name: str, words: tuple[str, ...]):
     return extract_words(get_model(model_name), [list(words)])
 
 
+MAX_TYPED_CHARS = 2000  # a paragraph: enough to explore, small enough to stay instant
 st.subheader("Your own text")
 typed = st.text_input(
     "Type a sentence (words are split on spaces)",
     "The old man the boats near the quiet river .",
     key="explorer_text",
 )
+if len(typed) > MAX_TYPED_CHARS:
+    st.warning(
+        f"That text has {len(typed):,} characters; the first {MAX_TYPED_CHARS:,} are shown. "
+        "Paste a shorter passage to see all of it."
+    )
+    typed = typed[:MAX_TYPED_CHARS]
 words = typed.split()
 if words:
     try:

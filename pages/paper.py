@@ -11,6 +11,7 @@ from neuronviz.reproduce import PAPER_TASKS, report_tables
 from pages._shared import (
     chart,
     download_table,
+    linked_models,
     overlap_charts,
     require_results,
     use_app_navigation,
@@ -26,7 +27,7 @@ st.markdown(
 )
 results = require_results()
 models = sorted({r.model for r in results})
-wanted = [m for m in st.query_params.get("models", "").split(",") if m in models]
+wanted = linked_models(models)
 chosen = st.sidebar.multiselect("Models", models, default=wanted or models, key="paper_models")
 st.query_params["models"] = ",".join(chosen)
 tasks = sorted({r.task for r in results if r.model in chosen})

@@ -57,3 +57,26 @@ def shared_data() -> Path:
             pytest.fail(f"CI needs the real corpora at {SHARED_DATA} (set NEURONVIZ_DATA)")
         pytest.skip(f"real corpora not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def analysed(tiny_models, data_dir, tmp_path_factory) -> Path:
+    """A cache with small analyses for the dashboard: tiny BERT on pos and chunk, GPT-2 on pos."""
+    from apptools import FAST
+
+    from neuronviz.analysis import run_analysis
+
+    cache = tmp_path_factory.mktemp("appcache")
+    for model, task in (("bert", "pos"), ("bert", "chunk"), ("gpt2", "pos")):
+        run_analysis(str(tiny_models[model]), task, settings=FAST, cache=cache, data_dir=data_dir)
+    return cache
+
+
+@pytest.fixture
+def app(analysed, monkeypatch):
+    """The dashboard (``app.py``) under AppTest, reading the ``analysed`` cache."""
+    from apptools import APP
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("NEURONVIZ_CACHE", str(analysed))
+    return AppTest.from_file(APP, default_timeout=90)

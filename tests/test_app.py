@@ -2,42 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from apptools import APP, open_page
 from streamlit.testing.v1 import AppTest
 
-from neuronviz.analysis import AnalysisSettings, run_analysis
 from neuronviz.figures import activation_heatmap, highlight_legend_html, token_highlight_html
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-FAST = AnalysisSettings(
-    lambdas=((1e-3, 1e-3), (0.0, 0.0)), grid_words=500, percents=(5, 20), random_draws=2
-)
-
-
-@pytest.fixture(scope="module")
-def analysed(tiny_models, data_dir, tmp_path_factory):
-    """Cached analyses: tiny BERT on pos and chunk, tiny GPT-2 on pos."""
-    cache = tmp_path_factory.mktemp("appcache")
-    for model, task in (("bert", "pos"), ("bert", "chunk"), ("gpt2", "pos")):
-        run_analysis(str(tiny_models[model]), task, settings=FAST, cache=cache, data_dir=data_dir)
-    return cache
-
-
-@pytest.fixture
-def app(analysed, monkeypatch):
-    monkeypatch.setenv("NEURONVIZ_CACHE", str(analysed))
-    return AppTest.from_file(APP, default_timeout=90)
-
-
-def open_page(at: AppTest, page: str, **params) -> AppTest:
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.switch_page(f"pages/{page}.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def test_start_lists_cached_analyses(app):
