@@ -308,7 +308,19 @@ class ResultStore:
         except (OSError, ValueError, KeyError) as exc:
             log.warning("result in %s is unreadable (%s); it will be recomputed", folder, exc)
             return None
-        if d.get("version") != RESULT_VERSION:
+        version = d.get("version")
+        if version != RESULT_VERSION:
+            newer = isinstance(version, int) and version > RESULT_VERSION
+            log.warning(
+                "result in %s has format version %s, this neuronviz reads version %d: %s",
+                folder,
+                version,
+                RESULT_VERSION,
+                "it was written by a newer neuronviz; upgrade to read it (it is left as it is)"
+                if newer
+                else "it was written by an older neuronviz and is not read; run the analysis "
+                "again (the old folder can be removed with `neuronviz cache remove`)",
+            )
             return None
         return AnalysisResult.from_dict(d, arrays)
 
