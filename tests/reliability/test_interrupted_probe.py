@@ -1,0 +1,66 @@
+"""kill -9 in the middle of `neuronviz probe`, then run it again: the result equals an uninterrupted run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neuronviz.results import ResultStore
+
+pytestmark = pytest.mark.slow
+SETTINGS = ["--lambdas", "1e-3:1e-3,0:0", "--task", "pos", "-v"]
+
+
+def _probe(model: Path, data_dir: Path, cache: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "neuronviz.cli",
+        "probe",
+        "--model",
+        str(model),
+        *SETTINGS,
+        "--data-dir",
+        str(data_dir),
+        "--cache-dir",
+        str(cache),
+        "--device",
+        "cpu",
+    ]
+
+
+def test_kill_9_during_probing_then_rerun_equals_a_clean_run(tiny_bert, data_dir, tmp_path):
+    env = {**os.environ, "NEURONVIZ_CACHE": str(tmp_path / "unused")}
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    proc = subprocess.Popen(
+        _probe(tiny_bert, data_dir, killed), env=env, stderr=subprocess.PIPE, text=True
+    )
+    seen = []
+    deadline = time.time() + 240
+    for line in proc.stderr:  # wait until the analysis itself (not extraction) is under way
+        seen.append(line)
+        if "oracle" in line or time.time() > deadline:
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "".join(seen)
+    assert ResultStore(killed).all() == []  # nothing half-written is visible
+
+    for cache in (killed, clean):
+        done = subprocess.run(
+            _probe(tiny_bert, data_dir, cache), env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+    [resumed], [fresh] = ResultStore(killed).all(), ResultStore(clean).all()
+    assert resumed.key == fresh.key
+    np.testing.assert_array_equal(resumed.order, fresh.order)
+    np.testing.assert_allclose(resumed.weights, fresh.weights, rtol=0, atol=0)
+    assert resumed.minimal == fresh.minimal and resumed.oracle == fresh.oracle
+    assert not [p for p in (killed / "results").rglob(".*") if p.is_dir()]  # no leftovers
