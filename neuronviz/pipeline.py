@@ -8,6 +8,7 @@ is written; the model's weights are loaded only when some split is not cached ye
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -58,6 +59,32 @@ def _key(identity: ModelIdentity, split: TaskSplit, settings: ExtractionSettings
     )
 
 
+DISK_MARGIN = 1.05  # manifests, token lists and the file system's own blocks
+
+
+def check_disk(folder: Path, n_words: int, n_layers: int, hidden: int, split: TaskSplit) -> None:
+    """Refuse, before writing anything, an entry the disk cannot hold (float16 vectors)."""
+    need = int(n_words * n_layers * hidden * 2 * DISK_MARGIN)
+    # A resumed entry already holds part of it (its layer files are sparse: count real blocks).
+    present = (
+        sum(f.stat().st_blocks * 512 for f in folder.glob("layer_*.npy")) if folder.is_dir() else 0
+    )
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    if need - present > free:
+        per_sentence = need / max(split.n_sentences, 1)
+        fits = int(free / per_sentence) if per_sentence else 0
+        raise CacheError(
+            f"the activations of {split.task} {split.split} ({n_words:,} words x {n_layers} "
+            f"layers x {hidden} neurons, float16) need about {need / 2**30:.2f} GiB, and "
+            f"{folder.parent} has {free / 2**30:.2f} GiB free",
+            path=folder.parent,
+            hint=f"free some space (`neuronviz cache remove ...`), point NEURONVIZ_CACHE or "
+            f"--cache-dir at a larger disk, or extract fewer sentences (--max-sentences "
+            f"{max(fits, 1)} would fit)",
+        )
+
+
 def extract_split(
     model: LoadedModel,
     split: TaskSplit,
@@ -80,6 +107,7 @@ def extract_split(
             "batches": len(batches),
             "key": key.digest,
         }
+        check_disk(folder, tok.n_words, model.n_layers, model.hidden_size, split)
         writer = EntryWriter(folder, tok.n_words, model.n_layers, model.hidden_size, plan)
         resumed = len(writer.done)
         try:
