@@ -14,6 +14,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import pickle  # only to recognise refused pickle files, never to load one
 import shutil
 import subprocess
 import sys
@@ -380,6 +381,13 @@ def load_model(
         model = AutoModel.from_pretrained(
             source, revision=revision, dtype=dt, trust_remote_code=False
         )
+    except pickle.UnpicklingError:
+        raise ModelError(
+            f"the weights of {display!r} ({source}) are a pickle file holding more than tensors; "
+            "loading it would run the code inside, so neuronviz does not",
+            hint="use a model saved as safetensors (model.save_pretrained(..., "
+            "safe_serialization=True) from a source you trust)",
+        ) from None
     except (OSError, ValueError, RuntimeError) as exc:
         raise ModelError(
             f"could not load {display!r} from {source}: {str(exc).splitlines()[0]}"
