@@ -55,10 +55,17 @@ def job_progress() -> None:
             if st.button("Cancel", key=f"start_cancel_{job.job_id}"):
                 jobs.cancel(job.job_id)
                 st.rerun()
-        elif job.state == "failed":
-            st.error(f"{label} failed: {job.error}", icon=":material/error:")
-        elif job.state == "cancelled":
-            st.warning(f"{label} was cancelled.")
+        elif job.state in ("failed", "cancelled"):
+            if job.state == "failed":
+                st.error(f"{label} failed: {job.error}", icon=":material/error:")
+            else:
+                st.warning(f"{label} was cancelled.")
+            if st.button("Run it again", key=f"start_retry_{job.job_id}"):
+                try:
+                    jobs.submit(job.request)
+                except NeuronvizError as exc:
+                    show_error(exc)
+                st.rerun()
         else:
             st.success(f"{label} finished.", icon=":material/check_circle:")
     if any(j.state == "done" and time.time() - j.updated < 3 for j in shown):
