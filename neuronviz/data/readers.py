@@ -92,6 +92,7 @@ def read_columns(
     sep: str | None,
     is_comment=None,
     skip_row=None,
+    word_column: int = 0,
 ) -> Corpus:
     """Read a one-token-a-line column format (CoNLL-style) with a fixed number of columns.
 
@@ -107,6 +108,8 @@ def read_columns(
         ``is_comment(line) -> bool`` for lines to ignore (e.g. ``#`` comments).
     skip_row : callable, optional
         ``skip_row(fields) -> bool`` for token lines to drop (e.g. CoNLL-U multiword ranges).
+    word_column : int
+        Index of the column holding the word form, which may not be empty or only whitespace.
     """
     p = Path(path)
     tokens: list[list[str]] = []
@@ -127,7 +130,7 @@ def read_columns(
                 )
             if skip_row is not None and skip_row(fields):
                 continue
-            if not fields[0].strip():
+            if not fields[word_column].strip():
                 raise DataError("the word column is empty or only whitespace", path=p, line=number)
             rows.append(fields)
         if rows:
@@ -174,6 +177,7 @@ def read_conllu(path: str | Path) -> Corpus:
         sep="\t",
         is_comment=lambda ln: ln.startswith("#"),
         skip_row=_conllu_skip,
+        word_column=1,
     )
     # In CoNLL-U the first column is the id and the form is the second.
     return Corpus(

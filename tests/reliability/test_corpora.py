@@ -1,0 +1,119 @@
+"""Bad corpora through the whole pipeline: one clear error naming the file (and line), no cache.
+
+Each case is a real file on disk given to ``extract_task`` as a user task, the way the CLI and
+the Start page pass it. Cases the format allows (a BOM, Windows line endings) must simply work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from neuronviz.cache import ActivationCache
+from neuronviz.errors import NeuronvizError
+from neuronviz.pipeline import extract_task
+
+GOOD_CONLLU = "".join(
+    f"1\tThe\tthe\tDET\tDT\t_\t2\tdet\t_\t_\n2\t{w}\t{w}\tNOUN\tNN\t_\t0\troot\t_\t_\n\n"
+    for w in ("cat", "dog", "bird", "fish", "cow", "hen", "pig", "ant", "bee", "elk")
+)
+
+
+def _parallel(tmp: Path, words: bytes, labels: bytes) -> str:
+    (tmp / "s.txt").write_bytes(words)
+    (tmp / "l.txt").write_bytes(labels)
+    return f"parallel:{tmp / 's.txt'},{tmp / 'l.txt'}"
+
+
+def _conllu(tmp: Path, content: bytes, task: str = "upos") -> str:
+    (tmp / "c.conllu").write_bytes(content)
+    return f"{task}:{tmp / 'c.conllu'}"
+
+
+TEN = b"".join(
+    b"the %s sat\n" % w
+    for w in (b"cat", b"dog", b"pig", b"cow", b"hen", b"ant", b"bee", b"elk", b"fox", b"owl")
+)
+TEN_LABELS = b"DT NN VB\n" * 10
+
+BAD = {
+    "ragged columns": (
+        lambda t: _conllu(t, GOOD_CONLLU.replace("\tdet\t_\t_", "\tdet", 1).encode()),
+        "expected 10 columns",
+        1,
+    ),
+    "missing columns": (lambda t: _conllu(t, b"1\tThe\n\n"), "found 2", 1),
+    "label column that does not exist": (
+        lambda t: _conllu(t, GOOD_CONLLU.encode(), "lemma"),
+        "unknown task",
+        None,
+    ),
+    "files of different lengths": (
+        lambda t: _parallel(t, TEN, TEN_LABELS[:-9]),
+        "10 sentences but",
+        None,
+    ),
+    "tokens and labels disagree": (
+        lambda t: _parallel(t, TEN.replace(b"sat", b"sat down", 1), TEN_LABELS),
+        "4 tokens but",
+        1,
+    ),
+    "token of only whitespace": (
+        lambda t: _conllu(t, GOOD_CONLLU.replace("\tThe\t", "\t \t", 1).encode()),
+        "only whitespace",
+        1,
+    ),
+    "non-UTF-8 bytes": (
+        lambda t: _parallel(t, TEN.replace(b"cat", b"caf\xe9"), TEN_LABELS),
+        "not valid UTF-8",
+        1,
+    ),
+    "empty file": (lambda t: _parallel(t, b"", b""), "is empty", None),
+    "a directory": (lambda t: f"upos:{t}", "", None),
+    "binary file": (lambda t: _conllu(t, b"\x00\x01\x02PK\x03\x04" * 100), "binary", None),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_corpus_gives_one_clear_error_and_writes_nothing(case, tiny_bert, tmp_path):
+    make, message, line = BAD[case]
+    data = tmp_path / "data"
+    data.mkdir()
+    task = make(data)
+    cache = tmp_path / "cache"
+    with pytest.raises(NeuronvizError) as err:
+        extract_task(str(tiny_bert), task, cache=cache)
+    text = str(err.value)
+    assert message in text, text
+    assert "Traceback" not in text
+    if line is not None:
+        assert f":{line}" in text, text  # file:line
+    assert ActivationCache(cache).entries() == []
+    assert not list((cache / "activations").rglob("layer_*.npy")) if cache.exists() else True
+
+
+@pytest.mark.parametrize(
+    ("case", "transform"),
+    [
+        ("BOM", lambda b: b"\xef\xbb\xbf" + b),
+        ("Windows line endings", lambda b: b.replace(b"\n", b"\r\n")),
+        ("tabs between tokens", lambda b: b.replace(b" ", b"\t")),
+    ],
+)
+def test_formats_the_reader_allows_just_work(case, transform, tiny_bert, tmp_path):
+    task = _parallel(tmp_path, transform(TEN), transform(TEN_LABELS))
+    result = extract_task(str(tiny_bert), task, cache=tmp_path / "cache")
+    train = result.entries["train"]
+    assert train.manifest.n_words > 0
+    assert all("\r" not in w and "\ufeff" not in w for s in train.tokens() for w in s)
+
+
+@pytest.mark.slow
+def test_a_one_megabyte_line_is_one_sentence(tiny_bert, tmp_path):
+    words = b" ".join([b"word"] * 200_000) + b"\n"  # 1 MB on one line
+    labels = b" ".join([b"NN"] * 200_000) + b"\n"
+    task = _parallel(tmp_path, words + TEN * 3, labels + TEN_LABELS * 3)
+    result = extract_task(str(tiny_bert), task, cache=tmp_path / "cache")
+    n_words = sum(e.manifest.n_words for e in result.entries.values())
+    assert n_words == 200_000 + 90  # every word of the long line has its vector
