@@ -34,3 +34,26 @@ def test_pickled_code_in_weights_never_runs(tiny_bert, tmp_path):
     with pytest.raises(ModelError):
         load_model(str(folder), device="cpu")
     assert not marker.exists()
+
+
+def test_a_hub_id_without_network_says_so():
+    with pytest.raises(ModelError) as err:  # the test session is offline (conftest)
+        load_model("some-org/some-model", device="cpu")
+    text = str(err.value)
+    assert "some-org/some-model" in text
+    assert "offline" in text.lower() or "network" in text.lower() or "download" in text.lower()
+
+
+def test_a_tokenizer_without_word_ids_is_refused(tiny_bert, monkeypatch):
+    import transformers
+
+    real = transformers.AutoTokenizer.from_pretrained
+
+    def slow(*args, **kwargs):
+        tok = real(*args, **kwargs)
+        monkeypatch.setattr(type(tok), "is_fast", property(lambda self: False))
+        return tok
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", slow)
+    with pytest.raises(ModelError, match="fast tokenizer"):
+        load_model(str(tiny_bert), device="cpu")
