@@ -6,12 +6,16 @@ the Start page pass it. Cases the format allows (a BOM, Windows line endings) mu
 
 from __future__ import annotations
 
+import string
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from neuronviz.cache import ActivationCache
-from neuronviz.errors import NeuronvizError
+from neuronviz.data.readers import read_conll2000
+from neuronviz.errors import DataError, NeuronvizError
 from neuronviz.pipeline import extract_task
 
 GOOD_CONLLU = "".join(
@@ -117,3 +121,37 @@ def test_a_one_megabyte_line_is_one_sentence(tiny_bert, tmp_path):
     result = extract_task(str(tiny_bert), task, cache=tmp_path / "cache")
     n_words = sum(e.manifest.n_words for e in result.entries.values())
     assert n_words == 200_000 + 90  # every word of the long line has its vector
+
+
+# Malformed on purpose: a well-formed CoNLL-2000 corpus with one line broken in a random way.
+_word = st.text(alphabet=string.ascii_letters + "éü.,'", min_size=1, max_size=6)
+_tag = st.text(alphabet=string.ascii_uppercase, min_size=1, max_size=3)
+_sentences = st.lists(
+    st.lists(st.tuples(_word, _tag, _tag), min_size=1, max_size=5), min_size=1, max_size=4
+)
+_breakage = st.sampled_from(["drop a column", "add a column", "invalid UTF-8", "NUL byte"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(_sentences, _breakage, st.data())
+def test_one_broken_line_is_named_by_the_error(tmp_path_factory, sents, breakage, data):
+    lines = []
+    for s in sents:
+        lines += [" ".join(row) for row in s] + [""]
+    token_lines = [i for i, line in enumerate(lines) if line]
+    target = data.draw(st.sampled_from(token_lines))
+    raw = [line.encode() for line in lines]
+    if breakage == "drop a column":
+        raw[target] = b" ".join(raw[target].split()[:2])
+    elif breakage == "add a column":
+        raw[target] += b" EXTRA"
+    elif breakage == "invalid UTF-8":
+        raw[target] += b"\xff"
+    else:
+        raw[target] = b"\x00" + raw[target]
+    path = tmp_path_factory.mktemp("broken") / "train.txt"
+    path.write_bytes(b"\n".join(raw) + b"\n")
+    with pytest.raises(DataError) as err:
+        read_conll2000(path)
+    if breakage != "NUL byte":  # a binary file is refused as a whole
+        assert f"train.txt:{target + 1}:" in str(err.value)
