@@ -164,6 +164,40 @@ def _label_ids(
     return mapping[ids], classes
 
 
+STREAMING_BYTES = 1 << 30  # row blocks, a working set and the solver's state when streaming
+
+
+def check_memory(entries: dict[str, ActivationEntry], task: str, *, train_bytes: int) -> None:
+    """Refuse an analysis that cannot fit in this machine's memory, before loading anything.
+
+    Dev and test features stay in memory (float16); the training matrix is either loaded
+    (float32) or streamed. Beyond the machine's total memory the OS would kill the run part
+    way; beyond what is available now it may swap, which is only logged.
+    """
+    import psutil
+
+    eval_bytes = sum(entries[s].manifest.n_words * entries[s].shape[1] * 2 for s in ("dev", "test"))
+    estimate = eval_bytes + train_bytes + (512 << 20)  # + Python, torch and the model's labels
+    memory = psutil.virtual_memory()
+    if estimate > 0.9 * memory.total:
+        raise ConfigError(
+            f"probing {task!r} needs about {estimate / 2**30:.1f} GiB of memory "
+            f"({eval_bytes / 2**30:.1f} GiB of dev and test features, "
+            f"{train_bytes / 2**30:.1f} GiB for training) and this machine has "
+            f"{memory.total / 2**30:.1f} GiB",
+            path=entries["test"].path,
+            hint="extract fewer dev and test sentences (--max-sentences N) or use a machine "
+            "with more memory",
+        )
+    if estimate > memory.available:
+        log.warning(
+            "probing %r needs about %.1f GiB of memory and %.1f GiB are free now: it may swap",
+            task,
+            estimate / 2**30,
+            memory.available / 2**30,
+        )
+
+
 def load_probe_data(
     entries: dict[str, ActivationEntry],
     task: str,
@@ -204,6 +238,7 @@ def load_probe_data(
     mean, scale = entry_stats(train, n_rows)
     limit = memory_limit if memory_limit is not None else memory_budget()
     needed = n_rows * train.shape[1] * 4
+    check_memory(entries, task, train_bytes=needed if needed <= limit else STREAMING_BYTES)
     if needed <= limit:
         design: Design = DenseDesign(
             _standardised(train, mean, scale, n_rows, torch.float32).to(device), mean, scale
