@@ -1,0 +1,211 @@
+"""What an intervention does to the probes: accuracy before and after, against a random control.
+
+The probes are the stored all-neuron probes of finished analyses (weights in standardised space,
+with the training mean and scale of every neuron). The test sentences of each task are run through
+the model twice, as they are and under the intervention, and each probe scores both. Beside every
+targeted intervention the same intervention on random neurons is measured: as many, drawn from
+the same layers in the same numbers, so that a drop is compared with what silencing that many
+neurons of those layers does anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from neuronviz.errors import ConfigError
+from neuronviz.extract import extract_words
+from neuronviz.interventions import Intervention, intervene
+from neuronviz.models import LoadedModel
+from neuronviz.neurons import parse_neuron
+from neuronviz.results import AnalysisResult
+
+__all__ = [
+    "ProbeEffect",
+    "build_intervention",
+    "layer_matched_random",
+    "probe_effects",
+    "select_neurons",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProbeEffect:
+    """One probe's test accuracy before and after an intervention, and after the control."""
+
+    task: str
+    words: int
+    before: float
+    after: float
+    random_after: float  # mean over the random draws
+    random_std: float
+
+    @property
+    def drop(self) -> float:
+        return self.before - self.after
+
+    @property
+    def random_drop(self) -> float:
+        return self.before - self.random_after
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "drop": self.drop, "random_drop": self.random_drop}
+
+
+def select_neurons(spec: str, results: Sequence[AnalysisResult]) -> tuple[int, ...]:
+    """Neuron ids from a spec: ``TASK:minimal``, ``TASK:topK``, ``TASK:CLASS:topK`` or labels.
+
+    Labels are ``layer:index`` pairs separated by commas (``1:62,3:5``). ``TASK:CLASS:topK`` is
+    the K neurons with the largest absolute probe weight for that class.
+    """
+    parts = spec.strip().split(":")
+    by_task = {r.task: r for r in results}
+    if parts[0] in by_task:
+        r = by_task[parts[0]]
+        if len(parts) == 2 and parts[1] == "minimal":
+            return tuple(int(n) for n in r.minimal_neurons)
+        if len(parts) == 2 and parts[1].startswith("top"):
+            return tuple(int(n) for n in r.order[: _count(parts[1], spec)])
+        if len(parts) == 3 and parts[2].startswith("top"):
+            if parts[1] not in r.classes:
+                raise ConfigError(
+                    f"class {parts[1]!r} is not a class of {r.task}",
+                    hint=f"classes: {', '.join(r.classes[:20])}",
+                )
+            row = np.abs(r.weights[r.classes.index(parts[1])])
+            return tuple(int(n) for n in np.argsort(-row, kind="stable")[: _count(parts[2], spec)])
+        raise ConfigError(
+            f"cannot read neuron set {spec!r}",
+            hint="write TASK:minimal, TASK:top50, TASK:CLASS:top10 or layer:index,layer:index",
+        )
+    if not results:
+        raise ConfigError("no analysis of this model to take neurons from")
+    first = results[0]
+    return tuple(parse_neuron(t, first.n_layers, first.hidden_size) for t in spec.split(","))
+
+
+def _count(text: str, spec: str) -> int:
+    try:
+        k = int(text[3:])
+    except ValueError:
+        raise ConfigError(f"cannot read the count in {spec!r}", hint="e.g. pos:top50") from None
+    if k < 1:
+        raise ConfigError(f"{spec!r} asks for {k} neurons; ask for at least one")
+    return k
+
+
+def layer_matched_random(
+    neurons: Sequence[int], hidden: int, n_neurons: int, rng: np.random.Generator
+) -> tuple[int, ...]:
+    """As many random neurons as ``neurons``, from the same layers in the same numbers."""
+    chosen = set(neurons)
+    out: list[int] = []
+    layers, counts = np.unique(np.asarray(neurons, dtype=np.int64) // hidden, return_counts=True)
+    for layer, count in zip(layers, counts, strict=True):
+        pool = np.arange(layer * hidden, min((layer + 1) * hidden, n_neurons))
+        others = np.setdiff1d(pool, list(chosen))
+        if len(others) < count:  # the set fills the layer: draw from the whole layer
+            others = pool
+        out += rng.choice(others, size=int(count), replace=False).tolist()
+    return tuple(sorted(out))
+
+
+def build_intervention(
+    neurons: Sequence[int], mode: str, result: AnalysisResult, factor: float = 0.0
+) -> Intervention:
+    """An intervention on ``neurons``; ``mean`` mode takes each neuron's training mean from
+    ``result`` (the corpus the analysis was trained on)."""
+    values = ()
+    if mode == "mean":
+        mean = result.arrays["feature_mean"]
+        values = tuple(float(mean[n]) for n in neurons)
+    return Intervention(tuple(int(n) for n in neurons), mode, factor, values)
+
+
+def _accuracy(result: AnalysisResult, vectors: np.ndarray, gold: np.ndarray) -> float:
+    """Accuracy of ``result``'s all-neuron probe on word vectors ``(layers, words, hidden)``."""
+    x = vectors.transpose(1, 0, 2).reshape(vectors.shape[1], -1).astype(np.float32)
+    x = (x - result.arrays["feature_mean"]) / result.arrays["feature_scale"]
+    pred = np.argmax(x @ result.weights.T + result.arrays["bias"], axis=1)
+    return float(np.mean(pred == gold))
+
+
+def _test_words(result: AnalysisResult, cache, sentences: int):
+    """The first ``sentences`` test sentences of ``result``'s task and their gold label ids."""
+    entry = next(
+        (
+            e
+            for e in cache.entries(result.model)
+            if e.manifest.entry_id == result.entries.get("test")
+        ),
+        None,
+    )
+    if entry is None or "test_labels" not in result.arrays:
+        raise ConfigError(
+            f"the test activations or labels of {result.model} x {result.task} are not cached",
+            hint=f"run: neuronviz probe --model {result.model} --task {result.task}",
+        )
+    tokens = entry.tokens()[:sentences]
+    n = sum(len(s) for s in tokens)
+    return tokens, np.asarray(result.arrays["test_labels"][:n])
+
+
+def probe_effects(
+    model: LoadedModel,
+    intervention: Intervention,
+    results: Sequence[AnalysisResult],
+    *,
+    cache,
+    sentences: int = 300,
+    random_draws: int = 3,
+    seed: int = 0,
+) -> list[ProbeEffect]:
+    """Each result's probe accuracy on its first ``sentences`` test sentences, before and after
+    ``intervention`` and after ``random_draws`` layer-matched random interventions."""
+    if random_draws < 1:
+        raise ConfigError("random_draws must be at least 1: a targeted effect needs its control")
+    rng = np.random.default_rng(seed)
+    if not results:
+        raise ConfigError("no analysed task to measure the intervention on")
+    controls = [
+        build_intervention(
+            layer_matched_random(intervention.neurons, model.hidden_size, model.n_neurons, rng),
+            intervention.mode,
+            results[0],
+            intervention.factor,
+        )
+        for _ in range(random_draws)
+    ]
+    effects = []
+    for r in results:
+        tokens, gold = _test_words(r, cache, sentences)
+        before = _accuracy(r, extract_words(model, tokens), gold)
+        with intervene(model, intervention):
+            after = _accuracy(r, extract_words(model, tokens), gold)
+        randoms = []
+        for control in controls:
+            with intervene(model, control):
+                randoms.append(_accuracy(r, extract_words(model, tokens), gold))
+        effects.append(
+            ProbeEffect(
+                task=r.task,
+                words=len(gold),
+                before=before,
+                after=after,
+                random_after=float(np.mean(randoms)),
+                random_std=float(np.std(randoms)),
+            )
+        )
+        log.info(
+            "%s: %.1f%% -> %.1f%% (random neurons: %.1f%%)",
+            r.task,
+            100 * before,
+            100 * after,
+            100 * effects[-1].random_after,
+        )
+    return effects

@@ -1,0 +1,64 @@
+"""Probe accuracy under interventions, with layer-matched random controls."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neuronviz.cache import ActivationCache
+from neuronviz.effects import (
+    build_intervention,
+    layer_matched_random,
+    probe_effects,
+    select_neurons,
+)
+from neuronviz.errors import ConfigError
+from neuronviz.interventions import Intervention
+from neuronviz.models import load_model
+from neuronviz.results import ResultStore
+
+
+@pytest.fixture(scope="module")
+def bert_results(analysed):
+    return [r for r in ResultStore(analysed).all() if r.model == "bert"]
+
+
+@pytest.fixture(scope="module")
+def bert(bert_results):
+    return load_model(bert_results[0].model_source, device="cpu", dtype="float32")
+
+
+def test_layer_matched_random_keeps_layer_counts_and_avoids_the_set():
+    rng = np.random.default_rng(0)
+    chosen = (3, 5, 17, 20, 40)  # hidden 16: layers 0, 0, 1, 1, 2
+    drawn = layer_matched_random(chosen, 16, 48, rng)
+    assert sorted(np.asarray(drawn) // 16) == [0, 0, 1, 1, 2]
+    assert not set(drawn) & set(chosen) and len(set(drawn)) == 5
+
+
+def test_neuron_specs(bert_results):
+    pos = next(r for r in bert_results if r.task == "pos")
+    assert select_neurons("pos:minimal", bert_results) == tuple(int(n) for n in pos.minimal_neurons)
+    assert select_neurons("pos:top3", bert_results) == tuple(int(n) for n in pos.order[:3])
+    nn = select_neurons(f"pos:{pos.classes[0]}:top2", bert_results)
+    row = np.abs(pos.weights[0])
+    assert row[nn[0]] == row.max() and len(nn) == 2
+    assert select_neurons("1:3,2:5", bert_results) == (16 + 3, 32 + 5)
+    for bad in ("pos:everything", "pos:topX", "pos:NOPE:top3", "9:9"):
+        with pytest.raises(ConfigError):
+            select_neurons(bad, bert_results)
+
+
+def test_no_change_means_no_effect_and_silencing_everything_hurts(bert, bert_results, analysed):
+    cache = ActivationCache(analysed)
+    [same] = probe_effects(bert, Intervention(()), bert_results[:1], cache=cache, sentences=40)
+    assert same.after == same.before == pytest.approx(same.random_after)
+    everything = build_intervention(range(bert.n_neurons), "zero", bert_results[0])
+    [gone] = probe_effects(bert, everything, bert_results[:1], cache=cache, sentences=40)
+    assert gone.after < gone.before and gone.words > 0
+
+
+def test_mean_mode_takes_the_training_means(bert_results):
+    r = bert_results[0]
+    iv = build_intervention((2, 7), "mean", r)
+    assert iv.values == (float(r.arrays["feature_mean"][2]), float(r.arrays["feature_mean"][7]))
