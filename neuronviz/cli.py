@@ -417,6 +417,85 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_intervene(args: argparse.Namespace) -> int:
+    import json
+
+    from neuronviz.cache import ActivationCache
+    from neuronviz.effects import build_intervention, probe_effects, select_neurons
+    from neuronviz.models import display_name, load_model
+    from neuronviz.results import ResultStore
+    from neuronviz.settings import resolve_cache_dir
+
+    root = resolve_cache_dir(args.cache_dir)
+    store = ResultStore(root)
+    name = display_name(args.model)
+    analysed = {t: store.latest(name, t) for t in sorted({r.task for r in store.all(name)})}
+    if not analysed:
+        raise NeuronvizError(
+            f"no analysis of {args.model} in the cache: interventions are measured on its probes",
+            hint=f"run: neuronviz probe --model {args.model} --task pos",
+        )
+    tasks = [t for group in args.task for t in _csv(group)] or sorted(analysed)
+    missing = [t for t in tasks if t not in analysed]
+    if missing:
+        raise NeuronvizError(
+            f"no analysis of {args.model} x {', '.join(missing)}",
+            hint=f"analysed: {', '.join(sorted(analysed))}",
+        )
+    if args.sentences < 1:
+        raise ConfigError(f"--sentences must be at least 1, got {args.sentences}")
+    neurons = select_neurons(args.neurons, list(analysed.values()))
+    source = next(iter(analysed.values()))
+    spec_task = args.neurons.split(":")[0]
+    intervention = build_intervention(
+        neurons, args.mode, analysed.get(spec_task, source), args.factor
+    )
+    model = load_model(source.model_source or args.model, device=args.device)
+    effects = probe_effects(
+        model,
+        intervention,
+        [analysed[t] for t in tasks],
+        cache=ActivationCache(root),
+        sentences=args.sentences,
+        random_draws=args.draws,
+        seed=args.seed,
+    )
+    what = f"{args.mode}" + (f" x{args.factor:g}" if args.mode == "scale" else "")
+    _out(
+        f"{name}: {what} on {len(neurons)} neurons ({args.neurons}); test sentences: {args.sentences}"
+    )
+    rows = [
+        [
+            e.task,
+            e.words,
+            _pct(e.before),
+            _pct(e.after),
+            f"{100 * e.drop:+.2f}",
+            f"{_pct(e.random_after)} +- {100 * e.random_std:.2f}",
+            f"{100 * e.random_drop:+.2f}",
+        ]
+        for e in effects
+    ]
+    header = ["task", "words", "before %", "after %", "drop", "random after %", "random drop"]
+    _out(_table(rows, header))
+    _out(f"random: {args.draws} draws of {len(neurons)} neurons from the same layers")
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "model": name,
+                    "neurons": list(neurons),
+                    "spec": args.neurons,
+                    "mode": args.mode,
+                    "factor": args.factor,
+                    "effects": [e.to_dict() for e in effects],
+                },
+                indent=1,
+            )
+        )
+    return 0
+
+
 def cmd_bundle_export(args: argparse.Namespace) -> int:
     from neuronviz.bundle import export_bundle
 
@@ -596,6 +675,29 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--device", default="auto")
     cp.add_argument("--json", help="also write the comparison as JSON to this file")
     cp.set_defaults(func=cmd_compare)
+
+    iv = sub.add_parser(
+        "intervene",
+        parents=[common],
+        help="change neurons inside the model and measure the probes before and after",
+    )
+    iv.add_argument("--model", default="minilm")
+    iv.add_argument(
+        "--neurons",
+        required=True,
+        help="TASK:minimal, TASK:top50, TASK:CLASS:top10 or layer:index,layer:index",
+    )
+    iv.add_argument("--mode", default="zero", help="zero, mean (training mean) or scale")
+    iv.add_argument("--factor", type=float, default=0.0, help="scale factor (--mode scale)")
+    iv.add_argument(
+        "--task", action="append", default=[], help="probes to measure (default: every analysed)"
+    )
+    iv.add_argument("--sentences", type=int, default=300, help="test sentences per task")
+    iv.add_argument("--draws", type=int, default=3, help="random same-layer controls")
+    iv.add_argument("--seed", type=int, default=0)
+    iv.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    iv.add_argument("--json", help="also write the effects as JSON to this file")
+    iv.set_defaults(func=cmd_intervene)
 
     cache = sub.add_parser("cache", parents=[common], help="list, remove or verify cache entries")
     cache_sub = cache.add_subparsers(dest="cache_command", required=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -62,3 +64,21 @@ def test_mean_mode_takes_the_training_means(bert_results):
     r = bert_results[0]
     iv = build_intervention((2, 7), "mean", r)
     assert iv.values == (float(r.arrays["feature_mean"][2]), float(r.arrays["feature_mean"][7]))
+
+
+def test_cli_intervene_prints_before_after_and_random(bert_results, analysed, tmp_path, capsys):
+    from neuronviz.cli import main
+
+    out_json = tmp_path / "effects.json"
+    argv = ["intervene", "--cache-dir", str(analysed), "--model", bert_results[0].model_source]
+    argv += ["--neurons", "pos:top5", "--task", "pos,chunk", "--sentences", "20"]
+    argv += ["--draws", "2", "--device", "cpu", "--json", str(out_json)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "zero on 5 neurons (pos:top5)" in out and "random after %" in out
+    assert {e["task"] for e in json.loads(out_json.read_text())["effects"]} == {
+        "pos",
+        "chunk",
+    }
+    assert main([*argv[:-2], "--mode", "boost"]) != 0
+    assert "unknown intervention mode" in capsys.readouterr().err
