@@ -450,7 +450,9 @@ def cmd_intervene(args: argparse.Namespace) -> int:
     intervention = build_intervention(
         neurons, args.mode, analysed.get(spec_task, source), args.factor
     )
-    model = load_model(source.model_source or args.model, device=args.device)
+    model = load_model(
+        source.model_source or args.model, device=args.device, with_head=bool(args.prompt)
+    )
     effects = probe_effects(
         model,
         intervention,
@@ -479,6 +481,37 @@ def cmd_intervene(args: argparse.Namespace) -> int:
     header = ["task", "words", "before %", "after %", "drop", "random after %", "random drop"]
     _out(_table(rows, header))
     _out(f"random: {args.draws} draws of {len(neurons)} neurons from the same layers")
+    output = None
+    if args.prompt:
+        import numpy as np
+
+        from neuronviz.effects import layer_matched_random
+        from neuronviz.generation import output_effect
+
+        rng = np.random.default_rng(args.seed)
+        control = build_intervention(
+            layer_matched_random(neurons, model.hidden_size, model.n_neurons, rng),
+            args.mode,
+            analysed.get(spec_task, source),
+            args.factor,
+        )
+        output = output_effect(
+            model, intervention, args.prompt, new_tokens=args.new_tokens, control=control
+        )
+        _out(f"\nprompt: {output.prompt}")
+        _out(f"before: ...{output.continuation_before}")
+        _out(f"after:  ...{output.continuation_after}")
+        _out(f"random: ...{output.random_continuation}")
+        _out(
+            f"next-token KL(before || after) = {output.kl:.3f} nats "
+            f"(random neurons: {output.random_kl:.3f})"
+        )
+        _out(
+            "top next tokens before: "
+            + ", ".join(f"{t!r} {p:.2f}" for t, p in output.top_before)
+            + "\n                 after: "
+            + ", ".join(f"{t!r} {p:.2f}" for t, p in output.top_after)
+        )
     if args.json:
         Path(args.json).write_text(
             json.dumps(
@@ -489,6 +522,7 @@ def cmd_intervene(args: argparse.Namespace) -> int:
                     "mode": args.mode,
                     "factor": args.factor,
                     "effects": [e.to_dict() for e in effects],
+                    "output": None if output is None else output.to_dict(),
                 },
                 indent=1,
             )
@@ -695,6 +729,10 @@ def build_parser() -> argparse.ArgumentParser:
     iv.add_argument("--sentences", type=int, default=300, help="test sentences per task")
     iv.add_argument("--draws", type=int, default=3, help="random same-layer controls")
     iv.add_argument("--seed", type=int, default=0)
+    iv.add_argument(
+        "--prompt", help="causal models: also continue this text before and after the change"
+    )
+    iv.add_argument("--new-tokens", type=int, default=20, help="length of the continuation")
     iv.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     iv.add_argument("--json", help="also write the effects as JSON to this file")
     iv.set_defaults(func=cmd_intervene)

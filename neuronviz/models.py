@@ -215,6 +215,9 @@ class LoadedModel:
     window: int  # most tokens one forward pass may take
     fingerprint: str
     architecture: str
+    # The model with its language-modelling head (``load_model(..., with_head=True)``), for
+    # generating text; ``model`` is then its base transformer, shared, not a copy.
+    language_model: torch.nn.Module | None = None
 
     @property
     def n_neurons(self) -> int:
@@ -362,9 +365,14 @@ def load_model(
     dtype: str | torch.dtype = "auto",
     revision: str | None = None,
     cache_dir: str | Path | None = None,
+    with_head: bool = False,
 ) -> LoadedModel:
-    """Load a model and its fast tokenizer for extraction, in eval mode on ``device``."""
-    from transformers import AutoModel, AutoTokenizer
+    """Load a model and its fast tokenizer for extraction, in eval mode on ``device``.
+
+    ``with_head`` also keeps a causal model's language-modelling head (``language_model``), so
+    text can be generated, for instance before and after an intervention.
+    """
+    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
 
     display, source = resolve_model_source(name, cache_dir)
     dev = resolve_device(device)
@@ -378,9 +386,8 @@ def load_model(
         )
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, use_fast=True)
-        model = AutoModel.from_pretrained(
-            source, revision=revision, dtype=dt, trust_remote_code=False
-        )
+        loader = AutoModelForCausalLM if with_head else AutoModel
+        model = loader.from_pretrained(source, revision=revision, dtype=dt, trust_remote_code=False)
     except pickle.UnpicklingError:
         raise ModelError(
             f"the weights of {display!r} ({source}) are a pickle file holding more than tensors; "
@@ -398,6 +405,15 @@ def load_model(
             hint="use a model with a tokenizer.json (a 'fast' tokenizer)",
         )
     model.eval().to(dev)
+    language_model = model if with_head else None
+    if with_head:
+        model = model.base_model
+        if not _is_causal(model):
+            raise ModelError(
+                f"{display!r} is not a causal language model, so it has no next-token output "
+                "to generate from",
+                hint="generation needs a decoder-only model such as smollm2-135m",
+            )
     return LoadedModel(
         name=display,
         source=source,
@@ -411,6 +427,7 @@ def load_model(
         window=_window(tokenizer, config),
         fingerprint=_fingerprint(source, config, revision),
         architecture=str(config.model_type),
+        language_model=language_model,
     )
 
 
