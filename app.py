@@ -51,6 +51,7 @@ navigation = st.navigation(
         st.Page("pages/paper.py", title="Paper", icon=":material/article:"),
         st.Page("pages/explorer.py", title="Neuron explorer", icon=":material/neurology:"),
         st.Page("pages/neuron.py", title="Neuron card", icon=":material/search:"),
+        st.Page("pages/intervene.py", title="Intervene", icon=":material/tune:"),
         st.Page("pages/learn.py", title="Learn", icon=":material/school:"),
         st.Page("pages/cached_data.py", title="Cached data", icon=":material/storage:"),
     ],

@@ -26,6 +26,7 @@ from neuronviz.results import AnalysisResult
 __all__ = [
     "ProbeEffect",
     "build_intervention",
+    "effect_matrix",
     "layer_matched_random",
     "probe_effects",
     "select_neurons",
@@ -209,3 +210,38 @@ def probe_effects(
             100 * effects[-1].random_after,
         )
     return effects
+
+
+def effect_matrix(
+    model: LoadedModel,
+    results: Sequence[AnalysisResult],
+    mode: str = "zero",
+    *,
+    cache,
+    sentences: int = 200,
+    random_draws: int = 3,
+    seed: int = 0,
+) -> tuple[np.ndarray, list[str], list[list[ProbeEffect]]]:
+    """Silence each task's minimal set in turn and measure every task's probe.
+
+    Returns ``(extra, tasks, effects)``: ``extra[i, j]`` is how many points more task j's probe
+    loses when task i's minimal set is silenced than when as many random neurons of the same
+    layers are (positive: the set matters for j beyond its size and layers).
+    """
+    tasks = [r.task for r in results]
+    rows = []
+    for source in results:
+        iv = build_intervention(source.minimal_neurons.tolist(), mode, source)
+        rows.append(
+            probe_effects(
+                model,
+                iv,
+                results,
+                cache=cache,
+                sentences=sentences,
+                random_draws=random_draws,
+                seed=seed,
+            )
+        )
+    extra = np.array([[100 * (e.drop - e.random_drop) for e in row] for row in rows])
+    return extra, tasks, rows

@@ -19,9 +19,9 @@ from neuronviz.settings import resolve_cache_dir
 
 
 @st.cache_resource(show_spinner="Loading model...")
-def get_model(name: str, device: str = "auto") -> LoadedModel:
-    """One loaded model per (name, device) for the whole server."""
-    return load_model(name, device=device)
+def get_model(name: str, device: str = "auto", with_head: bool = False) -> LoadedModel:
+    """One loaded model per (name, device, head) for the whole server."""
+    return load_model(name, device=device, with_head=with_head)
 
 
 def use_app_navigation() -> None:

@@ -61,6 +61,12 @@ for n, lab in zip(neurons, labels, strict=True):
     )
 if len(neurons) > 1:
     st.caption(f"Corpus views follow the first neuron, {label}; typed text shows all of them.")
+st.page_link(
+    "pages/intervene.py",
+    label="Silence these neurons inside the model and see what changes",
+    icon=":material/tune:",
+    query_params={"model": model, "neuron": ",".join(labels)},
+)
 
 has_stats = "feature_mean" in result.arrays
 mode = st.sidebar.radio(

@@ -47,6 +47,12 @@ def show_card(card: NeuronCard) -> None:
         icon=":material/neurology:",
         query_params={"model": card.model, "neuron": card.label, "task": card.roles[0].task},
     )
+    st.page_link(
+        "pages/intervene.py",
+        label=f"Silence {card.label} inside the model",
+        icon=":material/tune:",
+        query_params={"model": card.model, "neuron": card.label},
+    )
     rows = [
         {
             "task": role.task,

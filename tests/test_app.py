@@ -200,3 +200,39 @@ def test_model_and_task_carry_over_when_switching_pages(app):
     at = open_page(app, "heatmap")
     assert at.selectbox(key="heatmap_model").value == "gpt2"
     assert at.query_params["model"] in ("gpt2", ["gpt2"])
+
+
+def test_intervene_measures_probes_against_random_neurons(app):
+    at = open_page(app, "intervene", model="bert")
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert set(table["task"]) == {"chunk", "pos"}
+    assert {"before %", "after %", "random after %"} <= set(table.columns)
+    assert any("silencing random neurons" in m.value for m in at.markdown)
+    at.radio(key="iv_kind").set_value("my own list").run()
+    at.text_input(key="iv_neurons").set_value("1:3,2:5").run()
+    assert not at.exception and "2 neurons" in at.caption[0].value
+    at.text_input(key="iv_neurons").set_value("9:99").run()
+    assert "outside the model" in at.error[0].value
+
+
+def test_intervene_sentence_matrix_and_output_tabs(app):
+    at = open_page(app, "intervene", model="bert", iv_tab="A sentence")
+    assert len(at.dataframe[0].value) == 10  # the default sentence, tags before and after
+    at = open_page(app, "intervene", model="bert", iv_tab="Task x task")
+    at.button(key="iv_matrix_go").click().run()
+    assert not at.exception and len(at.get("plotly_chart")) == 1
+    at = open_page(app, "intervene", model="bert", iv_tab="The model's output")
+    assert "not a causal language model" in at.info[0].value
+
+
+def test_intervene_continues_a_prompt_of_a_causal_model(analysed, monkeypatch):
+    monkeypatch.setenv("NEURONVIZ_CACHE", str(analysed))
+    at = open_page(
+        AppTest.from_file(APP, default_timeout=90),
+        "intervene",
+        model="gpt2",
+        iv_tab="The model's output",
+    )
+    assert any("KL divergence" in m.label for m in at.metric), [e.value for e in at.error]
+    assert len(at.text) == 3  # before, after, random: side by side

@@ -1,0 +1,271 @@
+"""Intervene: silence or change neurons inside the model and watch what the probes and the model do."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from neuronviz.effects import (
+    build_intervention,
+    effect_matrix,
+    layer_matched_random,
+    probe_effects,
+    select_neurons,
+)
+from neuronviz.errors import NeuronvizError
+from neuronviz.extract import extract_words
+from neuronviz.figures import (
+    effect_matrix_figure,
+    highlight_legend_html,
+    intervention_figure,
+    token_highlight_html,
+)
+from neuronviz.generation import output_effect
+from neuronviz.interventions import MODES, intervene
+from pages._shared import (
+    activation_cache,
+    cache_root,
+    chart,
+    download_table,
+    get_model,
+    pick_model,
+    require_results,
+    show_error,
+    use_app_navigation,
+)
+
+use_app_navigation()
+st.title("Intervene")
+st.markdown(
+    "A top-neuron ranking shows which neurons *correlate* with a property. Here you change those "
+    "neurons **inside the model** while it runs, and every later layer sees the change: do the "
+    "probes fail, and does the model's own output change? Each change is measured beside the "
+    "same change on **random neurons of the same layers**, so a drop means something only if "
+    "it is larger than that."
+)
+results = require_results()
+model_name = pick_model(results, key="iv_model")
+mine = {
+    r.task: r for r in sorted((r for r in results if r.model == model_name), key=lambda r: r.task)
+}
+tasks = list(mine)
+
+source_kind = st.sidebar.radio(
+    "Neurons to change",
+    ["minimal set of a task", "top-k of a task", "top-k of a class", "my own list"],
+    index=3 if st.query_params.get("neuron") else 0,  # a link from the explorer brings one
+    key="iv_kind",
+)
+if source_kind == "my own list":
+    spec = st.sidebar.text_input(
+        "Neurons (layer:index, comma-separated)",
+        st.query_params.get("neuron", ""),
+        key="iv_neurons",
+        help="The neuron explorer and the neuron card link here with their neuron.",
+    )
+else:
+    task = st.sidebar.selectbox("Task", tasks, key="iv_task")
+    if source_kind == "minimal set of a task":
+        spec = f"{task}:minimal"
+    elif source_kind == "top-k of a task":
+        spec = f"{task}:top{st.sidebar.number_input('k', 1, 5000, 50, key='iv_k')}"
+    else:
+        cls = st.sidebar.selectbox("Class", mine[task].classes, key="iv_class")
+        spec = f"{task}:{cls}:top{st.sidebar.number_input('k', 1, 5000, 10, key='iv_class_k')}"
+mode = st.sidebar.selectbox(
+    "Change",
+    MODES,
+    key="iv_mode",
+    format_func={"zero": "set to zero", "mean": "set to their mean", "scale": "scale"}.get,
+    help="Setting a neuron to its mean over the training words removes what it says about this "
+    "word while keeping its typical level; zero is harsher.",
+)
+factor = (
+    st.sidebar.slider("factor", -3.0, 5.0, 0.0, 0.25, key="iv_factor") if mode == "scale" else 0.0
+)
+sentences = st.sidebar.slider("test sentences per task", 20, 1000, 200, 20, key="iv_sentences")
+
+try:
+    neurons = select_neurons(spec, list(mine.values())) if spec.strip() else ()
+except NeuronvizError as exc:
+    show_error(exc)
+    st.stop()
+if not neurons:
+    st.info("Choose the neurons to change in the sidebar.")
+    st.stop()
+spec_task = spec.split(":")[0]
+base = mine.get(spec_task, next(iter(mine.values())))
+try:
+    intervention = build_intervention(neurons, mode, base, factor)
+except NeuronvizError as exc:
+    show_error(exc)
+    st.stop()
+st.caption(
+    f"{model_name}: {len(neurons)} neurons ({spec}), "
+    + {"zero": "set to zero", "mean": "set to their training mean", "scale": f"scaled x{factor:g}"}[
+        mode
+    ]
+)
+
+
+@st.cache_data(show_spinner="Running the model with and without the change...", max_entries=32)
+def measured(model: str, source: str, neurons: tuple, mode: str, factor: float, n: int, of: str):
+    """Probe effects, once per choice (``of``: the task whose training means ``mean`` uses)."""
+    loaded = get_model(source)
+    iv = build_intervention(list(neurons), mode, mine.get(of, base), factor)
+    cache = activation_cache(str(cache_root()))
+    return probe_effects(loaded, iv, list(mine.values()), cache=cache, sentences=n)
+
+
+source = base.model_source or model_name
+probes_tab, text_tab, matrix_tab, output_tab = st.tabs(
+    ["Probes", "A sentence", "Task x task", "The model's output"],
+    key="iv_tab",
+    bind="query-params",
+)
+
+if probes_tab.open is not False:
+    with probes_tab:
+        try:
+            effects = measured(model_name, source, neurons, mode, factor, sentences, base.task)
+        except NeuronvizError as exc:
+            show_error(exc)
+            st.stop()
+        chart(intervention_figure(effects, f"probe accuracy, {spec} changed"), key="iv_chart")
+        table = pd.DataFrame(
+            [
+                {
+                    "task": e.task,
+                    "words": e.words,
+                    "before %": round(100 * e.before, 2),
+                    "after %": round(100 * e.after, 2),
+                    "drop": round(100 * e.drop, 2),
+                    "random after %": round(100 * e.random_after, 2),
+                    "random drop": round(100 * e.random_drop, 2),
+                }
+                for e in effects
+            ]
+        )
+        st.dataframe(table, hide_index=True, key="iv_table")
+        download_table(table, f"{model_name}-intervention", key="iv_csv")
+        for e in effects:
+            beyond = 100 * (e.drop - e.random_drop)
+            verdict = (
+                "much more than"
+                if beyond > 5
+                else "about as much as"
+                if abs(beyond) <= 2
+                else ("less than" if beyond < 0 else "somewhat more than")
+            )
+            st.markdown(
+                f"- **{e.task}**: {100 * e.before:.1f}% -> {100 * e.after:.1f}%, {verdict} "
+                f"silencing random neurons ({100 * e.random_after:.1f}% +- {100 * e.random_std:.1f})."
+            )
+
+if text_tab.open is not False:
+    with text_tab:
+        words = st.text_input(
+            "A sentence (words split on spaces)",
+            "The old man the boats near the quiet river .",
+            key="iv_sentence",
+        )[:2000].split()
+        probe_task = st.selectbox("Tags from the probe of", tasks, key="iv_probe_task")
+        if words:
+            loaded = get_model(source)
+            before = extract_words(loaded, [words]).astype(np.float32)
+            with intervene(loaded, intervention):
+                after = extract_words(loaded, [words]).astype(np.float32)
+            layer = st.slider("layer", 0, loaded.n_layers - 1, loaded.n_layers - 1, key="iv_layer")
+            change = np.linalg.norm(after[layer] - before[layer], axis=1) / (
+                np.linalg.norm(before[layer], axis=1) + 1e-9
+            )
+            st.markdown(
+                f"How much each word's layer-{layer} vector moved (relative change):",
+            )
+            st.markdown(
+                token_highlight_html(words, change, vmax=float(change.max()) or 1.0),
+                unsafe_allow_html=True,
+            )
+            st.markdown(highlight_legend_html(float(change.max()) or 1.0), unsafe_allow_html=True)
+            r = mine[probe_task]
+
+            def tags(vectors):
+                x = vectors.transpose(1, 0, 2).reshape(len(words), -1)
+                x = (x - r.arrays["feature_mean"]) / r.arrays["feature_scale"]
+                return [r.classes[i] for i in np.argmax(x @ r.weights.T + r.arrays["bias"], axis=1)]
+
+            st.dataframe(
+                pd.DataFrame({"word": words, "before": tags(before), "after": tags(after)}),
+                hide_index=True,
+                key="iv_tags",
+            )
+
+if matrix_tab.open is not False:
+    with matrix_tab:
+        st.markdown(
+            "Silence each task's minimal set in turn and measure every probe: the cell is how "
+            "many points more that probe loses than when as many random neurons of the same "
+            "layers are silenced. A localized, task-specific set shows as a strong diagonal."
+        )
+        if len(tasks) < 2:
+            st.info("Analyse two or more tasks of this model to compare them.")
+        elif st.button("Compute the matrix", key="iv_matrix_go"):
+            with st.spinner(f"{len(tasks)} x {len(tasks)} probes, each with its random control..."):
+                loaded = get_model(source)
+                cache = activation_cache(str(cache_root()))
+                extra, names, _ = effect_matrix(
+                    loaded, list(mine.values()), mode, cache=cache, sentences=sentences
+                )
+            chart(effect_matrix_figure(extra, names, names), key="iv_matrix")
+
+if output_tab.open is not False:
+    with output_tab:
+        probe_model = get_model(source)
+        if not probe_model.is_causal:
+            st.info(
+                f"{model_name} is not a causal language model: it has no next-token output to "
+                "compare. Pick one such as smollm2-135m."
+            )
+        else:
+            prompt = st.text_input("Prompt", "The capital of France is", key="iv_prompt")
+            new_tokens = st.slider("new tokens", 5, 60, 20, key="iv_new_tokens")
+            try:
+                lm = get_model(source, with_head=True)
+                rng = np.random.default_rng(0)
+                control = build_intervention(
+                    layer_matched_random(neurons, lm.hidden_size, lm.n_neurons, rng),
+                    mode,
+                    base,
+                    factor,
+                )
+                with st.spinner("Generating with and without the change..."):
+                    out = output_effect(
+                        lm, intervention, prompt[:2000], new_tokens=new_tokens, control=control
+                    )
+            except NeuronvizError as exc:
+                show_error(exc)
+                st.stop()
+            c1, c2, c3 = st.columns(3)
+            c1.markdown("**as it is**")
+            c1.text(prompt + out.continuation_before)
+            c2.markdown("**with the change**")
+            c2.text(prompt + out.continuation_after)
+            c3.markdown("**random neurons, same layers**")
+            c3.text(prompt + (out.random_continuation or ""))
+            st.metric(
+                "next-token KL divergence (before || after)",
+                f"{out.kl:.3f} nats",
+                f"random neurons: {out.random_kl:.3f}",
+                delta_color="off",
+            )
+            st.dataframe(
+                pd.DataFrame(
+                    {
+                        "before": [f"{t!r} {p:.2f}" for t, p in out.top_before],
+                        "after": [f"{t!r} {p:.2f}" for t, p in out.top_after],
+                    }
+                ),
+                hide_index=True,
+                key="iv_top",
+            )
