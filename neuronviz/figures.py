@@ -79,15 +79,17 @@ def token_highlight_html(
     return '<div style="font-size:1.25rem">' + " ".join(spans) + "</div>"
 
 
-def highlight_legend_html(vmax: float) -> str:
-    """A small legend for :func:`token_highlight_html`: the colour scale from -vmax to +vmax."""
-    stops = [-1.0, -0.5, 0.0, 0.5, 1.0]
+def highlight_legend_html(vmax: float, label: str = "activation scale", signed: bool = True) -> str:
+    """A small legend for :func:`token_highlight_html`: the colour scale from -vmax to +vmax
+    (from 0 to vmax for a measure that is never negative, ``signed=False``)."""
+    stops = [-1.0, -0.5, 0.0, 0.5, 1.0] if signed else [0.0, 0.25, 0.5, 0.75, 1.0]
+    sign = "+" if signed else ""
     cells = "".join(
         f'<span style="background:{_colour(v * vmax, vmax)};padding:0.1em 0.6em;margin:0 0.1em;'
-        f'border-radius:0.2em;font-size:0.85rem">{v * vmax:+.2f}</span>'
+        f'border-radius:0.2em;font-size:0.85rem">{v * vmax:{sign}.2f}</span>'
         for v in stops
     )
-    return f'<div style="margin:0.3em 0 0.6em 0">activation scale: {cells}</div>'
+    return f'<div style="margin:0.3em 0 0.6em 0">{escape_text(label)}: {cells}</div>'
 
 
 def activation_heatmap(

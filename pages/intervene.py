@@ -30,6 +30,7 @@ from pages._shared import (
     download_table,
     get_model,
     pick_model,
+    pick_tasks,
     require_results,
     show_error,
     use_app_navigation,
@@ -46,9 +47,18 @@ st.markdown(
 )
 results = require_results()
 model_name = pick_model(results, key="iv_model")
-mine = {
-    r.task: r for r in sorted((r for r in results if r.model == model_name), key=lambda r: r.task)
-}
+analysed = sorted((r for r in results if r.model == model_name), key=lambda r: r.task)
+# Probes are scored on fresh activations: a result needs its test labels and training statistics.
+mine = {r.task: r for r in analysed if {"test_labels", "feature_mean"} <= set(r.arrays)}
+older = [r.task for r in analysed if r.task not in mine]
+if older:
+    st.caption(
+        f"Not measured: {', '.join(older)} (computed by an older neuronviz; run the analysis "
+        "again to include it)."
+    )
+if not mine:
+    st.info(f"No analysis of {model_name} can be measured here yet; run one on the Start page.")
+    st.stop()
 tasks = list(mine)
 
 source_kind = st.sidebar.radio(
@@ -65,7 +75,7 @@ if source_kind == "my own list":
         help="The neuron explorer and the neuron card link here with their neuron.",
     )
 else:
-    task = st.sidebar.selectbox("Task", tasks, key="iv_task")
+    task = pick_tasks([mine[t] for t in tasks], model_name, key="iv_task", multi=False)[0]
     if source_kind == "minimal set of a task":
         spec = f"{task}:minimal"
     elif source_kind == "top-k of a task":
@@ -170,7 +180,12 @@ if text_tab.open is not False:
             "The old man the boats near the quiet river .",
             key="iv_sentence",
         )[:2000].split()
-        probe_task = st.selectbox("Tags from the probe of", tasks, key="iv_probe_task")
+        probe_task = st.selectbox(
+            "Tags from the probe of",
+            tasks,
+            index=tasks.index(spec_task) if spec_task in tasks else 0,
+            key="iv_probe_task",
+        )
         if words:
             loaded = get_model(source)
             before = extract_words(loaded, [words]).astype(np.float32)
@@ -187,7 +202,10 @@ if text_tab.open is not False:
                 token_highlight_html(words, change, vmax=float(change.max()) or 1.0),
                 unsafe_allow_html=True,
             )
-            st.markdown(highlight_legend_html(float(change.max()) or 1.0), unsafe_allow_html=True)
+            st.markdown(
+                highlight_legend_html(float(change.max()) or 1.0, "relative change", signed=False),
+                unsafe_allow_html=True,
+            )
             r = mine[probe_task]
 
             def tags(vectors):
