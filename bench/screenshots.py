@@ -30,7 +30,14 @@ VIEWS = {
     "neuron-card": "neuron?model=minilm&q=the",
     "learn": "learn",
     "presentation": "layers?model=minilm&task=pos,chunk,sem,ccg&present=1",
+    "intervene": "intervene?model=minilm&task=pos",
+    "intervene-matrix": "intervene?model=minilm&task=pos&iv_tab=Task+x+task",
+    "intervene-output": "intervene?model=smollm2-135m&task=pos&iv_tab=The+model%27s+output",
 }
+# Views that show their chart after a click on this button.
+CLICKS = {"intervene-matrix": "Compute the matrix"}
+# Views that compute for a while: wait for this element rather than a fixed time.
+WAIT_FOR = {"intervene": ".js-plotly-plot", "intervene-output": "[data-testid='stMetric']"}
 
 
 def main() -> None:
@@ -40,6 +47,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
     parser.add_argument("--neuron", default="1:62")
     parser.add_argument("--wait", type=float, default=12.0, help="seconds to let each view render")
+    parser.add_argument("--only", help="comma-separated view names (default: all)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
@@ -47,9 +55,16 @@ def main() -> None:
     with serve_dashboard() as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        for name, path in VIEWS.items():
-            page.goto(f"{url}/{path.format(neuron=args.neuron)}")
+        chosen = args.only.split(",") if args.only else list(VIEWS)
+        for name in chosen:
+            page.goto(f"{url}/{VIEWS[name].format(neuron=args.neuron)}")
+            if name in WAIT_FOR:
+                page.locator(WAIT_FOR[name]).first.wait_for(timeout=600_000)
             page.wait_for_timeout(int(args.wait * 1000))
+            if name in CLICKS:
+                page.get_by_role("button", name=CLICKS[name]).click()
+                page.locator(".js-plotly-plot").first.wait_for(timeout=600_000)
+                page.wait_for_timeout(2000)
             page.screenshot(path=str(args.out / f"{name}.png"), full_page=True)
             print(f"saved {args.out / f'{name}.png'}")
         browser.close()

@@ -128,6 +128,16 @@ def measured(model: str, source: str, neurons: tuple, mode: str, factor: float, 
     return probe_effects(loaded, iv, list(mine.values()), cache=cache, sentences=n)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def task_matrix(model: str, source: str, mode: str, n: int):
+    """The task x task matrix of extra drops, once per model, mode and sample size."""
+    cache = activation_cache(str(cache_root()))
+    extra, names, _ = effect_matrix(
+        get_model(source), list(mine.values()), mode, cache=cache, sentences=n
+    )
+    return extra, names
+
+
 source = base.model_source or model_name
 probes_tab, text_tab, matrix_tab, output_tab = st.tabs(
     ["Probes", "A sentence", "Task x task", "The model's output"],
@@ -226,15 +236,14 @@ if matrix_tab.open is not False:
             "many points more that probe loses than when as many random neurons of the same "
             "layers are silenced. A localized, task-specific set shows as a strong diagonal."
         )
+        wanted = (model_name, mode, sentences)
         if len(tasks) < 2:
             st.info("Analyse two or more tasks of this model to compare them.")
         elif st.button("Compute the matrix", key="iv_matrix_go"):
+            st.session_state["iv_matrix_for"] = wanted
+        if len(tasks) >= 2 and st.session_state.get("iv_matrix_for") == wanted:
             with st.spinner(f"{len(tasks)} x {len(tasks)} probes, each with its random control..."):
-                loaded = get_model(source)
-                cache = activation_cache(str(cache_root()))
-                extra, names, _ = effect_matrix(
-                    loaded, list(mine.values()), mode, cache=cache, sentences=sentences
-                )
+                extra, names = task_matrix(model_name, source, mode, sentences)
             chart(effect_matrix_figure(extra, names, names), key="iv_matrix")
 
 if output_tab.open is not False:
