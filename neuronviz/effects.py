@@ -29,6 +29,7 @@ __all__ = [
     "effect_matrix",
     "layer_matched_random",
     "probe_effects",
+    "probe_predict",
     "select_neurons",
 ]
 
@@ -128,12 +129,15 @@ def build_intervention(
     return Intervention(tuple(int(n) for n in neurons), mode, factor, values)
 
 
-def _accuracy(result: AnalysisResult, vectors: np.ndarray, gold: np.ndarray) -> float:
-    """Accuracy of ``result``'s all-neuron probe on word vectors ``(layers, words, hidden)``."""
+def probe_predict(result: AnalysisResult, vectors: np.ndarray) -> np.ndarray:
+    """Class ids that ``result``'s all-neuron probe gives word vectors ``(layers, words, hidden)``."""
     x = vectors.transpose(1, 0, 2).reshape(vectors.shape[1], -1).astype(np.float32)
     x = (x - result.arrays["feature_mean"]) / result.arrays["feature_scale"]
-    pred = np.argmax(x @ result.weights.T + result.arrays["bias"], axis=1)
-    return float(np.mean(pred == gold))
+    return np.argmax(x @ result.weights.T + result.arrays["bias"], axis=1)
+
+
+def _accuracy(result: AnalysisResult, vectors: np.ndarray, gold: np.ndarray) -> float:
+    return float(np.mean(probe_predict(result, vectors) == gold))
 
 
 def _test_words(result: AnalysisResult, cache, sentences: int):

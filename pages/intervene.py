@@ -11,6 +11,7 @@ from neuronviz.effects import (
     effect_matrix,
     layer_matched_random,
     probe_effects,
+    probe_predict,
     select_neurons,
 )
 from neuronviz.errors import NeuronvizError
@@ -219,9 +220,7 @@ if text_tab.open is not False:
             r = mine[probe_task]
 
             def tags(vectors):
-                x = vectors.transpose(1, 0, 2).reshape(len(words), -1)
-                x = (x - r.arrays["feature_mean"]) / r.arrays["feature_scale"]
-                return [r.classes[i] for i in np.argmax(x @ r.weights.T + r.arrays["bias"], axis=1)]
+                return [r.classes[i] for i in probe_predict(r, vectors)]
 
             st.dataframe(
                 pd.DataFrame({"word": words, "before": tags(before), "after": tags(after)}),
