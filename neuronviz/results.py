@@ -14,6 +14,7 @@ import logging
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,13 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, np.generic):
         return obj.item()
     return obj
+
+
+def preferred(results: Sequence[AnalysisResult]) -> AnalysisResult | None:
+    """Of several results of one model x task, the one views and commands use: the one trained
+    on the most words, the newest among those. A quick smoke run (a few hundred sentences) never
+    hides a full analysis; a re-run on the same data replaces the older one."""
+    return max(results, key=lambda r: (r.words.get("train", 0), r.created), default=None)
 
 
 @dataclass(frozen=True)
@@ -325,9 +333,8 @@ class ResultStore:
         return AnalysisResult.from_dict(d, arrays)
 
     def latest(self, model: str, task: str) -> AnalysisResult | None:
-        """The most recently created stored result of ``model`` x ``task``."""
-        found = [r for r in self.all(model) if r.task == task]
-        return max(found, key=lambda r: r.created) if found else None
+        """The result of ``model`` x ``task`` to show: see :func:`preferred`."""
+        return preferred([r for r in self.all(model) if r.task == task])
 
     def all(self, model: str | None = None) -> list[AnalysisResult]:
         pattern = f"{slug(model)}/*/result.json" if model else "*/*/result.json"

@@ -14,7 +14,7 @@ import streamlit as st
 from neuronviz.cache import ActivationCache
 from neuronviz.errors import NeuronvizError
 from neuronviz.models import LoadedModel, load_model
-from neuronviz.results import AnalysisResult, ResultStore
+from neuronviz.results import AnalysisResult, ResultStore, preferred
 from neuronviz.settings import resolve_cache_dir
 
 
@@ -87,14 +87,12 @@ def _load_results(root: str, signature: tuple) -> list[AnalysisResult]:
 
 
 def all_results() -> list[AnalysisResult]:
-    """Every stored analysis (newest per model x task), loaded once per change on disk."""
+    """One stored analysis per model x task (``results.preferred``), loaded once per change."""
     root = str(cache_root())
-    newest: dict[tuple[str, str], AnalysisResult] = {}
+    groups: dict[tuple[str, str], list[AnalysisResult]] = {}
     for r in _load_results(root, _results_signature(root)):
-        key = (r.model, r.task)
-        if key not in newest or r.created > newest[key].created:
-            newest[key] = r
-    return sorted(newest.values(), key=lambda r: (r.model, r.task))
+        groups.setdefault((r.model, r.task), []).append(r)
+    return sorted((preferred(g) for g in groups.values()), key=lambda r: (r.model, r.task))
 
 
 @st.cache_resource(show_spinner=False)

@@ -185,3 +185,17 @@ def test_a_class_with_one_example_is_analysed_and_reported(tiny_bert, tmp_path, 
     from neuronviz.cli import format_summary
 
     assert "note: 1 of" in format_summary(result)
+
+
+def test_the_result_shown_is_the_one_on_most_words_then_the_newest(tmp_path):
+    from dataclasses import replace
+
+    from neuronviz.results import preferred
+
+    base = analyse(probe_data(), AnalysisSettings(**FAST)).with_inputs(key="ef" * 32, entries={})
+    full = replace(base, words={**base.words, "train": 150_000}, created="2026-01-01T00:00:00")
+    quick = replace(base, words={**base.words, "train": 7_000}, created="2026-06-01T00:00:00")
+    rerun = replace(full, created="2026-07-01T00:00:00")
+    assert preferred([quick, full]) is full  # a later smoke run does not hide the full one
+    assert preferred([full, rerun, quick]) is rerun
+    assert preferred([]) is None
