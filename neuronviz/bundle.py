@@ -1,7 +1,7 @@
 """Demo bundles: the cached results of chosen model x task pairs in one file, for a talk offline.
 
-A bundle is a zip file holding, for every chosen pair, its newest analysis result (``result.json``
-and ``arrays.npz``) and the test-split activations its corpus views read (the neuron explorer's
+A bundle is a zip file holding, for every chosen pair, the analysis result the dashboard shows
+(``result.json`` and ``arrays.npz``) and the test-split activations its corpus views read (the neuron explorer's
 sentences, the word search), plus ``bundle.json``: what is inside, with a SHA-256 per file.
 Importing checks every name (nothing may land outside the cache folder) and every checksum
 before anything is written, then moves the files into the cache; entries and results already
@@ -70,7 +70,8 @@ def export_bundle(
     cache_dir: str | Path | None = None,
     activations: bool = True,
 ) -> BundleInfo:
-    """Write the newest results of ``pairs`` (model, task), with their test activations, to ``path``."""
+    """Write the shown results (``ResultStore.latest``) of ``pairs`` (model, task), with their
+    test activations, to ``path``."""
     if not pairs:
         raise ConfigError("choose at least one model x task pair to bundle")
     root = resolve_cache_dir(cache_dir)
@@ -89,7 +90,7 @@ def export_bundle(
             files[f.relative_to(root).as_posix()] = f
         test_id = result.entries.get("test")
         if activations and test_id:
-            entry = next((e for e in cache.entries() if e.manifest.entry_id == test_id), None)
+            entry = cache.by_id(result.model, test_id)
             if entry is None:
                 log.warning(
                     "%s x %s: its test activations were removed; bundling results only", model, task

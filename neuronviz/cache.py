@@ -471,6 +471,14 @@ class ActivationCache:
                 found.append(entry)
         return found
 
+    def by_id(self, model: str | None, entry_id: str | None) -> ActivationEntry | None:
+        """The complete entry with exactly this id (of ``model`` if given), or None if it was
+        removed: how a result finds the activations it was computed from. (``find`` resolves
+        an id prefix a user typed, and fails loudly.)"""
+        if not entry_id:
+            return None
+        return next((e for e in self.entries(model) if e.manifest.entry_id == entry_id), None)
+
     def partials(self) -> list[Path]:
         """Folders of interrupted builds, which the next run of the same request resumes."""
         return sorted(self.base.glob("*/*.partial")) if self.base.is_dir() else []

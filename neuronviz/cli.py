@@ -483,17 +483,11 @@ def cmd_intervene(args: argparse.Namespace) -> int:
     _out(f"random: {args.draws} draws of {len(neurons)} neurons from the same layers")
     output = None
     if args.prompt:
-        import numpy as np
-
-        from neuronviz.effects import layer_matched_random
+        from neuronviz.effects import random_controls
         from neuronviz.generation import output_effect
 
-        rng = np.random.default_rng(args.seed)
-        control = build_intervention(
-            layer_matched_random(neurons, model.hidden_size, model.n_neurons, rng),
-            args.mode,
-            analysed.get(spec_task, source),
-            args.factor,
+        [control] = random_controls(
+            model, intervention, analysed.get(spec_task, source), 1, args.seed
         )
         output = output_effect(
             model, intervention, args.prompt, new_tokens=args.new_tokens, control=control

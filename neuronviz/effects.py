@@ -30,6 +30,7 @@ __all__ = [
     "layer_matched_random",
     "probe_effects",
     "probe_predict",
+    "random_controls",
     "select_neurons",
 ]
 
@@ -129,6 +130,26 @@ def build_intervention(
     return Intervention(tuple(int(n) for n in neurons), mode, factor, values)
 
 
+def random_controls(
+    model: LoadedModel,
+    intervention: Intervention,
+    result: AnalysisResult,
+    draws: int,
+    seed: int = 0,
+) -> list[Intervention]:
+    """``draws`` copies of ``intervention`` on layer-matched random neurons (same mode)."""
+    rng = np.random.default_rng(seed)
+    return [
+        build_intervention(
+            layer_matched_random(intervention.neurons, model.hidden_size, model.n_neurons, rng),
+            intervention.mode,
+            result,
+            intervention.factor,
+        )
+        for _ in range(draws)
+    ]
+
+
 def probe_predict(result: AnalysisResult, vectors: np.ndarray) -> np.ndarray:
     """Class ids that ``result``'s all-neuron probe gives word vectors ``(layers, words, hidden)``."""
     x = vectors.transpose(1, 0, 2).reshape(vectors.shape[1], -1).astype(np.float32)
@@ -136,28 +157,23 @@ def probe_predict(result: AnalysisResult, vectors: np.ndarray) -> np.ndarray:
     return np.argmax(x @ result.weights.T + result.arrays["bias"], axis=1)
 
 
-def _accuracy(result: AnalysisResult, vectors: np.ndarray, gold: np.ndarray) -> float:
-    return float(np.mean(probe_predict(result, vectors) == gold))
-
-
-def _test_words(result: AnalysisResult, cache, sentences: int):
-    """The first ``sentences`` test sentences of ``result``'s task and their gold label ids."""
-    entry = next(
-        (
-            e
-            for e in cache.entries(result.model)
-            if e.manifest.entry_id == result.entries.get("test")
-        ),
-        None,
-    )
+def _test_split(result: AnalysisResult, cache, sentences: int) -> tuple[str, list[list[str]]]:
+    """The id and first ``sentences`` sentences of the test entry ``result`` was scored on."""
+    entry_id = result.entries.get("test")
+    entry = cache.by_id(result.model, entry_id)
     if entry is None or "test_labels" not in result.arrays:
         raise ConfigError(
             f"the test activations or labels of {result.model} x {result.task} are not cached",
             hint=f"run: neuronviz probe --model {result.model} --task {result.task}",
         )
-    tokens = entry.tokens()[:sentences]
-    n = sum(len(s) for s in tokens)
-    return tokens, np.asarray(result.arrays["test_labels"][:n])
+    return entry_id, entry.tokens()[:sentences]
+
+
+def _words_under(model: LoadedModel, run: Intervention | None, tokens) -> np.ndarray:
+    if run is None:
+        return extract_words(model, tokens)
+    with intervene(model, run):
+        return extract_words(model, tokens)
 
 
 def probe_effects(
@@ -174,32 +190,27 @@ def probe_effects(
     ``intervention`` and after ``random_draws`` layer-matched random interventions."""
     if random_draws < 1:
         raise ConfigError("random_draws must be at least 1: a targeted effect needs its control")
-    rng = np.random.default_rng(seed)
     if not results:
         raise ConfigError("no analysed task to measure the intervention on")
-    controls = [
-        build_intervention(
-            layer_matched_random(intervention.neurons, model.hidden_size, model.n_neurons, rng),
-            intervention.mode,
-            results[0],
-            intervention.factor,
-        )
-        for _ in range(random_draws)
-    ]
+    controls = random_controls(model, intervention, results[0], random_draws, seed)
+    runs = [None, intervention, *controls]  # as it is, changed, random controls
+    # Tasks on one corpus (pos and chunk, sem and ccg) share their test sentences: run the
+    # model over them once per intervention and let every probe score the same vectors.
+    vectors: dict[str, list[np.ndarray]] = {}
     effects = []
     for r in results:
-        tokens, gold = _test_words(r, cache, sentences)
-        before = _accuracy(r, extract_words(model, tokens), gold)
-        with intervene(model, intervention):
-            after = _accuracy(r, extract_words(model, tokens), gold)
-        randoms = []
-        for control in controls:
-            with intervene(model, control):
-                randoms.append(_accuracy(r, extract_words(model, tokens), gold))
+        entry_id, tokens = _test_split(r, cache, sentences)
+        if entry_id not in vectors:
+            vectors[entry_id] = [_words_under(model, run, tokens) for run in runs]
+        n = sum(len(t) for t in tokens)
+        gold = np.asarray(r.arrays["test_labels"][:n])
+        before, after, *randoms = (
+            float(np.mean(probe_predict(r, v) == gold)) for v in vectors[entry_id]
+        )
         effects.append(
             ProbeEffect(
                 task=r.task,
-                words=len(gold),
+                words=n,
                 before=before,
                 after=after,
                 random_after=float(np.mean(randoms)),

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -171,10 +171,3 @@ def intervene(model: LoadedModel, intervention: Intervention) -> Iterator[Loaded
     finally:
         for handle in handles:
             handle.remove()
-
-
-def neurons_of(labels: Sequence[str], model: LoadedModel) -> tuple[int, ...]:
-    """Global neuron ids from ``layer:index`` labels."""
-    from neuronviz.neurons import parse_neuron
-
-    return tuple(parse_neuron(t, model.n_layers, model.hidden_size) for t in labels)

@@ -102,12 +102,7 @@ def activation_cache(root: str) -> ActivationCache:
 
 def test_entry(result: AnalysisResult):
     """The cached test-split activations a result was computed from (None if removed)."""
-    entry_id = result.entries.get("test")
-    if not entry_id:
-        return None
-    cache = activation_cache(str(cache_root()))
-    matches = [e for e in cache.entries(result.model) if e.manifest.entry_id == entry_id]
-    return matches[0] if matches else None
+    return activation_cache(str(cache_root())).by_id(result.model, result.entries.get("test"))
 
 
 # The selection carries over when the user switches pages (query parameters do not).

@@ -9,9 +9,9 @@ import streamlit as st
 from neuronviz.effects import (
     build_intervention,
     effect_matrix,
-    layer_matched_random,
     probe_effects,
     probe_predict,
+    random_controls,
     select_neurons,
 )
 from neuronviz.errors import NeuronvizError
@@ -61,6 +61,7 @@ if not mine:
     st.info(f"No analysis of {model_name} can be measured here yet; run one on the Start page.")
     st.stop()
 tasks = list(mine)
+keys = tuple(r.key for r in mine.values())  # cached measurements follow the results they use
 
 source_kind = st.sidebar.radio(
     "Neurons to change",
@@ -121,8 +122,11 @@ st.caption(
 
 
 @st.cache_data(show_spinner="Running the model with and without the change...", max_entries=32)
-def measured(model: str, source: str, neurons: tuple, mode: str, factor: float, n: int, of: str):
-    """Probe effects, once per choice (``of``: the task whose training means ``mean`` uses)."""
+def measured(
+    keys: tuple, source: str, neurons: tuple, mode: str, factor: float, n: int, of: str
+) -> list:
+    """Probe effects, once per choice: ``keys`` of the results measured, ``of`` the task whose
+    training means ``mean`` uses."""
     loaded = get_model(source)
     iv = build_intervention(list(neurons), mode, mine.get(of, base), factor)
     cache = activation_cache(str(cache_root()))
@@ -130,8 +134,8 @@ def measured(model: str, source: str, neurons: tuple, mode: str, factor: float, 
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def task_matrix(model: str, source: str, mode: str, n: int):
-    """The task x task matrix of extra drops, once per model, mode and sample size."""
+def task_matrix(keys: tuple, source: str, mode: str, n: int):
+    """The task x task matrix of extra drops, once per set of results, mode and sample size."""
     cache = activation_cache(str(cache_root()))
     extra, names, _ = effect_matrix(
         get_model(source), list(mine.values()), mode, cache=cache, sentences=n
@@ -149,7 +153,7 @@ probes_tab, text_tab, matrix_tab, output_tab = st.tabs(
 if probes_tab.open is not False:
     with probes_tab:
         try:
-            effects = measured(model_name, source, neurons, mode, factor, sentences, base.task)
+            effects = measured(keys, source, neurons, mode, factor, sentences, base.task)
         except NeuronvizError as exc:
             show_error(exc)
             st.stop()
@@ -235,14 +239,14 @@ if matrix_tab.open is not False:
             "many points more that probe loses than when as many random neurons of the same "
             "layers are silenced. A localized, task-specific set shows as a strong diagonal."
         )
-        wanted = (model_name, mode, sentences)
+        wanted = (keys, mode, sentences)
         if len(tasks) < 2:
             st.info("Analyse two or more tasks of this model to compare them.")
         elif st.button("Compute the matrix", key="iv_matrix_go"):
             st.session_state["iv_matrix_for"] = wanted
         if len(tasks) >= 2 and st.session_state.get("iv_matrix_for") == wanted:
             with st.spinner(f"{len(tasks)} x {len(tasks)} probes, each with its random control..."):
-                extra, names = task_matrix(model_name, source, mode, sentences)
+                extra, names = task_matrix(keys, source, mode, sentences)
             chart(effect_matrix_figure(extra, names, names), key="iv_matrix")
 
 if output_tab.open is not False:
@@ -258,13 +262,7 @@ if output_tab.open is not False:
             new_tokens = st.slider("new tokens", 5, 60, 20, key="iv_new_tokens")
             try:
                 lm = get_model(source, with_head=True)
-                rng = np.random.default_rng(0)
-                control = build_intervention(
-                    layer_matched_random(neurons, lm.hidden_size, lm.n_neurons, rng),
-                    mode,
-                    base,
-                    factor,
-                )
+                [control] = random_controls(lm, intervention, base, 1)
                 with st.spinner("Generating with and without the change..."):
                     out = output_effect(
                         lm, intervention, prompt[:2000], new_tokens=new_tokens, control=control
