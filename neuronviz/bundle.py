@@ -1,8 +1,8 @@
 """Demo bundles: the cached results of chosen model x task pairs in one file, for a talk offline.
 
 A bundle is a zip file holding, for every chosen pair, the analysis result the dashboard shows
-(``result.json`` and ``arrays.npz``) and the test-split activations its corpus views read (the neuron explorer's
-sentences, the word search), plus ``bundle.json``: what is inside, with a SHA-256 per file.
+(``result.json`` and ``arrays.npz``) and the test-split activations its corpus views read (the
+neuron explorer's sentences, the word search), plus ``bundle.json``: what is inside, with a SHA-256 per file.
 Importing checks every name (nothing may land outside the cache folder) and every checksum
 before anything is written, then moves the files into the cache; entries and results already
 there stay as they are. Typed-text highlighting still needs the model itself: the registry
