@@ -461,6 +461,7 @@ def cmd_intervene(args: argparse.Namespace) -> int:
         sentences=args.sentences,
         random_draws=args.draws,
         seed=args.seed,
+        means_from=analysed.get(spec_task, source),
     )
     what = f"{args.mode}" + (f" x{args.factor:g}" if args.mode == "scale" else "")
     _out(

@@ -185,14 +185,19 @@ def probe_effects(
     sentences: int = 300,
     random_draws: int = 3,
     seed: int = 0,
+    means_from: AnalysisResult | None = None,
 ) -> list[ProbeEffect]:
     """Each result's probe accuracy on its first ``sentences`` test sentences, before and after
-    ``intervention`` and after ``random_draws`` layer-matched random interventions."""
+    ``intervention`` and after ``random_draws`` layer-matched random interventions.
+
+    ``means_from``: the result whose training means a ``mean`` intervention used, so that the
+    random controls take their neurons' means from the same corpus (default: ``results[0]``).
+    """
     if random_draws < 1:
         raise ConfigError("random_draws must be at least 1: a targeted effect needs its control")
     if not results:
         raise ConfigError("no analysed task to measure the intervention on")
-    controls = random_controls(model, intervention, results[0], random_draws, seed)
+    controls = random_controls(model, intervention, means_from or results[0], random_draws, seed)
     runs = [None, intervention, *controls]  # as it is, changed, random controls
     # Tasks on one corpus (pos and chunk, sem and ccg) share their test sentences: run the
     # model over them once per intervention and let every probe score the same vectors.
@@ -256,6 +261,7 @@ def effect_matrix(
                 sentences=sentences,
                 random_draws=random_draws,
                 seed=seed,
+                means_from=source,
             )
         )
     extra = np.array([[100 * (e.drop - e.random_drop) for e in row] for row in rows])

@@ -127,10 +127,12 @@ def measured(
 ) -> list:
     """Probe effects, once per choice: ``keys`` of the results measured, ``of`` the task whose
     training means ``mean`` uses."""
-    loaded = get_model(source)
-    iv = build_intervention(list(neurons), mode, mine.get(of, base), factor)
+    means = mine.get(of, base)
+    iv = build_intervention(list(neurons), mode, means, factor)
     cache = activation_cache(str(cache_root()))
-    return probe_effects(loaded, iv, list(mine.values()), cache=cache, sentences=n)
+    return probe_effects(
+        get_model(source), iv, list(mine.values()), cache=cache, sentences=n, means_from=means
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -82,3 +82,11 @@ def test_cli_intervene_prints_before_after_and_random(bert_results, analysed, tm
     }
     assert main([*argv[:-2], "--mode", "boost"]) != 0
     assert "unknown intervention mode" in capsys.readouterr().err
+
+
+def test_mean_controls_take_their_means_from_the_intervention_s_corpus(bert, bert_results):
+    from neuronviz.effects import random_controls
+
+    pos = next(r for r in bert_results if r.task == "pos")
+    [control] = random_controls(bert, build_intervention((20, 21), "mean", pos), pos, 1)
+    assert control.values == tuple(float(pos.arrays["feature_mean"][n]) for n in control.neurons)
