@@ -28,6 +28,7 @@ import torch
 from neuronviz.cache import ActivationCache
 from neuronviz.control import control_labels
 from neuronviz.design import DenseDesign, StreamedDesign
+from neuronviz.engine import check_engine
 from neuronviz.errors import ConfigError
 from neuronviz.features import ProbeData, load_probe_data
 from neuronviz.lambdas import class_means, class_prior, search_lambdas
@@ -45,7 +46,7 @@ from neuronviz.ranking import (
     random_ranking,
 )
 from neuronviz.results import AnalysisResult, ResultStore
-from neuronviz.retrain import Retrainer, accuracy_of, percent_size
+from neuronviz.retrain import FitPool, Retrainer, accuracy_of, percent_size
 from neuronviz.subsets import ablation, curves, minimal_set, minimal_threshold, ranking_quality
 
 __all__ = ["DEFAULT_LAMBDAS", "AnalysisSettings", "analyse", "rank", "run_analysis"]
@@ -354,8 +355,14 @@ def analyse(
     data: ProbeData,
     settings: AnalysisSettings | None = None,
     callback: ProgressCallback | None = None,
+    pool: FitPool | None = None,
 ) -> AnalysisResult:
-    """Run every step of the analysis on loaded probe data and return the result."""
+    """Run every step of the analysis on loaded probe data and return the result.
+
+    With a ``pool`` (the Ray engine) the independent retrainings of each step (the coarse
+    minimal-set sizes, the top/random/bottom curves, the per-layer probes) run as parallel
+    tasks; the lambda search and the oracle, a chain of warm-started fits, run here.
+    """
     settings = settings or AnalysisSettings()
     if settings.seeds > 1 and not isinstance(data.train, DenseDesign):
         raise ConfigError(
@@ -399,7 +406,7 @@ def analyse(
     oracle_info = _oracle_summary(data, oracle, pair)
     stage("ranking")
     ranking = rank(data, oracle, settings.method, pair[0], settings.seed, search.weighting)
-    retrain = Retrainer(data, pair[1], settings.retrain_iter)
+    retrain = Retrainer(data, pair[1], settings.retrain_iter, pool)
     stage("minimal set")
     threshold = minimal_threshold(
         oracle_info["dev_accuracy"], settings.delta, settings.relative_delta
@@ -482,12 +489,17 @@ def run_analysis(
     force: bool = False,
     aggregation: str = "last",
     callback: ProgressCallback | None = None,
+    engine: str = "local",
+    workers: int | None = None,
 ) -> AnalysisResult:
     """Analyse ``model`` x ``task``: cached result if the inputs and settings match, else compute.
 
     ``aggregation`` chooses the word vectors (last, first or mean subword). With
     ``extract=False`` missing activations are an error instead of being extracted.
+    ``engine="ray"`` extracts on Ray workers and runs the independent probe fits as Ray tasks
+    (``workers`` at a time); the result is the same as the local engine's.
     """
+    engine = check_engine(engine)
     from neuronviz.device import resolve_device
     from neuronviz.extract import ExtractionSettings
     from neuronviz.pipeline import cached_entries, extract_task
@@ -504,6 +516,8 @@ def run_analysis(
             device=device,
             settings=ExtractionSettings(aggregation=aggregation),
             callback=callback,
+            engine=engine,
+            workers=workers,
         ).entries
     else:
         entries = cached_entries(
@@ -523,7 +537,12 @@ def run_analysis(
     data = load_probe_data(
         entries, task, max_train_words=settings.max_train_words, device=resolve_device(device)
     )
-    result = analyse(data, settings, callback)
+    pool = None
+    if engine == "ray":
+        from neuronviz.distributed import RayFitPool
+
+        pool = RayFitPool(data, workers=workers)
+    result = analyse(data, settings, callback, pool)
     source = model if model in MODELS else entries["train"].manifest.model.get("source", model)
     result = result.with_inputs(
         key=key, entries={s: e.manifest.entry_id for s, e in entries.items()}, model_source=source

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,11 @@ __all__ = [
     "ActivationEntry",
     "EntryKey",
     "EntryWriter",
+    "LayerFile",
     "Manifest",
+    "Shard",
+    "ShardedLayer",
+    "open_entry",
 ]
 
 log = logging.getLogger(__name__)
@@ -88,6 +93,35 @@ class LayerFile:
 
 
 @dataclass(frozen=True)
+class Shard:
+    """One independently written piece of a sharded entry: sentences ``[s0, s1)``, whose words
+    are the matrix rows ``[r0, r1)``, with its own layer files in ``folder``."""
+
+    index: int
+    sentences: tuple[int, int]
+    rows: tuple[int, int]
+    folder: str
+    layers: list[LayerFile]
+
+    @property
+    def n_rows(self) -> int:
+        return self.rows[1] - self.rows[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "sentences": list(self.sentences), "rows": list(self.rows)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Shard:
+        return cls(
+            index=int(d["index"]),
+            sentences=(int(d["sentences"][0]), int(d["sentences"][1])),
+            rows=(int(d["rows"][0]), int(d["rows"][1])),
+            folder=str(d["folder"]),
+            layers=[LayerFile(**f) for f in d["layers"]],
+        )
+
+
+@dataclass(frozen=True)
 class Manifest:
     """The self-description of an entry (``manifest.json``)."""
 
@@ -105,6 +139,9 @@ class Manifest:
     created: str = ""
     format_version: int = FORMAT_VERSION
     dtype: str = "float16"
+    # Empty for an entry written in one piece; else the row ranges written separately (one
+    # distributed worker each), and ``layers`` names the layers with their total sizes.
+    shards: list[Shard] = field(default_factory=list)
 
     @property
     def entry_id(self) -> str:
@@ -117,6 +154,7 @@ class Manifest:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["shards"] = [s.to_dict() for s in self.shards]
         d["entry_id"] = self.entry_id
         d["shape"] = list(self.shape)
         return d
@@ -128,6 +166,7 @@ class Manifest:
         d.pop("shape", None)
         d["key"] = EntryKey(**d["key"])
         d["layers"] = [LayerFile(**f) for f in d["layers"]]
+        d["shards"] = [Shard.from_dict(s) for s in d.get("shards", [])]
         return cls(**d)
 
 
@@ -155,12 +194,34 @@ class ActivationEntry:
 
     @property
     def nbytes(self) -> int:
-        return sum(f.size for f in self.manifest.layers)
+        return sum(f.size for f in self._files())
 
-    def layer(self, index: int) -> np.ndarray:
-        """Layer ``index`` (0 = embeddings) as a read-only float16 memmap ``(words, hidden)``."""
+    @property
+    def sharded(self) -> bool:
+        return bool(self.manifest.shards)
+
+    def _files(self) -> list[LayerFile]:
+        """Every layer file of the entry, with its path relative to the entry folder."""
+        if not self.sharded:
+            return list(self.manifest.layers)
+        return [
+            replace(f, file=f"{s.folder}/{f.file}") for s in self.manifest.shards for f in s.layers
+        ]
+
+    def layer(self, index: int) -> np.ndarray | ShardedLayer:
+        """Layer ``index`` (0 = embeddings), read-only float16 ``(words, hidden)``: a memmap, or
+        for a sharded entry a view over its shards' memmaps that is indexed the same way."""
         if not 0 <= index < self.n_layers:
             raise ConfigError(f"layer {index} out of range 0..{self.n_layers - 1}")
+        if self.sharded:
+            shards = self.manifest.shards
+            return ShardedLayer(
+                [
+                    np.load(self.path / s.folder / s.layers[index].file, mmap_mode="r")
+                    for s in shards
+                ],
+                [s.rows[0] for s in shards],
+            )
         return np.load(self.path / self.manifest.layers[index].file, mmap_mode="r")
 
     def neurons(
@@ -224,7 +285,15 @@ class ActivationEntry:
     def verify(self, checksums: bool = True) -> list[str]:
         """Problems found with this entry's files (empty when sound)."""
         problems = []
-        for f in self.manifest.layers:
+        if self.sharded:
+            rows = [s.rows for s in self.manifest.shards]
+            if (
+                rows[0][0] != 0
+                or rows[-1][1] != self.manifest.n_words
+                or any(a[1] != b[0] for a, b in pairwise(rows))
+            ):
+                problems.append("its shards do not cover the rows in order")
+        for f in self._files():
             path = self.path / f.file
             if not path.is_file():
                 problems.append(f"{f.file} is missing")
@@ -235,6 +304,72 @@ class ActivationEntry:
         if not (self.path / "tokens.json").is_file():
             problems.append("tokens.json is missing")
         return problems
+
+
+class ShardedLayer:
+    """One layer of a sharded entry, read like a ``(words, hidden)`` array.
+
+    Supports what the analysis does with a layer memmap: ``len``, ``shape``, integer, slice and
+    index-array row selection (optionally with a column index after it) and ``np.asarray``.
+    A row slice inside one shard returns that shard's memmap slice without copying.
+    """
+
+    def __init__(self, parts: Sequence[np.ndarray], starts: Sequence[int]) -> None:
+        self.parts = list(parts)
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self.stops = self.starts + np.fromiter(
+            (len(p) for p in self.parts), np.int64, len(self.parts)
+        )
+        hidden = self.parts[0].shape[1] if self.parts else 0
+        self.shape = (int(self.stops[-1]) if self.parts else 0, hidden)
+        self.dtype = DTYPE
+        self.ndim = 2
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self[:]
+        return np.asarray(out, dtype=dtype) if dtype is not None else np.asarray(out)
+
+    def __getitem__(self, index):
+        if isinstance(index, tuple):
+            rows, rest = index[0], index[1:]
+            return self[rows][(slice(None), *rest)]
+        if isinstance(index, (int, np.integer)):
+            i = int(index) + (len(self) if index < 0 else 0)
+            if not 0 <= i < len(self):
+                raise IndexError(f"row {index} out of range for {len(self)} rows")
+            k = int(np.searchsorted(self.stops, i, side="right"))
+            return self.parts[k][i - self.starts[k]]
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step == 1:
+                return self._range(start, max(start, stop))
+            index = np.arange(start, stop, step)
+        rows = np.arange(len(self))[np.asarray(index)]  # bool masks, negative ids, bounds checks
+        out = np.empty((len(rows), self.shape[1]), dtype=self.dtype)
+        shard = np.searchsorted(self.stops, rows, side="right")
+        for k in np.unique(shard):
+            where = np.flatnonzero(shard == k)
+            out[where] = self.parts[k][rows[where] - self.starts[k]]
+        return out
+
+    def _range(self, start: int, stop: int) -> np.ndarray:
+        first = int(np.searchsorted(self.stops, start, side="right"))
+        last = int(np.searchsorted(self.starts, stop, side="left"))  # shards starting before stop
+        pieces = [
+            self.parts[k][
+                max(start, self.starts[k]) - self.starts[k] : min(stop, self.stops[k])
+                - self.starts[k]
+            ]
+            for k in range(first, last)
+        ]
+        if len(pieces) == 1:
+            return pieces[0]
+        if not pieces:
+            return np.empty((0, self.shape[1]), dtype=self.dtype)
+        return np.concatenate(pieces)
 
 
 class EntryWriter:
@@ -344,7 +479,8 @@ class ActivationCache:
         """The complete, intact entry for ``key``, or None (a damaged one is logged and ignored)."""
         return self._open(self.path_for(key), expect=key)
 
-    def _open(self, path: Path, expect: EntryKey | None = None) -> ActivationEntry | None:
+    @staticmethod
+    def _open(path: Path, expect: EntryKey | None = None) -> ActivationEntry | None:
         manifest_file = path / "manifest.json"
         if not manifest_file.is_file():
             return None
@@ -498,6 +634,15 @@ class ActivationCache:
                 f"{what} with id {entry_id!r} in {self.base}", hint="see neuronviz cache list"
             )
         return matches[0]
+
+
+def open_entry(path: str | Path) -> ActivationEntry:
+    """The complete entry in folder ``path`` (how a worker process opens what the driver named)."""
+    path = Path(path)
+    entry = ActivationCache._open(path)
+    if entry is None:
+        raise CacheError("no complete cache entry here", path=path, hint="see neuronviz cache list")
+    return entry
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:

@@ -19,7 +19,15 @@ from neuronviz.cache import ActivationEntry
 from neuronviz.design import MIN_SCALE, DenseDesign, Design, StreamedDesign
 from neuronviz.errors import CacheError, ConfigError, DataError
 
-__all__ = ["EvalSet", "ProbeData", "entry_stats", "load_probe_data", "memory_budget"]
+__all__ = [
+    "EvalSet",
+    "ProbeData",
+    "ProbeSource",
+    "entry_stats",
+    "load_probe_data",
+    "memory_budget",
+    "standardised_columns",
+]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +88,23 @@ class EvalSet:
         return float(np.mean(pred == self.y)) if len(self.y) else 0.0
 
 
+@dataclass(frozen=True)
+class ProbeSource:
+    """Where a :class:`ProbeData` came from, so another process (a Ray worker) can rebuild any
+    part of it from the activation store with the same numbers."""
+
+    train: str  # entry folders
+    dev: str
+    test: str
+    task: str
+    classes: tuple[str, ...]
+    n_rows: int  # training rows used
+    streamed: bool  # the training matrix is streamed from the store, not held in memory
+    mean: np.ndarray  # training statistics of every neuron
+    scale: np.ndarray
+    device: str = "cpu"
+
+
 @dataclass
 class ProbeData:
     """Everything a probe analysis of one model x task needs, in memory or streamed."""
@@ -97,6 +122,7 @@ class ProbeData:
     layer_names: list[str]
     unseen: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    source: ProbeSource | None = None
 
     @property
     def n_neurons(self) -> int:
@@ -145,6 +171,32 @@ def _standardised(
             block = torch.from_numpy(np.asarray(data[start:stop], dtype=np.float32))
             out[start:stop, cols] = ((block - m) / s).to(dtype)
     return out
+
+
+def standardised_columns(
+    entry: ActivationEntry,
+    columns: np.ndarray,
+    mean: np.ndarray,
+    scale: np.ndarray,
+    n_rows: int,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """Columns ``columns`` of the first ``n_rows`` rows, standardised: bit for bit the same
+    values as those columns of :func:`_standardised` (same float32 arithmetic per element)."""
+    cols = np.asarray(columns, dtype=np.int64)
+    out = torch.empty(n_rows, len(cols), dtype=dtype)
+    m = torch.as_tensor(mean[cols], dtype=torch.float32)
+    s = torch.as_tensor(scale[cols], dtype=torch.float32)
+    for start in range(0, n_rows, _ROW_CHUNK):
+        stop = min(start + _ROW_CHUNK, n_rows)
+        block = torch.from_numpy(entry.neurons(cols, rows=slice(start, stop)).astype(np.float32))
+        out[start:stop] = ((block - m) / s).to(dtype)
+    return out
+
+
+def label_ids(entry: ActivationEntry, task: str, classes: Sequence[str]) -> np.ndarray:
+    """Gold label ids of ``task`` in ``entry``, mapped to ``classes`` (-1 = unseen)."""
+    return _label_ids(entry, task, list(classes))[0]
 
 
 def _label_ids(
@@ -279,6 +331,18 @@ def load_probe_data(
         ),
         unseen=unseen,
         warnings=warnings,
+        source=ProbeSource(
+            train=str(train.path),
+            dev=str(entries["dev"].path),
+            test=str(entries["test"].path),
+            task=task,
+            classes=tuple(classes),
+            n_rows=n_rows,
+            streamed=not isinstance(design, DenseDesign),
+            mean=mean,
+            scale=scale,
+            device=str(device),
+        ),
     )
 
 

@@ -30,6 +30,7 @@ class LayerProbes:
 def layer_probes(data: ProbeData, retrain: Retrainer) -> LayerProbes:
     dev, test = [], []
     h = data.hidden_size
+    retrain.prefetch(np.arange(layer * h, (layer + 1) * h) for layer in range(data.n_layers))
     for layer in range(data.n_layers):
         result = retrain(np.arange(layer * h, (layer + 1) * h))
         dev.append(result.dev)

@@ -26,11 +26,22 @@ from neuronviz.cache import (
     now_iso,
 )
 from neuronviz.data.tasks import SPLITS, TaskData, TaskSplit, load_task
+from neuronviz.engine import check_engine
 from neuronviz.errors import CacheError, ConfigError
 from neuronviz.extract import ExtractionSettings, plan_batches, run_extraction, tokenize_words
 from neuronviz.fileutil import atomic_write_json
 from neuronviz.models import LoadedModel, ModelIdentity, identify_model, load_model
-from neuronviz.progress import ProgressCallback
+from neuronviz.progress import Progress, ProgressCallback
+from neuronviz.shards import (
+    DEFAULT_SHARD_WORDS,
+    assemble_manifest,
+    build_shard,
+    finish_partial,
+    finished_shards,
+    model_info,
+    plan_shards,
+    prepare_partial,
+)
 
 __all__ = ["ExtractionResult", "cached_entries", "extract_split", "extract_task"]
 
@@ -134,14 +145,7 @@ def extract_split(
             layers=[
                 replace(f, name=name) for f, name in zip(layers, model.layer_names, strict=True)
             ],
-            model={
-                "name": model.name,
-                "source": model.source,
-                "architecture": model.architecture,
-                "causal": model.is_causal,
-                "window": model.window,
-                "layer_names": model.layer_names,
-            },
+            model=model_info(model),
             extraction={
                 "aggregation": settings.aggregation,
                 "window": window,
@@ -161,6 +165,48 @@ def extract_split(
             corpus={"name": split.corpus, "split": split.split, "source": split.source},
             versions=_versions(),
             created=now_iso(),
+        )
+
+    return cache.get_or_build(key, build)
+
+
+def extract_split_sharded(
+    model: LoadedModel,
+    split: TaskSplit,
+    key: EntryKey,
+    cache: ActivationCache,
+    settings: ExtractionSettings,
+    shard_words: int,
+    callback: ProgressCallback | None = None,
+) -> ActivationEntry:
+    """Build (or resume) one split as a sharded entry, shard after shard in this process: the
+    layout the Ray engine writes in parallel (:mod:`neuronviz.distributed`)."""
+
+    def build(folder: Path) -> Manifest:
+        started = time.perf_counter()
+        specs = plan_shards(split.tokens, shard_words)
+        prepare_partial(folder, key, specs)
+        check_disk(folder, split.n_words, model.n_layers, model.hidden_size, split)
+        done = finished_shards(folder)
+        todo = [s for s in specs if s.index not in done]
+        initial = split.n_words - sum(s.rows[1] - s.rows[0] for s in todo)
+        with Progress(
+            f"extract {model.name}", split.n_words, unit="word", callback=callback, initial=initial
+        ) as bar:
+            for spec in todo:
+                done[spec.index] = build_shard(
+                    model, split, spec, folder, settings, on_batch=bar.update
+                )
+        finish_partial(folder, split)
+        return assemble_manifest(
+            key,
+            split,
+            settings,
+            list(done.values()),
+            engine="local",
+            workers=1,
+            seconds=time.perf_counter() - started,
+            versions=_versions(),
         )
 
     return cache.get_or_build(key, build)
@@ -191,12 +237,18 @@ def extract_task(
     dtype: str = "auto",
     revision: str | None = None,
     callback: ProgressCallback | None = None,
+    engine: str = "local",
+    workers: int | None = None,
+    shard_words: int | None = None,
 ) -> ExtractionResult:
     """Make sure every split of ``task`` has cached activations under ``model``; return them.
 
     Splits already cached are returned without loading the model. Gold labels of ``task`` are
-    stored with each entry so later steps need no corpus.
+    stored with each entry so later steps need no corpus. ``engine="ray"`` extracts sentence-range
+    shards on Ray workers (``workers`` of them, each loading the model once); ``shard_words``
+    with the local engine writes the same sharded layout in this process.
     """
+    engine = check_engine(engine)
     settings = settings or ExtractionSettings()
     cache = cache if isinstance(cache, ActivationCache) else ActivationCache(cache)
     unknown = [s for s in splits if s not in SPLITS]
@@ -220,7 +272,30 @@ def extract_task(
         key = _key(identity, split, settings)
         entry = cache.lookup(key)
         cached[name] = entry is not None
-        if entry is None:
+        if entry is None and engine == "ray":
+            from neuronviz.distributed import extract_split_ray
+
+            log.info(
+                "extracting %s %s/%s (%d words) on Ray",
+                identity.name,
+                data.name,
+                name,
+                split.n_words,
+            )
+            entry = extract_split_ray(
+                str(model) if loaded is None else loaded.source,
+                split,
+                key,
+                cache,
+                settings,
+                workers=workers,
+                shard_words=shard_words or DEFAULT_SHARD_WORDS,
+                device=device,
+                dtype=dtype,
+                revision=revision,
+                callback=callback,
+            )
+        elif entry is None:
             if loaded is None:
                 loaded = load_model(
                     str(model), device=device, dtype=dtype, revision=revision, cache_dir=cache.root
@@ -228,7 +303,12 @@ def extract_task(
             log.info(
                 "extracting %s %s/%s (%d words)", identity.name, data.name, name, split.n_words
             )
-            entry = extract_split(loaded, split, key, cache, settings, callback)
+            if shard_words:
+                entry = extract_split_sharded(
+                    loaded, split, key, cache, settings, shard_words, callback
+                )
+            else:
+                entry = extract_split(loaded, split, key, cache, settings, callback)
         entries[name] = cache.add_labels(entry, data.name, data.column, split.labels)
     return ExtractionResult(model=identity.name, task=data.name, entries=entries, cached=cached)
 

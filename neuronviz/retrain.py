@@ -7,15 +7,34 @@ would blur by dropping some of them, and they converge in far fewer passes than 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
+import torch
 
-from neuronviz.design import Design
-from neuronviz.features import EvalSet, ProbeData
+from neuronviz.cache import open_entry
+from neuronviz.design import COPY_LIMIT, DenseDesign, Design, StreamedDesign
+from neuronviz.features import (
+    EvalSet,
+    ProbeData,
+    ProbeSource,
+    _standardised,
+    label_ids,
+    standardised_columns,
+)
 from neuronviz.probe import FitResult, fit_ridge
 
-__all__ = ["MIN_RIDGE", "Retrained", "Retrainer", "accuracy_of", "percent_size"]
+__all__ = [
+    "MIN_RIDGE",
+    "FitPool",
+    "Retrained",
+    "Retrainer",
+    "accuracy_of",
+    "percent_size",
+    "retrain_from_store",
+]
 
 MIN_RIDGE = 1e-5  # retrained probes keep a little L2 so the problem stays strongly convex
 # Retrained probes run until their largest gradient entry is below this (or the iteration cap).
@@ -40,15 +59,58 @@ class Retrained:
     test: float
 
 
-class Retrainer:
-    """Retrains ridge probes on neuron subsets and remembers results by (labels, neurons)."""
+Control = tuple[torch.Tensor, np.ndarray, np.ndarray]  # train, dev, test labels of a control task
 
-    def __init__(self, data: ProbeData, lambda2: float, max_iter: int) -> None:
+
+class FitPool(Protocol):
+    """Runs many independent retrainings elsewhere (e.g. :class:`neuronviz.distributed.RayFitPool`)."""
+
+    def retrain_many(
+        self,
+        column_sets: Sequence[np.ndarray],
+        lambda2: float,
+        max_iter: int,
+        control: Control | None,
+    ) -> list[tuple[Retrained, FitResult]]: ...
+
+
+class Retrainer:
+    """Retrains ridge probes on neuron subsets and remembers results by (labels, neurons).
+
+    With a ``pool``, :meth:`prefetch` runs the retrainings an analysis step will ask for as
+    parallel tasks first; the step then finds them remembered. Without one, every retraining
+    runs here when asked. Either way each retraining is the same computation.
+    """
+
+    def __init__(
+        self, data: ProbeData, lambda2: float, max_iter: int, pool: FitPool | None = None
+    ) -> None:
         self.data = data
         self.lambda2 = max(lambda2, MIN_RIDGE)
         self.max_iter = max_iter
+        self.pool = pool
         self._memo: dict[tuple, Retrained] = {}
         self._fits: dict[bytes, FitResult] = {}
+
+    def prefetch(
+        self, column_sets: Iterable[np.ndarray], *, control: Control | None = None
+    ) -> None:
+        """Retrain on every set not done yet, in parallel on the pool (no-op without one)."""
+        if self.pool is None:
+            return
+        todo: dict[bytes, np.ndarray] = {}
+        for columns in column_sets:
+            cols = np.sort(np.asarray(columns, dtype=np.int64))
+            if (control is not None, cols.tobytes()) not in self._memo:
+                todo.setdefault(cols.tobytes(), cols)
+        if not todo:
+            return
+        sets = list(todo.values())
+        results = self.pool.retrain_many(sets, self.lambda2, self.max_iter, control)
+        for cols, (result, fit) in zip(sets, results, strict=True):
+            self._memo[(control is not None, cols.tobytes())] = result
+            if control is None:
+                self._fits[cols.tobytes()] = fit
 
     def __call__(self, columns: np.ndarray, *, control: tuple | None = None) -> Retrained:
         """Retrain on ``columns``; ``control`` = (train, dev, test) labels of a control task."""
@@ -85,6 +147,58 @@ class Retrainer:
         if cols.tobytes() not in self._fits:
             self(cols)
         return cols, self._fits[cols.tobytes()]
+
+
+def retrain_from_store(
+    source: ProbeSource,
+    columns: np.ndarray,
+    lambda2: float,
+    max_iter: int,
+    control: Control | None = None,
+) -> tuple[Retrained, FitResult]:
+    """One retraining, rebuilt from the activation store instead of the driver's memory.
+
+    What a distributed worker runs: it reads only the chosen neurons (or, where the driver's
+    design would mask a large subset or stream the matrix, the same design the driver uses), so
+    the probe and its accuracies equal :class:`Retrainer`'s for the same inputs.
+    """
+    cols = np.sort(np.asarray(columns, dtype=np.int64))
+    train = open_entry(source.train)
+    n_features = len(source.mean)
+    if source.streamed:
+        full: Design = StreamedDesign(
+            train,
+            mean=source.mean,
+            scale=source.scale,
+            rows=slice(0, source.n_rows),
+            device=source.device,
+        )
+        design = sub_design(full, cols)
+    elif len(cols) > COPY_LIMIT * n_features:
+        x = _standardised(train, source.mean, source.scale, source.n_rows, torch.float32)
+        design = sub_design(DenseDesign(x.to(source.device), source.mean, source.scale), cols)
+    else:
+        x = standardised_columns(
+            train, cols, source.mean, source.scale, source.n_rows, torch.float32
+        )
+        design = DenseDesign(x.to(source.device), source.mean[cols], source.scale[cols])
+    if control is not None:
+        y_train, y_dev, y_test = control
+    else:
+        y_train = torch.as_tensor(label_ids(train, source.task, source.classes)[: source.n_rows])
+        y_dev = y_test = None
+    fit = fit_ridge(
+        design, y_train, len(source.classes), lambda2, max_iter=max_iter, tol_grad=RETRAIN_TOL
+    )
+    scores = []
+    for split, gold in (("dev", y_dev), ("test", y_test)):
+        entry = open_entry(getattr(source, split))
+        x = standardised_columns(
+            entry, cols, source.mean, source.scale, entry.manifest.n_words, torch.float16
+        )
+        y = label_ids(entry, source.task, source.classes) if gold is None else gold
+        scores.append(accuracy_of(EvalSet(x, y), fit, None, y))
+    return Retrained(size=len(cols), dev=scores[0], test=scores[1]), fit
 
 
 def accuracy_of(split: EvalSet, fit: FitResult, cols: np.ndarray | None, gold: np.ndarray) -> float:

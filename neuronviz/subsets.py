@@ -69,6 +69,7 @@ def minimal_set(
         return tried[size]
 
     sizes = sorted({percent_size(p, n) for p in COARSE_PERCENTS} | {n})
+    retrain.prefetch(ranking.top(size) for size in sizes if size < n)  # parallel with a pool
     low, high = 0, None
     for size in sizes:
         if at(size).dev >= threshold:
@@ -129,14 +130,20 @@ def curves(
     out: dict[str, dict[str, list[float]]] = {
         k: {"dev": [], "test": []} for k in ("top", "mean", "std", "bottom")
     }
-    sizes, used = [], []
-    for percent in percents:
-        k = percent_size(percent, data.n_neurons)
-        sizes.append(k)
+    sizes = [percent_size(percent, data.n_neurons) for percent in percents]
+    used = [draws_for(percent, draws) for percent in percents]
+    draws_at = [
+        [rng.choice(data.n_neurons, k, replace=False) for _ in range(n_draws)]
+        for k, n_draws in zip(sizes, used, strict=True)
+    ]
+    retrain.prefetch(
+        cols
+        for k, chosen in zip(sizes, draws_at, strict=True)
+        for cols in (ranking.top(k), ranking.bottom(k), *chosen)
+    )
+    for k, chosen in zip(sizes, draws_at, strict=True):
         top, bottom = retrain(ranking.top(k)), retrain(ranking.bottom(k))
-        n_draws = draws_for(percent, draws)
-        used.append(n_draws)
-        rand = [retrain(rng.choice(data.n_neurons, k, replace=False)) for _ in range(n_draws)]
+        rand = [retrain(cols) for cols in chosen]
         for split in ("dev", "test"):
             values = [getattr(r, split) for r in rand]
             out["top"][split].append(getattr(top, split))
