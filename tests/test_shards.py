@@ -19,7 +19,6 @@ from neuronviz.pipeline import extract_task
 from neuronviz.retrain import Retrainer, retrain_from_store
 from neuronviz.shards import plan_shards
 
-
 ALONE = ExtractionSettings(batch_tokens=1)  # every sentence in its own batch, whatever the layout
 
 
