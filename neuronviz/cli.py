@@ -40,6 +40,19 @@ def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def _engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        default="local",
+        choices=["local", "ray"],
+        help="local (default) or ray: a Ray cluster at $RAY_ADDRESS, else a local one "
+        "(pip install 'neuronviz[ray]')",
+    )
+    parser.add_argument(
+        "--workers", type=int, help="Ray workers (default: one per GPU, else per CPU)"
+    )
+
+
 # ---------------------------------------------------------------- commands
 
 
@@ -63,6 +76,9 @@ def cmd_extract(args: argparse.Namespace) -> int:
             device=args.device,
             dtype=args.dtype,
             revision=args.revision,
+            engine=args.engine,
+            workers=args.workers,
+            shard_words=args.shard_words,
         )
         for split, entry in result.entries.items():
             m = entry.manifest
@@ -215,6 +231,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
             extract=not args.no_extract,
             device=args.device,
             force=args.force,
+            engine=args.engine,
+            workers=args.workers,
         )
         _out(format_summary(result))
         _out()
@@ -643,6 +661,13 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     ex.add_argument("--dtype", default="auto", help="auto, float32, float16 or bfloat16")
     ex.add_argument("--revision", help="model revision on the hub")
+    _engine_options(ex)
+    ex.add_argument(
+        "--shard-words",
+        type=int,
+        help="write the entry as shards of about N words (the Ray engine's layout; "
+        "default with --engine ray: 50000)",
+    )
     ex.set_defaults(func=cmd_extract)
 
     pr = sub.add_parser(
@@ -693,6 +718,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--force", action="store_true", help="recompute even if a cached result exists")
     pr.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     pr.add_argument("--json", help="also write the summary as JSON to this file")
+    _engine_options(pr)
     pr.set_defaults(func=cmd_probe)
 
     cp = sub.add_parser(

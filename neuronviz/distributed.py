@@ -88,6 +88,12 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
     )
 
 
+def _worker_env() -> dict[str, Any]:
+    """The driver's neuronviz and Hugging Face settings (offline mode, caches) for workers."""
+    env = {k: v for k, v in os.environ.items() if k.startswith(("NEURONVIZ_", "HF_"))}
+    return {"env_vars": env} if env else {}
+
+
 def _capacity() -> tuple[int, int]:
     resources = _ray().cluster_resources()
     return int(resources.get("CPU", 1)), int(resources.get("GPU", 0))
@@ -248,6 +254,7 @@ def _run_shards(
         num_gpus=1 if use_gpu else 0,
         max_restarts=MAX_RETRIES,
         max_task_retries=MAX_RETRIES,
+        runtime_env=_worker_env(),
     )(_Extractor)
     worker_device = "cuda" if use_gpu else ("cpu" if device == "auto" else device)
     actors = [
@@ -298,7 +305,9 @@ class RayFitPool:
         self.source = ray.put(data.source)
         cpus, _ = _capacity()
         self.workers = workers or cpus
-        self.task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES)(retrain_from_store)
+        self.task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES, runtime_env=_worker_env())(
+            retrain_from_store
+        )
 
     def retrain_many(
         self,

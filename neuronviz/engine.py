@@ -16,7 +16,10 @@ ENGINES = ("local", "ray")
 
 
 def ray_installed() -> bool:
-    return importlib.util.find_spec("ray") is not None
+    try:
+        return importlib.util.find_spec("ray") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def check_engine(engine: str | None) -> str:

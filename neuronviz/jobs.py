@@ -25,6 +25,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from neuronviz.engine import check_engine
 from neuronviz.errors import ConfigError, NeuronvizError
 from neuronviz.fileutil import atomic_write_json
 from neuronviz.settings import resolve_cache_dir
@@ -48,16 +49,21 @@ class JobRequest:
     max_sentences: int | None = None
     data_dir: str | None = None
     aggregation: str = "last"
+    engine: str = "local"  # or "ray" (neuronviz.distributed)
 
     def __post_init__(self) -> None:
         if not self.model.strip():
             raise ConfigError("choose a model")
         if not self.tasks:
             raise ConfigError("choose at least one task")
+        check_engine(self.engine)
 
     @property
     def job_id(self) -> str:
-        text = json.dumps(asdict(self), sort_keys=True, default=list)
+        fields = asdict(self)
+        if fields["engine"] == "local":  # ids of jobs from before engines existed stay the same
+            del fields["engine"]
+        text = json.dumps(fields, sort_keys=True, default=list)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -191,6 +197,7 @@ class JobStore:
                     max_sentences=request.max_sentences,
                     device=request.device,
                     callback=tracker,
+                    engine=request.engine,
                 )
                 tracker.finished(task, result.key)
         except NeuronvizError as exc:

@@ -249,6 +249,10 @@ def extract_task(
     with the local engine writes the same sharded layout in this process.
     """
     engine = check_engine(engine)
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    if shard_words is not None and shard_words < 1:
+        raise ConfigError(f"--shard-words must be at least 1, got {shard_words}")
     settings = settings or ExtractionSettings()
     cache = cache if isinstance(cache, ActivationCache) else ActivationCache(cache)
     unknown = [s for s in splits if s not in SPLITS]

@@ -9,6 +9,7 @@ import streamlit as st
 
 from neuronviz.analysis import AnalysisSettings
 from neuronviz.data.tasks import TASKS
+from neuronviz.engine import ENGINES, ray_installed
 from neuronviz.errors import NeuronvizError
 from neuronviz.jobs import JobRequest, JobStore
 from neuronviz.models import MODELS
@@ -125,6 +126,15 @@ with st.expander("Run a new analysis", expanded=not results):
             "Minimal-set tolerance (points)", 0.0, 100.0, 1.0, 0.5, key="start_delta"
         )
         device = c4.selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="start_device")
+        engine = "local"
+        if ray_installed():
+            engine = st.selectbox(
+                "Engine",
+                ENGINES,
+                key="start_engine",
+                help="local: this machine. ray: the Ray cluster at $RAY_ADDRESS (or a local "
+                "one): extraction in shards on its workers, probe fits in parallel.",
+            )
         submitted = st.form_submit_button("Start analysis", type="primary")
     if submitted:
         try:
@@ -132,7 +142,11 @@ with st.expander("Run a new analysis", expanded=not results):
                 method=method, weighting=weighting, delta=float(delta)
             ).to_dict()
             request = JobRequest(
-                other or model, tuple(tasks + ([custom] if custom else [])), settings, device=device
+                other or model,
+                tuple(tasks + ([custom] if custom else [])),
+                settings,
+                device=device,
+                engine=engine,
             )
             jobs.submit(request)
             st.rerun()

@@ -88,5 +88,11 @@ def test_bad_requests():
         JobRequest(" ", ("pos",))
     with pytest.raises(ConfigError, match="at least one task"):
         JobRequest("minilm", ())
+    with pytest.raises(ConfigError, match="unknown engine"):
+        JobRequest("minilm", ("pos",), engine="spark")
+    # Jobs stored before engines existed keep their ids.
+    assert (
+        JobRequest("minilm", ("pos",)).job_id != JobRequest("minilm", ("pos",), engine="ray").job_id
+    )
     record = JobRecord("x", JobRequest("minilm", ("pos",)))
     assert JobRecord.from_dict(record.to_dict()) == record

@@ -1,0 +1,59 @@
+"""Engine choice: the local path never needs Ray; asking for Ray without it is a clear error."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from neuronviz.engine import check_engine
+from neuronviz.errors import ConfigError
+
+BLOCK_RAY = """
+import importlib.abc, sys
+class NoRay(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "ray" or name.startswith("ray."):
+            raise ModuleNotFoundError("No module named 'ray' (blocked by the test)")
+sys.meta_path.insert(0, NoRay())
+"""
+
+
+def test_engine_names_are_checked():
+    assert check_engine(None) == "local"
+    assert check_engine("local") == "local"
+    with pytest.raises(ConfigError, match="unknown engine 'spark'"):
+        check_engine("spark")
+
+
+def test_ray_engine_without_ray_says_how_to_install_it(monkeypatch):
+    import neuronviz.engine as engine
+
+    monkeypatch.setattr(engine, "ray_installed", lambda: False)
+    with pytest.raises(ConfigError, match=r"needs Ray") as err:
+        check_engine("ray")
+    assert "neuronviz[ray]" in str(err.value)
+
+
+def test_the_local_path_runs_without_ray_installed(tiny_bert, data_dir, tmp_path):
+    script = BLOCK_RAY + textwrap.dedent(
+        f"""
+        from neuronviz.cli import main
+        common = ["--model", {str(tiny_bert)!r}, "--task", "pos", "--data-dir", {str(data_dir)!r},
+                  "--cache-dir", {str(tmp_path / "cache")!r}]
+        assert main(["extract", *common]) == 0
+        assert main(["extract", *common, "--task", "chunk", "--shard-words", "40"]) == 0
+        assert main(["probe", *common, "--lambdas", "1e-3:1e-3", "--no-control"]) == 0
+        assert "ray" not in sys.modules
+        code = main(["probe", *common, "--engine", "ray"])
+        assert code != 0, code
+        print("LOCAL-OK")
+        """
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert "LOCAL-OK" in run.stdout, run.stderr[-3000:]
+    assert "needs Ray" in run.stderr
