@@ -32,15 +32,7 @@ from neuronviz.features import ProbeData
 from neuronviz.probe import FitResult
 from neuronviz.progress import Progress, ProgressCallback
 from neuronviz.retrain import Control, Retrained, retrain_from_store
-from neuronviz.shards import (
-    ShardSpec,
-    assemble_manifest,
-    build_shard,
-    finish_partial,
-    finished_shards,
-    plan_shards,
-    prepare_partial,
-)
+from neuronviz.shards import ShardSpec, build_shard, build_sharded
 
 __all__ = ["RayFitPool", "connect", "extract_split_ray"]
 
@@ -189,44 +181,29 @@ def extract_split_ray(
     ray = _ray()
     connect()
 
-    def build(folder: Path) -> Manifest:
-        started = time.perf_counter()
-        specs = plan_shards(split.tokens, shard_words)
-        prepare_partial(folder, key, specs)
-        done = finished_shards(folder)
-        todo = [s for s in specs if s.index not in done]
-        n_workers = default_workers(len(todo), workers) if todo else 0
-        if todo:
-            done.update(
-                _run_shards(
-                    ray,
-                    model,
-                    split,
-                    todo,
-                    folder,
-                    settings,
-                    key,
-                    n_workers,
-                    device,
-                    dtype,
-                    revision,
-                    cache,
-                    callback,
-                )
+    def produce(folder: Path, todo: list[ShardSpec], done: dict) -> int:
+        n_workers = default_workers(len(todo), workers)
+        done.update(
+            _run_shards(
+                ray,
+                model,
+                split,
+                todo,
+                folder,
+                settings,
+                key,
+                n_workers,
+                device,
+                dtype,
+                revision,
+                cache,
+                callback,
             )
-        finish_partial(folder, split)
-        from neuronviz.pipeline import _versions
-
-        return assemble_manifest(
-            key,
-            split,
-            settings,
-            list(done.values()),
-            engine="ray",
-            workers=n_workers,
-            seconds=time.perf_counter() - started,
-            versions=_versions(),
         )
+        return n_workers
+
+    def build(folder: Path) -> Manifest:
+        return build_sharded(folder, key, split, settings, shard_words, produce, engine="ray")
 
     return cache.get_or_build(key, build)
 

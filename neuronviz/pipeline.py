@@ -14,9 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
-from neuronviz import __version__
 from neuronviz.cache import (
     ActivationCache,
     ActivationEntry,
@@ -32,16 +29,8 @@ from neuronviz.extract import ExtractionSettings, plan_batches, run_extraction, 
 from neuronviz.fileutil import atomic_write_json
 from neuronviz.models import LoadedModel, ModelIdentity, identify_model, load_model
 from neuronviz.progress import Progress, ProgressCallback
-from neuronviz.shards import (
-    DEFAULT_SHARD_WORDS,
-    assemble_manifest,
-    build_shard,
-    finish_partial,
-    finished_shards,
-    model_info,
-    plan_shards,
-    prepare_partial,
-)
+from neuronviz.settings import library_versions
+from neuronviz.shards import DEFAULT_SHARD_WORDS, build_shard, build_sharded, model_info
 
 __all__ = ["ExtractionResult", "cached_entries", "extract_split", "extract_task"]
 
@@ -163,7 +152,7 @@ def extract_split(
                 ),
             },
             corpus={"name": split.corpus, "split": split.split, "source": split.source},
-            versions=_versions(),
+            versions=library_versions(),
             created=now_iso(),
         )
 
@@ -183,12 +172,10 @@ def extract_split_sharded(
     layout the Ray engine writes in parallel (:mod:`neuronviz.distributed`)."""
 
     def build(folder: Path) -> Manifest:
-        started = time.perf_counter()
-        specs = plan_shards(split.tokens, shard_words)
-        prepare_partial(folder, key, specs)
         check_disk(folder, split.n_words, model.n_layers, model.hidden_size, split)
-        done = finished_shards(folder)
-        todo = [s for s in specs if s.index not in done]
+        return build_sharded(folder, key, split, settings, shard_words, produce, engine="local")
+
+    def produce(folder: Path, todo: list, done: dict) -> int:
         initial = split.n_words - sum(s.rows[1] - s.rows[0] for s in todo)
         with Progress(
             f"extract {model.name}", split.n_words, unit="word", callback=callback, initial=initial
@@ -197,31 +184,9 @@ def extract_split_sharded(
                 done[spec.index] = build_shard(
                     model, split, spec, folder, settings, on_batch=bar.update
                 )
-        finish_partial(folder, split)
-        return assemble_manifest(
-            key,
-            split,
-            settings,
-            list(done.values()),
-            engine="local",
-            workers=1,
-            seconds=time.perf_counter() - started,
-            versions=_versions(),
-        )
+        return 1
 
     return cache.get_or_build(key, build)
-
-
-def _versions() -> dict[str, str]:
-    import torch
-    import transformers
-
-    return {
-        "neuronviz": __version__,
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "numpy": np.__version__,
-    }
 
 
 def extract_task(

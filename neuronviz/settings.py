@@ -75,3 +75,19 @@ def memory_limit_bytes() -> int | None:
             hint=f"e.g. export {MEMORY_ENV}=8, or unset it",
         )
     return int(value * 2**30)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape the numbers, recorded with every cache entry."""
+    import numpy as np
+    import torch
+    import transformers
+
+    from neuronviz import __version__
+
+    return {
+        "neuronviz": __version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "numpy": np.__version__,
+    }

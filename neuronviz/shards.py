@@ -34,6 +34,7 @@ __all__ = [
     "ShardSpec",
     "assemble_manifest",
     "build_shard",
+    "build_sharded",
     "finish_partial",
     "finished_shards",
     "plan_shards",
@@ -204,6 +205,44 @@ def model_info(model: LoadedModel) -> dict[str, Any]:
         "window": model.window,
         "layer_names": model.layer_names,
     }
+
+
+def build_sharded(
+    folder: Path,
+    key: EntryKey,
+    split: TaskSplit,
+    settings: ExtractionSettings,
+    shard_words: int,
+    produce: Callable[[Path, list[ShardSpec], dict[int, tuple[Shard, dict[str, Any]]]], int],
+    *,
+    engine: str,
+) -> Manifest:
+    """Plan the shards, keep those already finished in ``folder``, have
+    ``produce(folder, todo, done)``
+    build the rest into ``done`` (returning how many workers it used), and return the manifest.
+
+    The skeleton both engines share: :func:`neuronviz.pipeline.extract_split_sharded` produces
+    shards one after another in this process, :mod:`neuronviz.distributed` on Ray workers.
+    """
+    from neuronviz.settings import library_versions
+
+    started = time.perf_counter()
+    specs = plan_shards(split.tokens, shard_words)
+    prepare_partial(folder, key, specs)
+    done = finished_shards(folder)
+    todo = [s for s in specs if s.index not in done]
+    workers = produce(folder, todo, done) if todo else 0
+    finish_partial(folder, split)
+    return assemble_manifest(
+        key,
+        split,
+        settings,
+        list(done.values()),
+        engine=engine,
+        workers=workers,
+        seconds=time.perf_counter() - started,
+        versions=library_versions(),
+    )
 
 
 def finish_partial(partial: Path, split: TaskSplit) -> None:
