@@ -8,7 +8,7 @@ would blur by dropping some of them, and they converge in far fewer passes than 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -163,6 +163,8 @@ def retrain_from_store(
     the probe and its accuracies equal :class:`Retrainer`'s for the same inputs.
     """
     cols = np.sort(np.asarray(columns, dtype=np.int64))
+    # Arrays from a Ray object store are read-only; torch wants writable ones.
+    source = replace(source, mean=np.array(source.mean), scale=np.array(source.scale))
     train = open_entry(source.train)
     n_features = len(source.mean)
     if source.streamed:
