@@ -159,8 +159,20 @@ def _crash_hook(index: int):
 
 
 def default_workers(n_shards: int, requested: int | None = None) -> int:
+    """Extraction actors: as requested (default one per GPU, else per CPU), but no more than the
+    cluster can host at once (an actor waiting for resources would hold its shard forever) and
+    no more than there are shards."""
     cpus, gpus = _capacity()
-    return max(1, min(n_shards, requested or gpus or cpus))
+    capacity = gpus or cpus
+    if requested and requested > capacity:
+        log.warning(
+            "%d workers requested but the cluster has room for %d (%s); using %d",
+            requested,
+            capacity,
+            f"{gpus} GPUs" if gpus else f"{cpus} CPUs",
+            capacity,
+        )
+    return max(1, min(n_shards, requested or capacity, capacity))
 
 
 def extract_split_ray(
