@@ -50,7 +50,10 @@ def test_extraction_on_two_workers_equals_the_local_engine(tiny_bert, data_dir, 
 
 def test_default_batches_on_ray_equal_the_local_sharded_build(tiny_bert, data_dir, tmp_path):
     default = ExtractionSettings()
-    by_ray = extract(tiny_bert, data_dir, tmp_path / "r", default, engine="ray", shard_words=60)
+    by_ray = extract(
+        tiny_bert, data_dir, tmp_path / "r", default, engine="ray", shard_words=60, workers=5
+    )
+    assert by_ray.entries["train"].manifest.extraction["workers"] == 2  # what 2 CPUs can host
     local = extract(tiny_bert, data_dir, tmp_path / "l", default, shard_words=60)
     np.testing.assert_array_equal(
         by_ray.entries["train"].matrix(dtype=np.float16),
