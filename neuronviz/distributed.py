@@ -158,11 +158,17 @@ def _crash_hook(index: int):
     return die
 
 
-def default_workers(n_shards: int, requested: int | None = None) -> int:
+def _uses_gpu(device: str) -> bool:
+    return _capacity()[1] > 0 and device in ("auto", "cuda")
+
+
+def default_workers(n_shards: int, requested: int | None = None, device: str = "auto") -> int:
     """Extraction actors: as requested (default one per GPU, else per CPU), but no more than the
     cluster can host at once (an actor waiting for resources would hold its shard forever) and
     no more than there are shards."""
     cpus, gpus = _capacity()
+    if not _uses_gpu(device):
+        gpus = 0
     capacity = gpus or cpus
     if requested and requested > capacity:
         log.warning(
@@ -194,7 +200,7 @@ def extract_split_ray(
     connect()
 
     def produce(folder: Path, todo: list[ShardSpec], done: dict) -> int:
-        n_workers = default_workers(len(todo), workers)
+        n_workers = default_workers(len(todo), workers, device)
         done.update(
             _run_shards(
                 ray,
@@ -235,8 +241,8 @@ def _run_shards(
     cache: ActivationCache,
     callback: ProgressCallback | None,
 ) -> dict[int, tuple[Any, dict[str, Any]]]:
-    cpus, gpus = _capacity()
-    use_gpu = gpus > 0 and device in ("auto", "cuda")
+    cpus, _ = _capacity()
+    use_gpu = _uses_gpu(device)
     threads = 1 if use_gpu else max(1, cpus // n_workers)
     actor = ray.remote(
         num_cpus=0 if use_gpu else threads,
