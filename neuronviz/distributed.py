@@ -299,10 +299,11 @@ class RayFitPool:
         self.ray = ray
         self.source = ray.put(data.source)
         cpus, _ = _capacity()
-        self.workers = workers or cpus
-        self.task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES, runtime_env=_worker_env())(
-            retrain_from_store
-        )
+        threads = data.source.threads  # each fit uses the driver's threads: same rounding
+        self.workers = workers or max(1, cpus // threads)
+        self.task = ray.remote(
+            num_cpus=min(threads, cpus), max_retries=MAX_RETRIES, runtime_env=_worker_env()
+        )(retrain_from_store)
 
     def retrain_many(
         self,

@@ -103,6 +103,9 @@ class ProbeSource:
     mean: np.ndarray  # training statistics of every neuron
     scale: np.ndarray
     device: str = "cpu"
+    # The driver's torch threads: float32 products split across another number of threads round
+    # differently, and a retrained probe on real data then differs by a word or two.
+    threads: int = 1
 
 
 @dataclass
@@ -342,6 +345,7 @@ def load_probe_data(
             mean=mean,
             scale=scale,
             device=str(device),
+            threads=torch.get_num_threads(),
         ),
     )
 

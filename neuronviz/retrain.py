@@ -160,8 +160,24 @@ def retrain_from_store(
 
     What a distributed worker runs: it reads only the chosen neurons (or, where the driver's
     design would mask a large subset or stream the matrix, the same design the driver uses), so
-    the probe and its accuracies equal :class:`Retrainer`'s for the same inputs.
+    the probe and its accuracies equal :class:`Retrainer`'s for the same inputs (with the
+    driver's number of threads, which the task sets while it runs).
     """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(source.threads)
+    try:
+        return _retrain_from_store(source, columns, lambda2, max_iter, control)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _retrain_from_store(
+    source: ProbeSource,
+    columns: np.ndarray,
+    lambda2: float,
+    max_iter: int,
+    control: Control | None,
+) -> tuple[Retrained, FitResult]:
     cols = np.sort(np.asarray(columns, dtype=np.int64))
     # Arrays from a Ray object store are read-only; torch wants writable ones.
     source = replace(source, mean=np.array(source.mean), scale=np.array(source.scale))
