@@ -113,7 +113,7 @@ with st.expander("Run a new analysis", expanded=not results):
         custom = st.text_input(
             "Extra task on your own file (e.g. upos:/data/en_ewt)", key="start_custom"
         ).strip()
-        c1, c2, c3, c4 = st.columns(4)
+        c1, c2, c3, c4, *c5 = st.columns(5 if ray_installed() else 4)
         method = c1.selectbox("Ranking", METHODS, key="start_method")
         weighting = c2.selectbox(
             "Class weighting",
@@ -123,12 +123,19 @@ with st.expander("Run a new analysis", expanded=not results):
             "frequency, or whichever separates top from random neurons better on dev.",
         )
         delta = c3.number_input(
-            "Minimal-set tolerance (points)", 0.0, 100.0, 1.0, 0.5, key="start_delta"
+            "Tolerance (points)",
+            0.0,
+            100.0,
+            1.0,
+            0.5,
+            key="start_delta",
+            help="The minimal neuron set keeps dev accuracy within this many points of the "
+            "probe on all neurons.",
         )
         device = c4.selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="start_device")
         engine = "local"
-        if ray_installed():
-            engine = st.selectbox(
+        if c5:
+            engine = c5[0].selectbox(
                 "Engine",
                 ENGINES,
                 key="start_engine",
