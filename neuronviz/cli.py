@@ -348,6 +348,7 @@ def cmd_cache_list(args: argparse.Namespace) -> int:
             f"{e.shape[0]} x {e.shape[1]}",
             ",".join(sorted(e.manifest.labels)) or "-",
             f"{e.nbytes / 2**20:.1f}",
+            len(e.manifest.shards) or "-",
             e.manifest.created,
         ]
         for e in entries
@@ -355,7 +356,8 @@ def cmd_cache_list(args: argparse.Namespace) -> int:
     if not rows:
         _out(f"no cache entries in {cache.base}")
     else:
-        _out(_table(rows, ["model", "entry", "split", "words", "shape", "tasks", "MiB", "created"]))
+        headers = ["model", "entry", "split", "words", "shape", "tasks", "MiB", "shards", "created"]
+        _out(_table(rows, headers))
     for partial in cache.partials():
         _out(f"interrupted (resumed by the next identical extract): {partial}")
     return 0
