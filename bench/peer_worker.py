@@ -241,6 +241,8 @@ def neuronviz_probe(spec: dict) -> dict:
     device = resolve_device(spec["device"])
     data, load_s = timed(load_probe_data, entries, "pos", device=device)
     rss_loaded = peak_rss_mib()
+    trace: list[tuple[float, int, float]] = []
+    started = time.perf_counter()
     fit, train_s = timed(
         fit_sparse,
         data.train,
@@ -251,6 +253,7 @@ def neuronviz_probe(spec: dict) -> dict:
         solver="owlqn",
         max_iter=spec["max_iter"],
         tol=1e-5,
+        trace=trace,
     )
     accuracy, test_s = timed(accuracy_of, data.test, fit, None, data.test.y)
     out = {
@@ -268,6 +271,7 @@ def neuronviz_probe(spec: dict) -> dict:
         "kkt_max": fit.kkt_max,
         "converged": fit.converged,
         "zero_weight_fraction": fit.zero_fraction,
+        "trace": [[round(t - started, 4), it, obj] for t, it, obj in trace],
         "peak_rss_after_load_mib": rss_loaded,
         "peak_rss_mib": peak_rss_mib(),
         "gpu_peak_mib": gpu_peak_mib(),
@@ -294,6 +298,45 @@ def neuronviz_probe(spec: dict) -> dict:
     np.save(work / "y_test.npy", np.asarray(data.test.y, dtype=np.int64))
     np.save(work / "nv_weights.npy", fit.weights.T.cpu().numpy())
     (work / "classes.json").write_text(json.dumps(list(data.classes)))
+    return out
+
+
+def neuronviz_probe_at(spec: dict) -> dict:
+    """The same fit cut at given iterations: time, objective and test accuracy at each.
+
+    OWL-QN is deterministic, so a fit stopped at iteration ``k`` is the full fit's ``k``-th
+    iterate; ``bench/peers.py`` picks ``k`` where that fit's objective first reached a peer's.
+    """
+    sys.path.insert(0, str(ROOT))
+    from neuronviz.device import resolve_device
+    from neuronviz.features import load_probe_data
+    from neuronviz.probe import fit_sparse
+    from neuronviz.progress import set_bars_enabled
+    from neuronviz.retrain import accuracy_of
+
+    set_bars_enabled(False)
+    l1, l2 = spec["lambda1"], spec["lambda2"]
+    data = load_probe_data(_entries(spec["cache"]), "pos", device=resolve_device(spec["device"]))
+    out = {}
+    for name, iterations in spec["stop_at"].items():
+        fit, train_s = timed(
+            fit_sparse,
+            data.train,
+            data.y_train,
+            data.n_classes,
+            l1,
+            l2,
+            solver="owlqn",
+            max_iter=int(iterations),
+            tol=0.0,
+        )
+        out[name] = {
+            "iterations": fit.n_iter,
+            "train_s": train_s,
+            "objective": fit.objective,
+            "test_accuracy": accuracy_of(data.test, fit, None, data.test.y),
+            "zero_weight_fraction": fit.zero_fraction,
+        }
     return out
 
 
@@ -683,6 +726,7 @@ def versions(_spec: dict) -> dict:
 TASKS: dict[str, Callable[[dict], dict]] = {
     "neuronviz-extract": neuronviz_extract,
     "neuronviz-probe": neuronviz_probe,
+    "neuronviz-probe-at": neuronviz_probe_at,
     "neurox-extract": neurox_extract,
     "neurox-probe": neurox_probe,
     "sklearn-probe": sklearn_probe,

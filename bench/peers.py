@@ -311,6 +311,23 @@ def _points(value: float, reference: float) -> str:
     return f"{100 * (value - reference):+.2f} pts"
 
 
+def equal_objective_points(trace: list, peers: dict[str, dict | None]) -> dict[str, int]:
+    """Per peer, the first iteration at which neuronviz's objective was at most the peer's.
+
+    The peers stop short of the optimum (NeuroX after its 10 epochs, saga at its pass cap), so
+    besides the time to convergence the report gives neuronviz's time to the same objective,
+    measured by rerunning the fit cut at that iteration.
+    """
+    out = {}
+    for name, peer in peers.items():
+        if not peer:
+            continue
+        reached = [it for _, it, obj in trace if obj <= peer["objective"]]
+        if reached:
+            out[name] = int(reached[0])
+    return out
+
+
 def build_rows(report: dict) -> dict[str, list[tuple[str, str, str, str]]]:
     """Table rows by part: (tool, figure, value, vs neuronviz)."""
     tables: dict[str, list[tuple[str, str, str, str]]] = {}
@@ -391,6 +408,18 @@ def build_rows(report: dict) -> dict[str, list[tuple[str, str, str, str]]]:
                     _ratio(sk["train_s"], nv["train_s"]),
                 )
             )
+        at = probe.get("neuronviz_at") or {}
+        for peer, label in (("neurox", "NeuroX's"), ("sklearn", "saga's")):
+            if peer in at:
+                r = at[peer]
+                rows.append(
+                    (
+                        f"neuronviz, stopped at {label} objective ({r['iterations']} iterations)",
+                        "train, s / test accuracy",
+                        f"{_num(r['train_s'])} / {100 * r['test_accuracy']:.2f}%",
+                        _ratio(r["train_s"], nv["train_s"]),
+                    )
+                )
         ceiling = nv["ceiling"]
         rows.append(
             (
@@ -506,12 +535,24 @@ def targets(report: dict) -> list[dict]:
             f"{nv['load_s']:.2f} s (NeuroX {nx['load_s']:.1f} s)",
             nv["load_s"] < 1,
         )
+        at = probe.get("neuronviz_at") or {}
         r = nx["train_s"] / nv["train_s"]
-        add("probe training >= 3x faster than NeuroX", f"{r:.1f}x", r >= 3)
+        add(
+            "probe training >= 3x faster than NeuroX (neuronviz to convergence)",
+            f"{r:.1f}x",
+            r >= 3,
+        )
+        if "neurox" in at:
+            r = nx["train_s"] / at["neurox"]["train_s"]
+            add(
+                "probe training >= 3x faster than NeuroX (neuronviz to NeuroX's objective)",
+                f"{r:.1f}x, {100 * at['neurox']['test_accuracy']:.2f}% test accuracy",
+                r >= 3,
+            )
         if sk:
             r = sk["train_s"] / nv["train_s"]
             add(
-                "probe training >= 10x faster than scikit-learn saga",
+                "probe training >= 10x faster than scikit-learn saga (neuronviz to convergence)",
                 f"{r:.1f}x (saga: {sk['iterations']} passes, converged: {sk['converged']})",
                 r >= 10,
             )
@@ -753,6 +794,12 @@ def main() -> None:
             nx = run_child("neurox-probe", spec, py_peer, work, env)
             sk = run_child("sklearn-probe", spec, py_peer, work, env) if "probe" in parts else None
             report["probe"] = {"neuronviz": nv, "neurox": nx, "sklearn": sk}
+            stop_at = equal_objective_points(nv["trace"], {"neurox": nx, "sklearn": sk})
+            if "probe" in parts and stop_at:
+                at = run_child(
+                    "neuronviz-probe-at", {**spec, "stop_at": stop_at}, sys.executable, work, env
+                )
+                report["probe"]["neuronviz_at"] = at
             if "ranking" in parts:
                 top_nv = np.load(work / "nv_top.npy")
                 top_nx = np.load(work / "nx_ordering.npy")[: len(top_nv)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -236,3 +238,21 @@ def test_wide_in_memory_designs_are_solved_on_a_working_set(caplog):
         fit = fit_sparse(design, torch.as_tensor(y), 3, 5e-2, 1e-3, max_iter=200)
     assert "working-set owlqn" in caplog.text
     assert (fit.weights[7] != 0).any() and fit.zero_fraction > 0.99
+
+
+@pytest.mark.parametrize("solver", ["owlqn", "fista"])
+def test_trace_records_a_falling_objective_that_a_shorter_fit_reproduces(solver):
+    x, y, _ = make_arrays(600, seed=4)
+    design, labels = DenseDesign.from_array(x), torch.as_tensor(y)
+    trace: list[tuple[float, int, float]] = []
+    full = fit_sparse(design, labels, 4, 0.01, 0.001, solver=solver, max_iter=60, trace=trace)
+    times, iterations, objectives = (list(column) for column in zip(*trace, strict=True))
+    assert len(trace) >= 5
+    assert objectives[-1] == pytest.approx(full.objective)
+    assert all(b <= a + 1e-12 for a, b in itertools.pairwise(objectives))
+    assert times == sorted(times)
+    assert iterations == sorted(iterations)
+    # the same iterates again: a fit cut at a traced iteration ends at that objective
+    _, k, objective = trace[len(trace) // 2]
+    short = fit_sparse(design, labels, 4, 0.01, 0.001, solver=solver, max_iter=k, tol=0.0)
+    assert short.objective == pytest.approx(objective, rel=1e-6)
