@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from neuronviz.cache import ActivationCache
+from neuronviz.checkpoint import Checkpoint
 from neuronviz.control import control_labels
 from neuronviz.design import DenseDesign, StreamedDesign
 from neuronviz.engine import check_engine
@@ -237,15 +238,20 @@ def _control(
 ) -> dict:
     """Control task accuracy (all neurons: same elastic net; minimal set: same retraining)."""
     y_train, y_dev, y_test = control_labels(data, settings.seed)
-    fit = fit_sparse(
-        data.train,
-        y_train,
-        data.n_classes,
-        *oracle_pair,
-        max_iter=settings.control_iter,
-        tol=1e-4,
-        solver=settings.solver,
-    )
+    checkpoint = retrain.checkpoint
+    fit = checkpoint.load_fit("control", data.train.device) if checkpoint is not None else None
+    if fit is None:
+        fit = fit_sparse(
+            data.train,
+            y_train,
+            data.n_classes,
+            *oracle_pair,
+            max_iter=settings.control_iter,
+            tol=1e-4,
+            solver=settings.solver,
+        )
+        if checkpoint is not None:
+            checkpoint.save_fit("control", fit)
     all_test = accuracy_of(data.test, fit, None, y_test)
     minimal_control = retrain(minimal.neurons, control=(y_train, y_dev, y_test))
     return {
@@ -351,17 +357,36 @@ def _test_predictions(
     }
 
 
+def _search(data: ProbeData, settings: AnalysisSettings):
+    """The regularisation search of ``settings`` (see :func:`search_lambdas`)."""
+    return search_lambdas(
+        data,
+        settings.lambdas,
+        rule=settings.rule,
+        tolerance=settings.rule_tolerance,
+        grid_words=settings.grid_words,
+        seed=settings.seed,
+        max_iter=settings.oracle_iter,
+        retrain_iter=settings.retrain_iter,
+        solver=settings.solver,
+        weighting=settings.weighting if settings.method in ("lca", "lasso") else "uniform",
+    )
+
+
 def analyse(
     data: ProbeData,
     settings: AnalysisSettings | None = None,
     callback: ProgressCallback | None = None,
     pool: FitPool | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> AnalysisResult:
     """Run every step of the analysis on loaded probe data and return the result.
 
     With a ``pool`` (the Ray engine) the independent retrainings of each step (the coarse
     minimal-set sizes, the top/random/bottom curves, the per-layer probes) run as parallel
-    tasks; the lambda search and the oracle, a chain of warm-started fits, run here.
+    tasks; the lambda search and the oracle, a chain of warm-started fits, run here. With a
+    ``checkpoint`` the search, the all-neuron fits and every retrained probe are written there
+    as they finish, and whatever an earlier (killed) run of the same analysis wrote is reused.
     """
     settings = settings or AnalysisSettings()
     if settings.seeds > 1 and not isinstance(data.train, DenseDesign):
@@ -378,35 +403,40 @@ def analyse(
             callback(name, 0, 1)  # a stage starts; extraction reports within-stage progress itself
         log.info("%s %s: %s", data.model, data.task, name)
 
+    device = data.train.device
     stage("lambda search")
-    search, grid_fit = search_lambdas(
-        data,
-        settings.lambdas,
-        rule=settings.rule,
-        tolerance=settings.rule_tolerance,
-        grid_words=settings.grid_words,
-        seed=settings.seed,
-        max_iter=settings.oracle_iter,
-        retrain_iter=settings.retrain_iter,
-        solver=settings.solver,
-        weighting=settings.weighting if settings.method in ("lca", "lasso") else "uniform",
-    )
+    restored = checkpoint.load_search(device) if checkpoint is not None else None
+    if restored is not None:
+        search, grid_fit = restored
+        log.info("lambda search: taken from the checkpoint in %s", checkpoint.folder)
+    else:
+        search, grid_fit = _search(data, settings)
+        if checkpoint is not None:
+            checkpoint.save_search(search, grid_fit)
     pair = search.chosen
     stage("oracle")
-    oracle = fit_sparse(
-        data.train,
-        data.y_train,
-        data.n_classes,
-        *pair,
-        init=(grid_fit.weights, grid_fit.bias),
-        max_iter=settings.oracle_iter,
-        tol=1e-5,
-        solver=settings.solver,
-    )
+    oracle = checkpoint.load_fit("oracle", device) if checkpoint is not None else None
+    if oracle is not None:
+        log.info("oracle: taken from the checkpoint")
+    else:
+        oracle = fit_sparse(
+            data.train,
+            data.y_train,
+            data.n_classes,
+            *pair,
+            init=(grid_fit.weights, grid_fit.bias),
+            max_iter=settings.oracle_iter,
+            tol=1e-5,
+            solver=settings.solver,
+        )
+        if checkpoint is not None:
+            checkpoint.save_fit("oracle", oracle)
     oracle_info = _oracle_summary(data, oracle, pair)
     stage("ranking")
     ranking = rank(data, oracle, settings.method, pair[0], settings.seed, search.weighting)
-    retrain = Retrainer(data, pair[1], settings.retrain_iter, pool)
+    retrain = Retrainer(data, pair[1], settings.retrain_iter, pool, checkpoint)
+    if retrain.recorded:
+        log.info("%d retrained probes taken from the checkpoint", retrain.recorded)
     stage("minimal set")
     threshold = minimal_threshold(
         oracle_info["dev_accuracy"], settings.delta, settings.relative_delta
@@ -530,10 +560,16 @@ def run_analysis(
         )
     store = ResultStore(cache.root)
     key = store.key(entries, task, settings)
+    stored_model = entries["train"].manifest.key.model
     if not force:
-        found = store.load(entries["train"].manifest.key.model, key)
+        found = store.load(stored_model, key)
         if found is not None:
             return found
+    checkpoint = Checkpoint.for_result(store.base, stored_model, task, settings.method, key)
+    if force:
+        checkpoint.remove()
+    elif checkpoint.exists():
+        log.info("%s x %s: continuing the interrupted run in %s", model, task, checkpoint.folder)
     data = load_probe_data(
         entries, task, max_train_words=settings.max_train_words, device=resolve_device(device)
     )
@@ -542,10 +578,11 @@ def run_analysis(
         from neuronviz.distributed import RayFitPool
 
         pool = RayFitPool(data, workers=workers)
-    result = analyse(data, settings, callback, pool)
+    result = analyse(data, settings, callback, pool, checkpoint)
     source = model if model in MODELS else entries["train"].manifest.model.get("source", model)
     result = result.with_inputs(
         key=key, entries={s: e.manifest.entry_id for s, e in entries.items()}, model_source=source
     )
     store.save(result)
+    checkpoint.remove()
     return result

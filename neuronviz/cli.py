@@ -360,6 +360,8 @@ def cmd_cache_list(args: argparse.Namespace) -> int:
         _out(_table(rows, headers))
     for partial in cache.partials():
         _out(f"interrupted (resumed by the next identical extract): {partial}")
+    for partial in sorted((cache.root / "results").glob("*/*.partial")):
+        _out(f"interrupted analysis (continued by the next identical probe): {partial}")
     return 0
 
 

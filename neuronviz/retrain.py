@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
 
 from neuronviz.cache import open_entry
+from neuronviz.checkpoint import columns_digest
 from neuronviz.design import COPY_LIMIT, DenseDesign, Design, StreamedDesign
 from neuronviz.features import (
     EvalSet,
@@ -25,6 +26,9 @@ from neuronviz.features import (
     standardised_columns,
 )
 from neuronviz.probe import FitResult, fit_ridge
+
+if TYPE_CHECKING:
+    from neuronviz.checkpoint import Checkpoint
 
 __all__ = [
     "MIN_RIDGE",
@@ -83,14 +87,38 @@ class Retrainer:
     """
 
     def __init__(
-        self, data: ProbeData, lambda2: float, max_iter: int, pool: FitPool | None = None
+        self,
+        data: ProbeData,
+        lambda2: float,
+        max_iter: int,
+        pool: FitPool | None = None,
+        checkpoint: Checkpoint | None = None,
     ) -> None:
         self.data = data
         self.lambda2 = max(lambda2, MIN_RIDGE)
         self.max_iter = max_iter
         self.pool = pool
+        self.checkpoint = checkpoint
         self._memo: dict[tuple, Retrained] = {}
         self._fits: dict[bytes, FitResult] = {}
+        # accuracies of probes a killed run of the same analysis already retrained
+        self._recorded = checkpoint.retrained() if checkpoint is not None else {}
+        self.recorded = len(self._recorded)
+
+    def _known(self, key: tuple[bool, bytes]) -> Retrained | None:
+        """A remembered retraining: from this run, or recorded by an earlier one."""
+        if key in self._memo:
+            return self._memo[key]
+        found = self._recorded.get((key[0], columns_digest(np.frombuffer(key[1], np.int64))))
+        if found is None:
+            return None
+        self._memo[key] = Retrained(*found)
+        return self._memo[key]
+
+    def _remember(self, key: tuple[bool, bytes], cols: np.ndarray, result: Retrained) -> None:
+        self._memo[key] = result
+        if self.checkpoint is not None:
+            self.checkpoint.record_retrained(key[0], cols, result)
 
     def prefetch(
         self, column_sets: Iterable[np.ndarray], *, control: Control | None = None
@@ -101,14 +129,14 @@ class Retrainer:
         todo: dict[bytes, np.ndarray] = {}
         for columns in column_sets:
             cols = np.sort(np.asarray(columns, dtype=np.int64))
-            if (control is not None, cols.tobytes()) not in self._memo:
+            if self._known((control is not None, cols.tobytes())) is None:
                 todo.setdefault(cols.tobytes(), cols)
         if not todo:
             return
         sets = list(todo.values())
         results = self.pool.retrain_many(sets, self.lambda2, self.max_iter, control)
         for cols, (result, fit) in zip(sets, results, strict=True):
-            self._memo[(control is not None, cols.tobytes())] = result
+            self._remember((control is not None, cols.tobytes()), cols, result)
             if control is None:
                 self._fits[cols.tobytes()] = fit
 
@@ -116,8 +144,12 @@ class Retrainer:
         """Retrain on ``columns``; ``control`` = (train, dev, test) labels of a control task."""
         cols = np.sort(np.asarray(columns, dtype=np.int64))
         key = (control is not None, cols.tobytes())
-        if key in self._memo:
-            return self._memo[key]
+        known = self._known(key)
+        if known is not None:
+            return known
+        return self._retrain(cols, control)
+
+    def _retrain(self, cols: np.ndarray, control: tuple | None) -> Retrained:
         y_train, dev, test = (
             control
             if control is not None
@@ -136,7 +168,7 @@ class Retrainer:
             dev=accuracy_of(self.data.dev, fit, cols, dev),
             test=accuracy_of(self.data.test, fit, cols, test),
         )
-        self._memo[key] = result
+        self._remember((control is not None, cols.tobytes()), cols, result)
         if control is None:
             self._fits[cols.tobytes()] = fit
         return result
@@ -144,8 +176,8 @@ class Retrainer:
     def fit_for(self, columns: np.ndarray) -> tuple[np.ndarray, FitResult]:
         """The probe retrained on ``columns`` (sorted, as the fit's rows are), reusing a past fit."""
         cols = np.sort(np.asarray(columns, dtype=np.int64))
-        if cols.tobytes() not in self._fits:
-            self(cols)
+        if cols.tobytes() not in self._fits:  # never fitted here (or only recorded by a past run)
+            self._retrain(cols, None)
         return cols, self._fits[cols.tobytes()]
 
 

@@ -1,4 +1,5 @@
-"""kill -9 in the middle of `neuronviz probe`, then run it again: the result equals an uninterrupted run."""
+"""kill -9 in the middle of `neuronviz probe`, then run it again: it continues from its checkpoint
+and the result equals an uninterrupted run."""
 
 from __future__ import annotations
 
@@ -52,6 +53,9 @@ def test_kill_9_during_probing_then_rerun_equals_a_clean_run(tiny_bert, data_dir
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL, "".join(seen)
     assert ResultStore(killed).all() == []  # nothing half-written is visible
+    # the finished lambda search waits in the analysis' checkpoint for the rerun
+    [partial] = (killed / "results").glob("*/*.partial")
+    assert (partial / "search.json").is_file()
 
     for cache in (killed, clean):
         done = subprocess.run(
@@ -64,3 +68,4 @@ def test_kill_9_during_probing_then_rerun_equals_a_clean_run(tiny_bert, data_dir
     np.testing.assert_allclose(resumed.weights, fresh.weights, rtol=0, atol=0)
     assert resumed.minimal == fresh.minimal and resumed.oracle == fresh.oracle
     assert not [p for p in (killed / "results").rglob(".*") if p.is_dir()]  # no leftovers
+    assert not list((killed / "results").glob("*/*.partial"))
