@@ -224,13 +224,19 @@ def _entries(cache: str) -> dict:
     return {e.manifest.key.split: e for e in ActivationCache(cache).entries()}
 
 
+def _fit(data, l1: float, l2: float, **kwargs):
+    """neuronviz's elastic-net probe on the bench's features (OWL-QN, as the analysis runs it)."""
+    from neuronviz.probe import fit_sparse
+
+    return fit_sparse(data.train, data.y_train, data.n_classes, l1, l2, solver="owlqn", **kwargs)
+
+
 def neuronviz_probe(spec: dict) -> dict:
     """Load the cached activations, fit the elastic net, test; then rank and retrain the top 10%."""
     sys.path.insert(0, str(ROOT))
     from neuronviz.analysis import rank
     from neuronviz.device import resolve_device
     from neuronviz.features import load_probe_data
-    from neuronviz.probe import fit_sparse
     from neuronviz.progress import set_bars_enabled
     from neuronviz.retrain import Retrainer, accuracy_of, percent_size
 
@@ -243,18 +249,7 @@ def neuronviz_probe(spec: dict) -> dict:
     rss_loaded = peak_rss_mib()
     trace: list[tuple[float, int, float]] = []
     started = time.perf_counter()
-    fit, train_s = timed(
-        fit_sparse,
-        data.train,
-        data.y_train,
-        data.n_classes,
-        l1,
-        l2,
-        solver="owlqn",
-        max_iter=spec["max_iter"],
-        tol=1e-5,
-        trace=trace,
-    )
+    fit, train_s = timed(_fit, data, l1, l2, max_iter=spec["max_iter"], tol=1e-5, trace=trace)
     accuracy, test_s = timed(accuracy_of, data.test, fit, None, data.test.y)
     out = {
         "train_words": data.train.n_rows,
@@ -310,7 +305,6 @@ def neuronviz_probe_at(spec: dict) -> dict:
     sys.path.insert(0, str(ROOT))
     from neuronviz.device import resolve_device
     from neuronviz.features import load_probe_data
-    from neuronviz.probe import fit_sparse
     from neuronviz.progress import set_bars_enabled
     from neuronviz.retrain import accuracy_of
 
@@ -319,17 +313,7 @@ def neuronviz_probe_at(spec: dict) -> dict:
     data = load_probe_data(_entries(spec["cache"]), "pos", device=resolve_device(spec["device"]))
     out = {}
     for name, iterations in spec["stop_at"].items():
-        fit, train_s = timed(
-            fit_sparse,
-            data.train,
-            data.y_train,
-            data.n_classes,
-            l1,
-            l2,
-            solver="owlqn",
-            max_iter=int(iterations),
-            tol=0.0,
-        )
+        fit, train_s = timed(_fit, data, l1, l2, max_iter=int(iterations), tol=0.0)
         out[name] = {
             "iterations": fit.n_iter,
             "train_s": train_s,

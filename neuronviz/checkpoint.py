@@ -45,6 +45,28 @@ def columns_digest(columns: np.ndarray) -> str:
     return hashlib.sha256(cols.tobytes()).hexdigest()[:24]
 
 
+def _fit_meta(fit: FitResult) -> dict:
+    return {
+        "objective": fit.objective,
+        "kkt_max": fit.kkt_max,
+        "n_iter": fit.n_iter,
+        "converged": fit.converged,
+        "solver": fit.solver,
+    }
+
+
+def _fit_result(meta: dict, weights: np.ndarray, bias: np.ndarray, device) -> FitResult:
+    return FitResult(
+        torch.as_tensor(weights).to(device),
+        torch.as_tensor(bias).to(device),
+        float(meta["objective"]),
+        float(meta["kkt_max"]),
+        int(meta["n_iter"]),
+        bool(meta["converged"]),
+        str(meta["solver"]),
+    )
+
+
 class Checkpoint:
     """The finished pieces of one analysis (see the module docstring)."""
 
@@ -67,32 +89,15 @@ class Checkpoint:
     # ---------------------------------------------------------------- fits and the search
 
     def save_fit(self, name: str, fit: FitResult) -> None:
-        self._save(
-            name,
-            {
-                "objective": fit.objective,
-                "kkt_max": fit.kkt_max,
-                "n_iter": fit.n_iter,
-                "converged": fit.converged,
-                "solver": fit.solver,
-            },
-            {"weights": fit.weights.cpu().numpy(), "bias": fit.bias.cpu().numpy()},
-        )
+        arrays = {"weights": fit.weights.cpu().numpy(), "bias": fit.bias.cpu().numpy()}
+        self._save(name, _fit_meta(fit), arrays)
 
     def load_fit(self, name: str, device: torch.device | str = "cpu") -> FitResult | None:
         found = self._load(name)
         if found is None:
             return None
         meta, arrays = found
-        return FitResult(
-            torch.as_tensor(arrays["weights"]).to(device),
-            torch.as_tensor(arrays["bias"]).to(device),
-            float(meta["objective"]),
-            float(meta["kkt_max"]),
-            int(meta["n_iter"]),
-            bool(meta["converged"]),
-            str(meta["solver"]),
-        )
+        return _fit_result(meta, arrays["weights"], arrays["bias"], device)
 
     def save_search(self, search: LambdaSearch, grid_fit: FitResult) -> None:
         meta = {
@@ -103,13 +108,7 @@ class Checkpoint:
             "grid_words": search.grid_words,
             "weighting": search.weighting,
             "pair_orders": sorted(search.pair_orders),
-            "grid_fit": {
-                "objective": grid_fit.objective,
-                "kkt_max": grid_fit.kkt_max,
-                "n_iter": grid_fit.n_iter,
-                "converged": grid_fit.converged,
-                "solver": grid_fit.solver,
-            },
+            "grid_fit": _fit_meta(grid_fit),
         }
         arrays = {f"order_{i}": v for i, v in enumerate(search.pair_orders.values())}
         arrays["grid_weights"] = grid_fit.weights.cpu().numpy()
@@ -135,16 +134,7 @@ class Checkpoint:
             weighting=meta["weighting"],
             pair_orders=orders,
         )
-        g = meta["grid_fit"]
-        fit = FitResult(
-            torch.as_tensor(arrays["grid_weights"]).to(device),
-            torch.as_tensor(arrays["grid_bias"]).to(device),
-            float(g["objective"]),
-            float(g["kkt_max"]),
-            int(g["n_iter"]),
-            bool(g["converged"]),
-            str(g["solver"]),
-        )
+        fit = _fit_result(meta["grid_fit"], arrays["grid_weights"], arrays["grid_bias"], device)
         return search, fit
 
     # ---------------------------------------------------------------- retrained probes
