@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import torch
 
 from neuronviz.analysis import AnalysisSettings, analyse
 from neuronviz.design import DenseDesign, StreamedDesign
@@ -49,3 +51,25 @@ def test_streamed_curves_skip_sizes_that_do_not_fit_in_memory(entries, caplog):
         result = analyse(data, settings)
     assert result.curves["percents"] == [1, 5, 10]  # the quality sizes are always kept
     assert "curves at 20, 50% of the neurons skipped" in caplog.text
+
+
+def test_loading_is_bit_for_bit_the_same_on_any_number_of_threads(entries):
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = load_probe_data(entries, "pos")
+        torch.set_num_threads(3)  # layers spread over three threads
+        many = load_probe_data(entries, "pos")
+    finally:
+        torch.set_num_threads(threads)
+    assert np.array_equal(one.train.mean, many.train.mean)
+    assert np.array_equal(one.train.scale, many.train.scale)
+    assert torch.equal(one.train.data, many.train.data)
+    assert torch.equal(one.dev.x, many.dev.x) and torch.equal(one.test.x, many.test.x)
+    # and equal to the plain formula: float32 (x - mean) / scale, rounded to float16 for dev
+    raw = entries["dev"].layer(1)[:, :]
+    h = entries["dev"].hidden_size
+    mean = one.train.mean[h : 2 * h].astype(np.float32)
+    scale = one.train.scale[h : 2 * h].astype(np.float32)
+    expected = ((raw.astype(np.float32) - mean) / scale).astype(np.float16)
+    assert np.array_equal(one.dev.x[:, h : 2 * h].numpy(), expected)
