@@ -224,10 +224,16 @@ def _entries(cache: str) -> dict:
     return {e.manifest.key.split: e for e in ActivationCache(cache).entries()}
 
 
-def _fit(data, l1: float, l2: float, **kwargs):
-    """neuronviz's elastic-net probe on the bench's features (OWL-QN, as the analysis runs it)."""
-    from neuronviz.probe import fit_sparse
+def _fit(data, l1: float, l2: float, callback=None, **kwargs):
+    """neuronviz's elastic-net probe on the bench's features (OWL-QN, as the analysis runs it;
+    with a ``callback``, the same solver called directly, which ``fit_sparse`` runs on these
+    in-memory features of fewer than ``WORKING_SET_FROM`` neurons)."""
+    from neuronviz.probe import fit_owlqn, fit_sparse
 
+    if callback is not None:
+        return fit_owlqn(
+            data.train, data.y_train, data.n_classes, l1, l2, callback=callback, **kwargs
+        )
     return fit_sparse(data.train, data.y_train, data.n_classes, l1, l2, solver="owlqn", **kwargs)
 
 
@@ -300,19 +306,44 @@ def neuronviz_probe_at(spec: dict) -> dict:
     """The same fit cut at given iterations: time, objective and test accuracy at each.
 
     OWL-QN is deterministic, so a fit stopped at iteration ``k`` is the full fit's ``k``-th
-    iterate; ``bench/peers.py`` picks ``k`` where that fit's objective first reached a peer's.
+    iterate; ``bench/peers.py`` picks ``k`` where that fit's objective first reached a peer's,
+    and (``reach_accuracy``) this task finds where its test accuracy first reached a peer's.
     """
     sys.path.insert(0, str(ROOT))
     from neuronviz.device import resolve_device
     from neuronviz.features import load_probe_data
+    from neuronviz.probe import FitResult
     from neuronviz.progress import set_bars_enabled
     from neuronviz.retrain import accuracy_of
 
     set_bars_enabled(False)
     l1, l2 = spec["lambda1"], spec["lambda2"]
     data = load_probe_data(_entries(spec["cache"]), "pos", device=resolve_device(spec["device"]))
+    stop_at = dict(spec["stop_at"])
+    if spec.get("reach_accuracy"):
+        # untimed: test accuracy after every iteration, to find where each peer's is reached
+        path: list[tuple[int, float]] = []
+        _fit(
+            data,
+            l1,
+            l2,
+            max_iter=spec["max_iter"],
+            tol=1e-5,
+            callback=lambda it, w, b: path.append(
+                (
+                    it,
+                    accuracy_of(
+                        data.test, FitResult(w, b, 0.0, 0.0, it, False, ""), None, data.test.y
+                    ),
+                )
+            ),
+        )
+        for name, target in spec["reach_accuracy"].items():
+            reached = [it for it, acc in path if acc >= target]
+            if reached:
+                stop_at[f"{name}_accuracy"] = reached[0]
     out = {}
-    for name, iterations in spec["stop_at"].items():
+    for name, iterations in stop_at.items():
         fit, train_s = timed(_fit, data, l1, l2, max_iter=int(iterations), tol=0.0)
         out[name] = {
             "iterations": fit.n_iter,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -221,6 +222,7 @@ def fit_owlqn(
     kkt_tol: float = 1e-4,
     history: int = 10,
     trace: Trace | None = None,
+    callback: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
 ) -> FitResult:
     """Solve the elastic-net objective with OWL-QN (Andrew and Gao, 2007).
 
@@ -229,7 +231,9 @@ def fit_owlqn(
     the data than FISTA on these problems. Stops when the relative objective change stays below
     ``tol`` for 3 iterations or the KKT violation is below ``kkt_tol``. ``trace`` (a list) gets
     ``(time.perf_counter(), iteration, objective)`` after every step taken: how fast the objective falls,
-    which ``bench/peers.py`` compares with the objectives other tools stop at.
+    which ``bench/peers.py`` compares with the objectives other tools stop at. ``callback``
+    is called with ``(iteration, weights, bias)`` after every step taken (for diagnostics such
+    as held-out accuracy along the path; it must not modify them).
     """
     _check_lambdas(lambda1, lambda2)
     dev = design.device
@@ -303,6 +307,8 @@ def fit_owlqn(
         w, b, gw, gb, obj = w_new, b_new, gw_new, gb_new, obj_new
         if trace is not None:
             trace.append((time.perf_counter(), n_iter, obj))
+        if callback is not None:
+            callback(n_iter, w, b)
         if stall >= 3:
             break
     pw = _pseudo_gradient(gw, w, lambda1)

@@ -14,6 +14,7 @@ from neuronviz.errors import ConfigError
 from neuronviz.probe import (
     ElasticNetProbe,
     fit_elastic_net,
+    fit_owlqn,
     fit_ridge,
     fit_sparse,
     fit_working_set,
@@ -256,3 +257,18 @@ def test_trace_records_a_falling_objective_that_a_shorter_fit_reproduces(solver)
     _, k, objective = trace[len(trace) // 2]
     short = fit_sparse(design, labels, 4, 0.01, 0.001, solver=solver, max_iter=k, tol=0.0)
     assert short.objective == pytest.approx(objective, rel=1e-6)
+
+
+def test_owlqn_callback_sees_every_step_taken():
+    x, y, _ = make_arrays(400, seed=5)
+    design, labels = DenseDesign.from_array(x), torch.as_tensor(y)
+    trace: list[tuple[float, int, float]] = []
+    seen: list[tuple[int, float]] = []
+
+    def callback(iteration, weights, bias):
+        seen.append((iteration, objective_value(design, labels, weights, bias, 0.01, 0.001)))
+
+    fit_sparse(design, labels, 4, 0.01, 0.001, max_iter=30, trace=trace)
+    fit_owlqn(design, labels, 4, 0.01, 0.001, max_iter=30, tol=1e-5, callback=callback)
+    assert [it for it, _ in seen] == [it for _, it, _ in trace]
+    assert [obj for _, obj in seen] == pytest.approx([obj for _, _, obj in trace], rel=1e-5)
