@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -228,6 +229,21 @@ def _oracle_summary(data: ProbeData, fit: FitResult, lambdas: tuple[float, float
     }
 
 
+def _fit_once(
+    checkpoint: Checkpoint | None, name: str, device, compute: Callable[[], FitResult]
+) -> FitResult:
+    """``compute()``, or the fit a killed run of the same analysis saved under ``name``."""
+    if checkpoint is not None:
+        saved = checkpoint.load_fit(name, device)
+        if saved is not None:
+            log.info("%s fit: taken from the checkpoint in %s", name, checkpoint.folder)
+            return saved
+    fit = compute()
+    if checkpoint is not None:
+        checkpoint.save_fit(name, fit)
+    return fit
+
+
 def _control(
     data: ProbeData,
     oracle_pair: tuple[float, float],
@@ -238,10 +254,11 @@ def _control(
 ) -> dict:
     """Control task accuracy (all neurons: same elastic net; minimal set: same retraining)."""
     y_train, y_dev, y_test = control_labels(data, settings.seed)
-    checkpoint = retrain.checkpoint
-    fit = checkpoint.load_fit("control", data.train.device) if checkpoint is not None else None
-    if fit is None:
-        fit = fit_sparse(
+    fit = _fit_once(
+        retrain.checkpoint,
+        "control",
+        data.train.device,
+        lambda: fit_sparse(
             data.train,
             y_train,
             data.n_classes,
@@ -249,9 +266,8 @@ def _control(
             max_iter=settings.control_iter,
             tol=1e-4,
             solver=settings.solver,
-        )
-        if checkpoint is not None:
-            checkpoint.save_fit("control", fit)
+        ),
+    )
     all_test = accuracy_of(data.test, fit, None, y_test)
     minimal_control = retrain(minimal.neurons, control=(y_train, y_dev, y_test))
     return {
@@ -415,11 +431,11 @@ def analyse(
             checkpoint.save_search(search, grid_fit)
     pair = search.chosen
     stage("oracle")
-    oracle = checkpoint.load_fit("oracle", device) if checkpoint is not None else None
-    if oracle is not None:
-        log.info("oracle: taken from the checkpoint")
-    else:
-        oracle = fit_sparse(
+    oracle = _fit_once(
+        checkpoint,
+        "oracle",
+        device,
+        lambda: fit_sparse(
             data.train,
             data.y_train,
             data.n_classes,
@@ -428,9 +444,8 @@ def analyse(
             max_iter=settings.oracle_iter,
             tol=1e-5,
             solver=settings.solver,
-        )
-        if checkpoint is not None:
-            checkpoint.save_fit("oracle", oracle)
+        ),
+    )
     oracle_info = _oracle_summary(data, oracle, pair)
     stage("ranking")
     ranking = rank(data, oracle, settings.method, pair[0], settings.seed, search.weighting)

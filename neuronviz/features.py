@@ -145,7 +145,8 @@ def _per_layer(entry: ActivationEntry, work) -> list:
 
     Each layer's numbers are computed by one thread alone, in the same order as a plain loop,
     so the result is bit for bit the same on any number of threads; numpy releases the GIL
-    for the conversions and arithmetic, so two cores load about twice as fast as one.
+    for the conversions and arithmetic (on 2 cores: 1.0 s instead of 1.2 s for the 95,000
+    words x 2,688 neurons of the peer bench; memory-mapped reads bound the rest).
     """
     threads = max(1, min(torch.get_num_threads(), entry.n_layers))
     if threads == 1:

@@ -230,8 +230,8 @@ def fit_owlqn(
     step, so weights that reach zero stay exactly zero. It needs several times fewer passes over
     the data than FISTA on these problems. Stops when the relative objective change stays below
     ``tol`` for 3 iterations or the KKT violation is below ``kkt_tol``. ``trace`` (a list) gets
-    ``(time.perf_counter(), iteration, objective)`` after every step taken: how fast the objective falls,
-    which ``bench/peers.py`` compares with the objectives other tools stop at. ``callback``
+    ``(time.perf_counter(), iteration, objective)`` after every step taken: how fast the
+    objective falls, which ``bench/peers.py`` compares with where other tools stop. ``callback``
     is called with ``(iteration, weights, bias)`` after every step taken (for diagnostics such
     as held-out accuracy along the path; it must not modify them).
     """
