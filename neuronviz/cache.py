@@ -224,6 +224,47 @@ class ActivationEntry:
             )
         return np.load(self.path / self.manifest.layers[index].file, mmap_mode="r")
 
+    def row_blocks(
+        self, index: int, n_rows: int, block_rows: int
+    ) -> Iterator[tuple[int, int, np.ndarray]]:
+        """``(start, stop, rows)`` blocks of the first ``n_rows`` rows of layer ``index``.
+
+        Read with ``pread`` into one reused float16 buffer rather than through a memory map, so
+        the file's pages stay in the page cache and never count towards the process's resident
+        memory (a mapped layer does until it is unmapped). ``rows`` is overwritten by the next
+        block: convert or copy it first. A sharded entry is read through its memmaps.
+        """
+        layer = self.layer(index)
+        n_rows = min(n_rows, len(layer))
+        if self.sharded or not isinstance(layer, np.memmap) or not layer.flags.c_contiguous:
+            for start in range(0, n_rows, block_rows):
+                stop = min(start + block_rows, n_rows)
+                yield start, stop, np.asarray(layer[start:stop])
+            return
+        offset, width = int(layer.offset), layer.shape[1]
+        path = layer.filename
+        del layer  # unmaps
+        buffer = np.empty((min(block_rows, n_rows), width), dtype=DTYPE)
+        row_bytes = width * buffer.itemsize
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            for start in range(0, n_rows, block_rows):
+                stop = min(start + block_rows, n_rows)
+                view = buffer[: stop - start]
+                target, at = memoryview(view).cast("B"), offset + start * row_bytes
+                while target:
+                    got = os.preadv(fd, [target], at)
+                    if got == 0:
+                        raise CacheError(
+                            f"layer file ends before row {stop} of layer {index}",
+                            path=Path(path),
+                            hint="run: neuronviz cache verify",
+                        )
+                    target, at = target[got:], at + got
+                yield start, stop, view
+        finally:
+            os.close(fd)
+
     def neurons(
         self, ids: Sequence[int] | np.ndarray, rows: slice | np.ndarray | None = None
     ) -> np.ndarray:

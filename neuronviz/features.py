@@ -146,7 +146,7 @@ def _per_layer(entry: ActivationEntry, work) -> list:
     Each layer's numbers are computed by one thread alone, in the same order as a plain loop,
     so the result is bit for bit the same on any number of threads; numpy releases the GIL
     for the conversions and arithmetic (on 2 cores: 1.0 s instead of 1.2 s for the 95,000
-    words x 2,688 neurons of the peer bench; memory-mapped reads bound the rest).
+    words x 2,688 neurons of the peer bench; file reads bound the rest).
     """
     threads = max(1, min(torch.get_num_threads(), entry.n_layers))
     if threads == 1:
@@ -161,11 +161,10 @@ def entry_stats(entry: ActivationEntry, n_rows: int | None = None) -> tuple[np.n
     n_rows = entry.manifest.n_words if n_rows is None else n_rows
 
     def layer_stats(layer: int) -> tuple[np.ndarray, np.ndarray]:
-        data = entry.layer(layer)
         total = np.zeros(entry.hidden_size)
         total_sq = np.zeros(entry.hidden_size)
-        for start in range(0, n_rows, _ROW_CHUNK):
-            block = np.array(data[start : min(start + _ROW_CHUNK, n_rows)], dtype=np.float64)
+        for _, _, rows in entry.row_blocks(layer, n_rows, _ROW_CHUNK):
+            block = np.array(rows, dtype=np.float64)
             total += block.sum(0)
             np.square(block, out=block)
             total_sq += block.sum(0)
@@ -190,13 +189,11 @@ def _standardised(
     h = entry.hidden_size
 
     def fill(layer: int) -> None:
-        data = entry.layer(layer)
         cols = slice(layer * h, (layer + 1) * h)
         m = np.asarray(mean[cols], dtype=np.float32)
         s = np.asarray(scale[cols], dtype=np.float32)
-        for start in range(0, n_rows, _ROW_CHUNK):
-            stop = min(start + _ROW_CHUNK, n_rows)
-            block = np.array(data[start:stop], dtype=np.float32)
+        for start, stop, rows in entry.row_blocks(layer, n_rows, _ROW_CHUNK):
+            block = np.array(rows, dtype=np.float32)
             np.subtract(block, m, out=block)
             np.divide(block, s, out=block)
             target[start:stop, cols] = block  # rounds to float16 for evaluation sets

@@ -84,6 +84,33 @@ def test_reading_layers_and_neurons(extracted):
         entry.labels("ccg")
 
 
+def test_row_blocks_read_layers_without_mapping_them(extracted):
+    entry = extracted.entries["train"]
+    layer = np.array(entry.layer(1))  # a copy: the memmap is gone
+    n = len(layer) - 3
+    path = str(entry.path / entry.manifest.layers[1].file)
+    seen = []
+    for start, stop, rows in entry.row_blocks(1, n, 5):
+        np.testing.assert_array_equal(rows, layer[start:stop])
+        with open("/proc/self/maps") as maps:
+            assert path not in maps.read()
+        seen.append((start, stop))
+    assert seen[0] == (0, 5) and seen[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(seen, seen[1:]))
+    assert list(entry.row_blocks(1, 0, 5)) == []
+
+
+def test_row_blocks_of_a_truncated_layer_file_name_the_file(extracted):
+    entry = extracted.entries["train"]
+    path = entry.path / entry.manifest.layers[2].file
+    blocks = entry.row_blocks(2, len(entry.layer(2)), 4)
+    next(blocks)  # header parsed, file open
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(CacheError, match="ends before row") as err:
+        list(blocks)
+    assert str(path) in str(err.value)
+
+
 def test_reading_neurons_opens_only_their_layers(extracted, monkeypatch):
     entry = extracted.entries["train"]
     opened = []

@@ -57,3 +57,15 @@ def test_errors_exit_2_with_one_line(data_dir, capsys, argv, message):
 def test_missing_corpus_names_the_variable(capsys, tmp_path):
     assert main(["extract", "--task", "pos", "--data-dir", str(tmp_path)]) == 2
     assert "NEURONVIZ_DATA" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_same_cli():
+    import subprocess
+    import sys
+
+    from neuronviz import __version__
+
+    done = subprocess.run(
+        [sys.executable, "-m", "neuronviz", "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and __version__ in done.stdout

@@ -48,6 +48,16 @@ def test_sharded_entry_equals_the_one_piece_entry(both):
         assert entry.nbytes > 0
 
 
+def test_row_blocks_of_a_sharded_entry_match_the_one_piece_entry(both):
+    whole, sharded = both
+    entry, one = sharded.entries["train"], whole.entries["train"]
+    n = entry.shape[0]
+    a = np.concatenate([rows.copy() for _, _, rows in entry.row_blocks(2, n, 7)])
+    b = np.concatenate([rows.copy() for _, _, rows in one.row_blocks(2, n, 7)])
+    np.testing.assert_array_equal(a, np.asarray(one.layer(2)))
+    np.testing.assert_array_equal(a, b)
+
+
 def test_default_batching_differs_from_the_one_piece_entry_by_float16_rounding_only(
     tiny_bert, data_dir, tmp_path
 ):

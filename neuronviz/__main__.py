@@ -1,0 +1,7 @@
+"""``python -m neuronviz`` runs the same CLI as the ``neuronviz`` command."""
+
+import sys
+
+from neuronviz.cli import main
+
+sys.exit(main())
