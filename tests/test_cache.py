@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +97,7 @@ def test_row_blocks_read_layers_without_mapping_them(extracted):
             assert path not in maps.read()
         seen.append((start, stop))
     assert seen[0] == (0, 5) and seen[-1][1] == n
-    assert all(a[1] == b[0] for a, b in zip(seen, seen[1:]))
+    assert all(a[1] == b[0] for a, b in pairwise(seen))
     assert list(entry.row_blocks(1, 0, 5)) == []
 
 

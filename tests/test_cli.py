@@ -66,6 +66,9 @@ def test_python_dash_m_runs_the_same_cli():
     from neuronviz import __version__
 
     done = subprocess.run(
-        [sys.executable, "-m", "neuronviz", "--version"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "neuronviz", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0 and __version__ in done.stdout
