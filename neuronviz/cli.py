@@ -848,8 +848,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _configure_logging(quiet: bool, verbose: bool) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    # Other libraries speak at warning level unless --verbose (kaleido's browser driver, for
+    # one, logs every temporary folder it removes at info level).
     logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
     )
     logging.getLogger("neuronviz").setLevel(level)
     set_bars_enabled(not quiet)

@@ -180,19 +180,28 @@ def _top_random_bottom(results) -> Finding:
             q = r.ranking_quality.get(size)
             if not q:
                 continue
-            ok = q["top"] > q["random_mean"] > q["bottom"]
-            passed.append(ok)
+            spread = q["random_std"]
+            above_random = q["top"] > q["random_mean"] + spread
+            above_bottom = q["random_mean"] > q["bottom"] + spread
+            passed.append(above_random and above_bottom)
+            misses = [
+                *([] if above_random else ["top not above random by its spread"]),
+                *([] if above_bottom else ["random not above bottom by its spread"]),
+            ]
             parts.append(
-                f"{size}%: {100 * q['top']:.1f} / {100 * q['random_mean']:.1f} / "
-                f"{100 * q['bottom']:.1f}{'' if ok else ' (no)'}"
+                f"{size}%: {100 * q['top']:.1f} / {100 * q['random_mean']:.1f} +- "
+                f"{100 * spread:.2f} / {100 * q['bottom']:.1f}"
+                + (f" (no: {', '.join(misses)})" if misses else "")
             )
         evidence.append(f"{r.model} x {r.task}: " + "; ".join(parts))
     return Finding(
         "top-random-bottom",
         "Top-ranked neurons beat random neurons, which beat bottom-ranked neurons.",
-        "retrained test accuracy on the top, random (mean of draws) and bottom 1%, 5% and 10% "
-        "of the neurons: holds when top > random > bottom at every size for every model x task; "
-        "does not hold when at none; mixed otherwise.",
+        "retrained test accuracy on the top, random (mean +- standard deviation over the random "
+        "draws) and bottom 1%, 5% and 10% of the neurons: a size passes when top exceeds the "
+        "random mean, and the random mean exceeds bottom, each by more than that standard "
+        "deviation (a gap inside the spread of random draws is no evidence); holds when every "
+        "size of every model x task passes; does not hold when none does; mixed otherwise.",
         _verdict(passed),
         evidence,
     )

@@ -21,9 +21,11 @@ import pandas as pd
 from neuronviz.analysis import AnalysisSettings, run_analysis
 from neuronviz.compare import compare_models, compare_tasks, verdicts
 from neuronviz.errors import ConfigError
+from neuronviz.fileutil import atomic_write_json
 from neuronviz.findings import Finding, findings, mean_depth
 from neuronviz.progress import Progress, ProgressCallback
 from neuronviz.results import AnalysisResult
+from neuronviz.settings import resolve_cache_dir
 
 __all__ = [
     "PAPER_TASKS",
@@ -222,7 +224,7 @@ def report_tables(results: Sequence[AnalysisResult]) -> dict[str, pd.DataFrame]:
     return {
         "main": main,
         "quality": quality,
-        "layers": layers.fillna(""),
+        "layers": _counts_as_integers(layers, skip=("model", "task", "mean relative depth")),
         "overlap": pd.DataFrame(overlap_rows),
     }
 
@@ -257,13 +259,20 @@ def _figures(results: Sequence[AnalysisResult]) -> dict[str, object]:
     return figs
 
 
+def _counts_as_integers(df: pd.DataFrame, skip: Sequence[str]) -> pd.DataFrame:
+    """Count columns as nullable integers: models of different depths leave some layers empty,
+    which would otherwise turn every deeper layer's counts into floats (``12.0``)."""
+    counts = [c for c in df.columns if c not in skip]
+    return df.astype(dict.fromkeys(counts, "Int64"))
+
+
 def _markdown_table(df: pd.DataFrame) -> str:
     if df.empty:
         return "_none_\n"
     header = "| " + " | ".join(map(str, df.columns)) + " |"
     rule = "|" + "---|" * len(df.columns)
     rows = [
-        "| " + " | ".join("" if v is None else str(v) for v in row) + " |"
+        "| " + " | ".join("" if v is None or v is pd.NA else str(v) for v in row) + " |"
         for row in df.itertuples(index=False)
     ]
     return "\n".join([header, rule, *rows]) + "\n"
@@ -312,6 +321,7 @@ def write_report(
                 "command": settings.command(),
                 "settings": asdict(settings),
                 "analysis_settings": {m: settings.analysis(m).to_dict() for m in settings.models},
+                "results": [{"model": r.model, "task": r.task, "key": r.key} for r in results],
                 "findings": [f.to_dict() for f in decided],
                 "summaries": [r.summary() for r in results],
                 "comparison": comparison,
@@ -383,5 +393,57 @@ def reproduce(
         settings, cache=cache, data_dir=data_dir, device=device, callback=callback
     )
     report = write_report(results, out_dir, settings, images=images)
+    record_run(results, settings, report, cache)
     log.info("reproduce took %.1f minutes", (time.perf_counter() - start) / 60)
     return report, findings(results)
+
+
+def _run_record(cache: str | Path | None) -> Path:
+    return resolve_cache_dir(cache) / "reports" / "last-reproduction.json"
+
+
+def record_run(
+    results: Sequence[AnalysisResult],
+    settings: ReproduceSettings,
+    report: Path,
+    cache: str | Path | None = None,
+) -> Path:
+    """Note in the cache which stored results the last report was made of.
+
+    A cache holds several analyses of one model x task (other token caps, a ``--quick`` run);
+    the dashboard's Paper page reads this note to show the report's own results rather than
+    whichever analysis of each pair it would otherwise prefer.
+    """
+    path = _run_record(cache)
+    atomic_write_json(
+        path,
+        {
+            "command": settings.command(),
+            "report": str(Path(report).resolve()),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "results": [{"model": r.model, "task": r.task, "key": r.key} for r in results],
+        },
+    )
+    return path
+
+
+def last_run(cache: str | Path | None = None) -> dict | None:
+    """The note :func:`record_run` left, or None when there is none (or it cannot be read)."""
+    path = _run_record(cache)
+    if not path.is_file():
+        return None
+    try:
+        run = json.loads(path.read_text(encoding="utf-8"))
+        if not all({"model", "task", "key"} <= set(item) for item in run["results"]):
+            raise ValueError("a result without model, task or key")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring %s: %s (the next neuronviz reproduce rewrites it)", path, exc)
+        return None
+    return run
+
+
+def results_of_run(results: Sequence[AnalysisResult], run: dict) -> list[AnalysisResult]:
+    """The stored results a recorded run used, in its order (those since removed left out)."""
+    by_key = {(r.model, r.task, r.key): r for r in results}
+    wanted = [(item["model"], item["task"], item["key"]) for item in run["results"]]
+    return [by_key[w] for w in wanted if w in by_key]

@@ -86,11 +86,16 @@ def _load_results(root: str, signature: tuple) -> list[AnalysisResult]:
     return ResultStore(root).all()
 
 
+def stored_results() -> list[AnalysisResult]:
+    """Every stored analysis (several per model x task when run with different settings)."""
+    root = str(cache_root())
+    return _load_results(root, _results_signature(root))
+
+
 def all_results() -> list[AnalysisResult]:
     """One stored analysis per model x task (``results.preferred``), loaded once per change."""
-    root = str(cache_root())
     groups: dict[tuple[str, str], list[AnalysisResult]] = {}
-    for r in _load_results(root, _results_signature(root)):
+    for r in stored_results():
         groups.setdefault((r.model, r.task), []).append(r)
     return sorted((preferred(g) for g in groups.values()), key=lambda r: (r.model, r.task))
 

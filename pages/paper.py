@@ -7,13 +7,15 @@ import streamlit as st
 from neuronviz.compare import compare_models, verdicts
 from neuronviz.figures import depth_profile_figure, minimal_share_figure
 from neuronviz.findings import findings
-from neuronviz.reproduce import PAPER_TASKS, report_tables
+from neuronviz.reproduce import PAPER_TASKS, last_run, report_tables, results_of_run
 from pages._shared import (
+    cache_root,
     chart,
     download_table,
     linked_models,
     overlap_charts,
     require_results,
+    stored_results,
     use_app_navigation,
 )
 
@@ -25,7 +27,37 @@ st.markdown(
     "rule shown with it, from the numbers shown with it; `neuronviz reproduce` writes the same "
     "report to a folder."
 )
+
+
+def _forget_selection() -> None:
+    """Another set of results has other models and tasks: start from all of them again."""
+    for key in ("paper_models", "paper_tasks"):
+        st.session_state.pop(key, None)
+    st.query_params.pop("models", None)
+
+
 results = require_results()
+run = last_run(cache_root())
+from_report = results_of_run(stored_results(), run) if run else []
+if from_report:
+    source = st.sidebar.radio(
+        "Results",
+        ["report", "preferred"],
+        format_func={
+            "report": "of the last report",
+            "preferred": "newest, most words per model x task",
+        }.get,
+        key="paper_source",
+        on_change=_forget_selection,
+        help="A cache can hold several analyses of one model x task (other token caps, quick "
+        "runs). The last `neuronviz reproduce` noted which ones its report was made of.",
+    )
+    if source == "report":
+        results = from_report
+        st.caption(
+            f"The results of `{run['command']}` ({run['created'].replace('T', ' ')}), "
+            f"the same numbers as its report `{run['report']}`."
+        )
 models = sorted({r.model for r in results})
 wanted = linked_models(models)
 chosen = st.sidebar.multiselect("Models", models, default=wanted or models, key="paper_models")

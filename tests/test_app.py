@@ -194,6 +194,26 @@ def test_paper_page_shows_findings_and_tables(app):
     assert any("not measured" in label for label in labels)  # one model: no architecture verdict
 
 
+def test_paper_page_shows_the_results_of_the_last_report(app, analysed):
+    from neuronviz.reproduce import ReproduceSettings, record_run
+    from neuronviz.results import ResultStore
+
+    stored = ResultStore(analysed).all()
+    used = [r for r in stored if r.model == "bert" and r.task == "chunk"]
+    settings = ReproduceSettings(models=("bert",), tasks=("chunk",))
+    record = record_run(used, settings, analysed / "report.md", analysed)
+    try:
+        at = open_page(app, "paper")
+        assert at.sidebar.radio(key="paper_source").value == "report"
+        assert len(at.dataframe[0].value) == 1  # the report's one analysis, not all three
+        assert any(settings.command() in c.value for c in at.caption)
+        at.sidebar.radio(key="paper_source").set_value("preferred").run()
+        assert not at.exception
+        assert len(at.dataframe[0].value) == 3
+    finally:
+        record.unlink()
+
+
 def test_model_and_task_carry_over_when_switching_pages(app):
     open_page(app, "overview", model="gpt2", task="pos")
     app.query_params.clear()  # an in-app page switch starts without the old page's URL

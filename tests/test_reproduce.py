@@ -9,7 +9,15 @@ import pytest
 from neuronviz.cli import main
 from neuronviz.errors import ConfigError
 from neuronviz.findings import findings
-from neuronviz.reproduce import ReproduceSettings, report_tables, run_reproduction, write_report
+from neuronviz.reproduce import (
+    ReproduceSettings,
+    last_run,
+    report_tables,
+    results_of_run,
+    run_reproduction,
+    write_report,
+)
+from neuronviz.results import ResultStore
 
 TASKS = ("pos", "chunk", "sem", "ccg")
 
@@ -35,6 +43,8 @@ def test_every_model_and_task_is_analysed_with_the_papers_settings(study):
     tables = report_tables(results)
     assert len(tables["main"]) == 8 and set(tables["quality"]["size"]) == {"1%", "5%", "10%"}
     assert len(tables["overlap"]) == 2 * 6  # 6 task pairs per model
+    counts = tables["layers"].drop(columns=["model", "task", "mean relative depth"])
+    assert all(str(t) == "Int64" for t in counts.dtypes)  # no 12.0 where a model has no layer
 
 
 def test_findings_are_computed_with_rules_and_numbers(study):
@@ -73,6 +83,31 @@ def test_report_is_written_and_rerunning_gives_the_same_numbers(study, tmp_path,
     assert second.read_text() == text
 
 
+def test_recomputing_with_the_same_seed_gives_the_same_numbers(study, data_dir, caplog):
+    """Not a cache hit: the analysis runs again from the cached activations."""
+    from neuronviz.analysis import run_analysis
+
+    settings, results, cache = study
+    first = next(r for r in results if r.model == "xlnet" and r.task == "chunk")
+    caplog.set_level("INFO", logger="neuronviz")
+    again = run_analysis(
+        settings.models[1],
+        "chunk",
+        settings=settings.analysis("xlnet"),
+        cache=cache,
+        data_dir=data_dir,
+        max_sentences=settings.max_sentences,
+        device="cpu",
+        force=True,
+    )
+    assert "lambda search" in caplog.text  # recomputed, not read back
+    drop = {"timings"}
+    assert {k: v for k, v in again.summary().items() if k not in drop} == {
+        k: v for k, v in first.summary().items() if k not in drop
+    }
+    assert (again.order == first.order).all()
+
+
 def test_report_as_a_markdown_file_with_its_folder_beside_it(study, tmp_path):
     settings, results, _ = study
     report = write_report(results, tmp_path / "docs" / "reproduction.md", settings, images=False)
@@ -89,6 +124,24 @@ def test_cli_reproduce_quick(study, tmp_path, data_dir, capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "report:" in out and (tmp_path / "t" / "report.md").is_file()
+    run = last_run(cache)  # which stored results the report used, for the Paper page
+    assert run["command"].endswith("--tasks pos,ccg --quick")
+    assert run["report"] == str((tmp_path / "t" / "report.md").resolve())
+    used = results_of_run(ResultStore(cache).all(), run)
+    assert [(r.model, r.task) for r in used] == [
+        (m, t) for m in ("bert", "xlnet") for t in ("pos", "ccg")
+    ]
+    listed = json.loads((tmp_path / "t" / "results.json").read_text())["results"]
+    assert [item["key"] for item in listed] == [r.key for r in used]
+
+
+def test_a_damaged_run_record_is_ignored(tmp_path, caplog):
+    record = tmp_path / "reports" / "last-reproduction.json"
+    assert last_run(tmp_path) is None
+    record.parent.mkdir()
+    record.write_text('{"results": [{"model": "m"}]}')
+    assert last_run(tmp_path) is None
+    assert "without model, task or key" in caplog.text
 
 
 def test_bad_settings():
@@ -127,3 +180,24 @@ def test_report_figures_as_png_and_svg(study, tmp_path):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert png.with_suffix(".svg").read_text().lstrip().startswith("<svg")
     assert "![minimal-share](figures/minimal-share.png)" in (tmp_path / "report.md").read_text()
+
+
+def test_top_random_bottom_needs_gaps_beyond_the_spread_of_random_draws():
+    from types import SimpleNamespace
+
+    from neuronviz.findings import _top_random_bottom
+
+    def result(task, top, mean, std, bottom):
+        q = {"top": top, "random_mean": mean, "random_std": std, "bottom": bottom}
+        return SimpleNamespace(model="m", task=task, ranking_quality={"1": q})
+
+    clear = result("pos", 0.90, 0.80, 0.01, 0.60)
+    inside = result("ccg", 0.851, 0.850, 0.003, 0.84)  # top above the mean, inside the spread
+    decide = _top_random_bottom([clear, inside])
+    assert decide.verdict == "mixed"
+    assert "top not above random by its spread" in decide.evidence[1]
+    assert "(no" not in decide.evidence[0]
+    flat = result("sem", 0.90, 0.80, 0.05, 0.78)  # random within its spread of bottom
+    decide = _top_random_bottom([flat])
+    assert decide.verdict == "does not hold"
+    assert "random not above bottom" in decide.evidence[0]
