@@ -33,7 +33,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _ROW_CHUNK = 8192
-_EVAL_BLOCK_BYTES = 256 << 20  # scoring converts float16 rows to float32 in blocks this size
+_EVAL_BLOCK_BYTES = 64 << 20  # scoring converts float16 rows to float32 in blocks this size
 
 
 DEFAULT_MATRIX_BYTES = 3 << 30
@@ -74,7 +74,7 @@ class EvalSet:
         """Logits of a probe on ``columns`` (all when None), computed in float32 row blocks."""
         cols = None if columns is None else torch.as_tensor(np.asarray(columns), dtype=torch.int64)
         width = self.x.shape[1] if cols is None else len(cols)
-        rows = max(1024, _EVAL_BLOCK_BYTES // (4 * max(width, 1)))  # float32 block of 256 MiB
+        rows = max(1024, _EVAL_BLOCK_BYTES // (4 * max(width, 1)))  # float32 block of 64 MiB
         out = []
         for start in range(0, self.x.shape[0], rows):
             block = self.x[start : start + rows]
