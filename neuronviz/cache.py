@@ -236,7 +236,7 @@ class ActivationEntry:
         """
         layer = self.layer(index)
         n_rows = min(n_rows, len(layer))
-        if self.sharded or not isinstance(layer, np.memmap) or not layer.flags.c_contiguous:
+        if self.sharded or not layer.flags.c_contiguous:
             for start in range(0, n_rows, block_rows):
                 stop = min(start + block_rows, n_rows)
                 yield start, stop, np.asarray(layer[start:stop])

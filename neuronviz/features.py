@@ -74,7 +74,7 @@ class EvalSet:
         """Logits of a probe on ``columns`` (all when None), computed in float32 row blocks."""
         cols = None if columns is None else torch.as_tensor(np.asarray(columns), dtype=torch.int64)
         width = self.x.shape[1] if cols is None else len(cols)
-        rows = max(1024, _EVAL_BLOCK_BYTES // (4 * max(width, 1)))  # float32 block of 64 MiB
+        rows = max(1024, _EVAL_BLOCK_BYTES // (4 * max(width, 1)))  # float32 blocks
         out = []
         for start in range(0, self.x.shape[0], rows):
             block = self.x[start : start + rows]

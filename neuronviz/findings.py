@@ -181,7 +181,7 @@ def _top_random_bottom(results) -> Finding:
             if not q:
                 continue
             spread = q["random_std"]
-            above_random = q["top"] > q["random_mean"] + spread
+            above_random = q["beats_random"]  # the analysis's own rule: top > mean + std
             above_bottom = q["random_mean"] > q["bottom"] + spread
             passed.append(above_random and above_bottom)
             misses = [

@@ -326,7 +326,7 @@ def write_report(
                 "command": settings.command(),
                 "settings": asdict(settings),
                 "analysis_settings": {m: settings.analysis(m).to_dict() for m in settings.models},
-                "results": [{"model": r.model, "task": r.task, "key": r.key} for r in results],
+                "results": _references(results),
                 "findings": [f.to_dict() for f in decided],
                 "summaries": [r.summary() for r in results],
                 "comparison": comparison,
@@ -411,6 +411,11 @@ def reproduce(
     return report, findings(results)
 
 
+def _references(results: Sequence[AnalysisResult]) -> list[dict[str, str]]:
+    """Which stored results (model, task, result key) a report was made of."""
+    return [{"model": r.model, "task": r.task, "key": r.key} for r in results]
+
+
 def _run_record(cache: str | Path | None) -> Path:
     return resolve_cache_dir(cache) / "reports" / "last-reproduction.json"
 
@@ -434,7 +439,7 @@ def record_run(
             "command": settings.command(),
             "report": str(Path(report).resolve()),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "results": [{"model": r.model, "task": r.task, "key": r.key} for r in results],
+            "results": _references(results),
         },
     )
     return path

@@ -19,6 +19,14 @@ from pages._shared import (
     use_app_navigation,
 )
 
+
+def _forget_selection() -> None:
+    """Another set of results has other models and tasks: start from all of them again."""
+    for key in ("paper_models", "paper_tasks"):
+        st.session_state.pop(key, None)
+    st.query_params.pop("models", None)
+
+
 use_app_navigation()
 st.title("The paper, reproduced")
 st.markdown(
@@ -27,13 +35,6 @@ st.markdown(
     "rule shown with it, from the numbers shown with it; `neuronviz reproduce` writes the same "
     "report to a folder."
 )
-
-
-def _forget_selection() -> None:
-    """Another set of results has other models and tasks: start from all of them again."""
-    for key in ("paper_models", "paper_tasks"):
-        st.session_state.pop(key, None)
-    st.query_params.pop("models", None)
 
 
 results = require_results()

@@ -189,6 +189,7 @@ def test_top_random_bottom_needs_gaps_beyond_the_spread_of_random_draws():
 
     def result(task, top, mean, std, bottom):
         q = {"top": top, "random_mean": mean, "random_std": std, "bottom": bottom}
+        q["beats_random"] = top > mean + std  # as neuronviz.subsets.ranking_quality sets it
         return SimpleNamespace(model="m", task=task, ranking_quality={"1": q})
 
     clear = result("pos", 0.90, 0.80, 0.01, 0.60)
