@@ -255,7 +255,7 @@ def neuronviz_probe(spec: dict) -> dict:
     rss_loaded = peak_rss_mib()
     trace: list[tuple[float, int, float]] = []
     started = time.perf_counter()
-    fit, train_s = timed(_fit, data, l1, l2, max_iter=spec["max_iter"], tol=1e-5, trace=trace)
+    fit, train_s = timed(_fit, data, l1, l2, max_iter=spec["max_iter"], trace=trace)
     accuracy, test_s = timed(accuracy_of, data.test, fit, None, data.test.y)
     out = {
         "train_words": data.train.n_rows,
@@ -328,7 +328,6 @@ def neuronviz_probe_at(spec: dict) -> dict:
             l1,
             l2,
             max_iter=spec["max_iter"],
-            tol=1e-5,
             callback=lambda it, w, b: path.append(
                 (
                     it,
@@ -344,7 +343,7 @@ def neuronviz_probe_at(spec: dict) -> dict:
                 stop_at[f"{name}_accuracy"] = reached[0]
     out = {}
     for name, iterations in stop_at.items():
-        fit, train_s = timed(_fit, data, l1, l2, max_iter=int(iterations), tol=0.0)
+        fit, train_s = timed(_fit, data, l1, l2, max_iter=int(iterations), kkt_tol=1e-12)
         out[name] = {
             "iterations": fit.n_iter,
             "train_s": train_s,

@@ -67,7 +67,7 @@ def solver_part(args) -> dict:
         trace = []
         for iters in args.iters:
             start = time.perf_counter()
-            r = fit(design, y_t, len(classes), 1e-3, 1e-3, max_iter=iters, tol=0.0)
+            r = fit(design, y_t, len(classes), 1e-3, 1e-3, max_iter=iters, kkt_tol=1e-12)
             trace.append(
                 {
                     "iterations": r.n_iter,
@@ -89,9 +89,7 @@ def oracle_part(args) -> dict:
     out = {"task": args.task, "train_words": data.train.n_rows}
     for l1, l2 in ((1e-3, 1e-3), (1e-4, 1e-4), (1e-5, 1e-5), (0.0, 0.0)):
         start = time.perf_counter()
-        r = fit_owlqn(
-            data.train, data.y_train, data.n_classes, l1, l2, max_iter=args.oracle_iter, tol=1e-5
-        )
+        r = fit_owlqn(data.train, data.y_train, data.n_classes, l1, l2, max_iter=args.oracle_iter)
         out[f"{l1:g},{l2:g}"] = {
             "seconds": round(time.perf_counter() - start, 1),
             "iterations": r.n_iter,

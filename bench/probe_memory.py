@@ -62,7 +62,6 @@ def main() -> None:
         args.lambda2,
         solver="owlqn",
         max_iter=300,
-        tol=1e-5,
     )
     phases["fitted"] = memory_mib()
     accuracy = accuracy_of(data.test, fit, None, data.test.y)

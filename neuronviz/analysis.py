@@ -3,12 +3,14 @@
 :func:`analyse` chains the steps on :class:`~neuronviz.features.ProbeData`:
 
 1. choose the regularisation (:mod:`neuronviz.lambdas`), by default for the ranking's quality;
-2. train the oracle probe on all neurons with FISTA on the full training split;
+2. train the oracle probe on all neurons on the full training split, to convergence (KKT
+   violation at most ``kkt_tol``; every fit records whether it got there);
 3. rank neurons (``lca`` by default, :mod:`neuronviz.ranking`);
 4. find the minimal neuron set and the top/random/bottom curves, ablation (:mod:`neuronviz.subsets`);
-5. control task and selectivity (:mod:`neuronviz.control`);
-6. layer distribution and per-layer probes (:mod:`neuronviz.layers`);
-7. with ``seeds > 1``, stability of the minimal set over training resamples.
+5. intervals and chance levels of those numbers (:mod:`neuronviz.intervals`);
+6. control task and selectivity (:mod:`neuronviz.control`), fitted on the oracle's terms;
+7. layer distribution and per-layer probes (:mod:`neuronviz.layers`);
+8. with ``seeds > 1``, stability of the minimal set over training resamples.
 
 :func:`run_analysis` adds the cache around it: activations are extracted if needed, and a result
 with the same inputs and settings is loaded instead of recomputed.
@@ -16,11 +18,12 @@ with the same inputs and settings is loaded instead of recomputed.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,11 +36,17 @@ from neuronviz.design import DenseDesign, StreamedDesign
 from neuronviz.engine import check_engine
 from neuronviz.errors import ConfigError
 from neuronviz.features import ProbeData, load_probe_data
-from neuronviz.lambdas import class_means, class_prior, search_lambdas
+from neuronviz.intervals import (
+    chance_share_draws,
+    curve_intervals,
+    minimal_size_draws,
+    ranking_quality,
+)
+from neuronviz.lambdas import _grid_design, class_means, class_prior, search_lambdas
 from neuronviz.layers import layer_distribution, layer_probes
 from neuronviz.metrics import classification_report
 from neuronviz.models import MODELS
-from neuronviz.probe import SOLVERS, FitResult, fit_sparse
+from neuronviz.probe import KKT_TOL, SOLVERS, FitResult, fit_sparse
 from neuronviz.progress import ProgressCallback
 from neuronviz.ranking import (
     METHODS,
@@ -48,8 +57,17 @@ from neuronviz.ranking import (
     random_ranking,
 )
 from neuronviz.results import AnalysisResult, ResultStore
-from neuronviz.retrain import FitPool, Retrainer, accuracy_of, percent_size
-from neuronviz.subsets import ablation, curves, minimal_set, minimal_threshold, ranking_quality
+from neuronviz.retrain import FitPool, Retrained, Retrainer, accuracy_of, correct_of, percent_size
+from neuronviz.subsets import (
+    CurveProbes,
+    Curves,
+    MinimalSet,
+    ablation,
+    curves,
+    minimal_set,
+    minimal_threshold,
+)
+from neuronviz.uncertainty import N_BOOT, SentenceBootstrap, interval, sentence_lengths
 
 __all__ = ["DEFAULT_LAMBDAS", "AnalysisSettings", "analyse", "rank", "run_analysis"]
 
@@ -91,8 +109,18 @@ class AnalysisSettings:
         Use ``oracle * (1 - delta / 100)`` instead of ``oracle - delta`` points.
     percents : tuple of float
         Sizes (percent of all neurons) of the top/random/bottom curves and ablations.
-    random_draws : int, default=5
-        Random neuron sets per size (fewer above 10%, where they are costly and vary little).
+    random_draws : int, default=20
+        Random neuron sets per size up to 5% (half of them at 10%, fewer above, where they are
+        costly and vary little).
+    tie_draws : int, default=5
+        Tie orders a bottom-k (or top-k) that reaches into the neurons the method leaves tied
+        (all-zero weights) is averaged over.
+    kkt_tol : float, default=1e-4
+        Every elastic-net fit (grid, oracle, lasso, control, resamples) runs until its largest
+        KKT violation is at most this, or its budget ``oracle_iter`` is spent (then it is
+        reported as not converged).
+    bootstrap : int, default=1000
+        Resamples of dev and test sentences behind every interval.
     seed : int, default=0
     seeds : int, default=1
         With more than one, the oracle and minimal set are recomputed on training resamples
@@ -110,14 +138,15 @@ class AnalysisSettings:
     delta: float = 1.0
     relative_delta: bool = False
     percents: tuple[float, ...] = (1, 2, 5, 10, 20, 50)
-    random_draws: int = 5
+    random_draws: int = 20
     seed: int = 0
     seeds: int = 1
     max_train_words: int | None = None
-    oracle_iter: int = 300
-    grid_iter: int = 150
-    control_iter: int = 200
+    oracle_iter: int = 1000  # a budget: fits stop at kkt_tol
     retrain_iter: int = 200  # a cap: retrains stop at convergence (see neuronviz.retrain)
+    kkt_tol: float = KKT_TOL
+    tie_draws: int = 5
+    bootstrap: int = N_BOOT
     control: bool = True
     layers: bool = True
     solver: str = "owlqn"
@@ -147,8 +176,18 @@ class AnalysisSettings:
                 raise ConfigError(f"lambda pairs must be two finite numbers >= 0, got {pair}")
         if not self.percents or any(not 0 < p <= 100 for p in self.percents):
             raise ConfigError(f"percents must lie in (0, 100], got {self.percents}")
-        if self.random_draws < 1 or self.seeds < 1:
-            raise ConfigError("random_draws and seeds must be at least 1")
+        if self.random_draws < 2 or self.seeds < 1 or self.tie_draws < 1:
+            raise ConfigError(
+                "random_draws must be at least 2 (their spread is the test), seeds and "
+                "tie_draws at least 1"
+            )
+        if not (0 < self.kkt_tol < 1) or self.oracle_iter < 1:
+            raise ConfigError(
+                f"kkt_tol must lie in (0, 1) and oracle_iter be positive, got {self.kkt_tol} "
+                f"and {self.oracle_iter}"
+            )
+        if self.bootstrap < 100:
+            raise ConfigError(f"bootstrap needs at least 100 resamples, got {self.bootstrap}")
         if not 0 <= self.rule_tolerance <= 100:
             raise ConfigError(
                 f"rule tolerance must lie in 0..100 points, got {self.rule_tolerance}"
@@ -170,18 +209,24 @@ def rank(
     lambda1: float,
     seed: int,
     weighting: str = "uniform",
+    *,
+    max_iter: int = 1000,
+    kkt_tol: float = KKT_TOL,
 ) -> NeuronRanking:
-    """The ranking of ``method``; probe-based rankings break all-zero ties by ``probeless``.
+    """The ranking of ``method``; probe-based rankings leave all-zero neurons tied, in a random
+    order drawn with ``seed`` (see :mod:`neuronviz.ranking`).
 
     ``weighting`` (uniform or frequency) is the class weighting of the weight-mass methods.
+    ``lasso`` fits its L1-only probe (warm started from the oracle) to ``kkt_tol`` within
+    ``max_iter`` iterations; its record is the ranking's ``fit``.
     """
-    means = class_means(data.train, data.y_train, data.n_classes)
     if method == "probeless":
-        return probeless_ranking(means, data.classes)
+        return probeless_ranking(
+            class_means(data.train, data.y_train, data.n_classes), data.classes
+        )
     if method == "random":
         return random_ranking(data.n_neurons, seed)
-    secondary = probeless_ranking(means, data.classes).scores
-    weights = oracle.weights
+    weights, record = oracle.weights, {}
     if method == "lasso":
         lasso = fit_sparse(
             data.train,
@@ -190,14 +235,14 @@ def rank(
             lambda1 or 1e-4,
             0.0,
             init=(oracle.weights, oracle.bias),
-            max_iter=300,
-            tol=1e-5,
+            max_iter=max_iter,
+            kkt_tol=kkt_tol,
         )
-        weights = lasso.weights
-    return lca_ranking(
+        weights, record = lasso.weights, lasso.record()
+    ranking = lca_ranking(
         weights.T.cpu().numpy(),
         data.classes,
-        secondary=secondary,
+        tie_seed=seed,
         neurox_order=method == "neurox",
         method=method,
         class_weights=(
@@ -206,26 +251,54 @@ def rank(
             else None
         ),
     )
+    return replace(ranking, fit=record)
 
 
-def _oracle_summary(data: ProbeData, fit: FitResult, lambdas: tuple[float, float]) -> dict:
+@dataclass(frozen=True)
+class Bootstraps:
+    """The dev and test sentence resamples every interval of one analysis shares."""
+
+    dev: SentenceBootstrap
+    test: SentenceBootstrap
+
+    @classmethod
+    def of(cls, data: ProbeData, n_boot: int, seed: int) -> Bootstraps:
+        return cls(
+            SentenceBootstrap.build(
+                sentence_lengths(data.dev.words, len(data.dev.y)), n_boot, seed
+            ),
+            SentenceBootstrap.build(
+                sentence_lengths(data.test.words, len(data.test.y)), n_boot, seed + 1
+            ),
+        )
+
+
+def _ci(values: tuple[float, float]) -> list[float]:
+    return [float(values[0]), float(values[1])]
+
+
+def _oracle_summary(
+    data: ProbeData,
+    fit: FitResult,
+    lambdas: tuple[float, float],
+    correct: dict[str, np.ndarray],
+    boots: Bootstraps,
+) -> dict:
     pred = data.test.logits(fit.weights, fit.bias).argmax(1).numpy()
     report = classification_report(pred, data.test.y, data.classes)
     return {
         "lambda1": lambdas[0],
         "lambda2": lambdas[1],
-        "dev_accuracy": accuracy_of(data.dev, fit, None, data.dev.y),
+        "dev_accuracy": float(np.mean(correct["dev"])) if len(correct["dev"]) else 0.0,
         "test_accuracy": report.accuracy,
+        "test_accuracy_ci": _ci(boots.test.interval(correct["test"])),
+        "dev_accuracy_ci": _ci(boots.dev.interval(correct["dev"])),
         "macro_f1": report.macro_f1,
         "per_class_accuracy": report.per_class_accuracy,
         "support": report.support,
-        "objective": fit.objective,
-        "kkt_max": fit.kkt_max,
         "zero_weight_fraction": fit.zero_fraction,
         "unused_neurons": int((fit.weights == 0).all(1).sum()),
-        "n_iter": fit.n_iter,
-        "converged": fit.converged,
-        "solver": fit.solver,
+        **fit.record(),
     }
 
 
@@ -241,42 +314,69 @@ def _fit_once(
     fit = compute()
     if checkpoint is not None:
         checkpoint.save_fit(name, fit)
+    if not fit.converged:
+        log.warning(
+            "%s fit not converged: KKT %.1e > %.0e after %d iterations (raise oracle_iter)",
+            name,
+            fit.kkt_max,
+            fit.kkt_tol,
+            fit.n_iter,
+        )
     return fit
+
+
+def _fit_like_oracle(
+    data: ProbeData, y_train: torch.Tensor, pair: tuple[float, float], settings: AnalysisSettings
+) -> FitResult:
+    """An all-neuron fit on the oracle's terms: the same solver, budget and KKT tolerance, warm
+    started the same way (from the same pair's fit on the grid's training prefix)."""
+    grid, _ = _grid_design(data, settings.grid_words)
+    terms = {
+        "max_iter": settings.oracle_iter,
+        "kkt_tol": settings.kkt_tol,
+        "solver": settings.solver,
+    }
+    start = fit_sparse(grid, y_train[: grid.n_rows], data.n_classes, *pair, **terms)
+    return fit_sparse(
+        data.train, y_train, data.n_classes, *pair, init=(start.weights, start.bias), **terms
+    )
 
 
 def _control(
     data: ProbeData,
-    oracle_pair: tuple[float, float],
-    minimal,
+    pair: tuple[float, float],
+    minimal: Retrained,
     retrain: Retrainer,
     settings: AnalysisSettings,
-    task_acc: dict,
+    task_correct: dict[str, np.ndarray],
+    boots: Bootstraps,
 ) -> dict:
-    """Control task accuracy (all neurons: same elastic net; minimal set: same retraining)."""
+    """Control task accuracy (all neurons: the oracle's elastic net on the oracle's terms;
+    minimal set: the same retraining) and selectivity with paired intervals."""
     y_train, y_dev, y_test = control_labels(data, settings.seed)
     fit = _fit_once(
         retrain.checkpoint,
         "control",
         data.train.device,
-        lambda: fit_sparse(
-            data.train,
-            y_train,
-            data.n_classes,
-            *oracle_pair,
-            max_iter=settings.control_iter,
-            tol=1e-4,
-            solver=settings.solver,
-        ),
+        lambda: _fit_like_oracle(data, y_train, pair, settings),
     )
-    all_test = accuracy_of(data.test, fit, None, y_test)
-    minimal_control = retrain(minimal.neurons, control=(y_train, y_dev, y_test))
+    all_correct = correct_of(data.test, fit, None, y_test)
+    minimal_control = retrain(task_correct["minimal_neurons"], control=(y_train, y_dev, y_test))
+    n = len(y_test)
+    minimal_control_correct = minimal_control.correct("test", n)
     return {
         "seed": settings.seed,
-        "test_accuracy": all_test,
+        "test_accuracy": float(all_correct.mean()) if n else 0.0,
+        "test_accuracy_ci": _ci(boots.test.interval(all_correct)),
         "dev_accuracy": accuracy_of(data.dev, fit, None, y_dev),
         "minimal_test_accuracy": minimal_control.test,
-        "selectivity": task_acc["all"] - all_test,
-        "minimal_selectivity": task_acc["minimal"] - minimal_control.test,
+        "selectivity": float(np.mean(task_correct["all"]) - np.mean(all_correct)),
+        "selectivity_ci": _ci(interval(boots.test.difference(task_correct["all"], all_correct))),
+        "minimal_selectivity": minimal.test - minimal_control.test,
+        "minimal_selectivity_ci": _ci(
+            interval(boots.test.difference(minimal.correct("test", n), minimal_control_correct))
+        ),
+        **fit.record(),
     }
 
 
@@ -291,7 +391,7 @@ def _stability(
     weighting: str = "uniform",
 ) -> dict:
     """Minimal sets from training resamples: spread of sizes/accuracies and pairwise Jaccard."""
-    sets, sizes, accs = [first.neurons], [first.size], [first.test_accuracy]
+    sets, sizes, accs, fits = [first.neurons], [first.size], [first.test_accuracy], []
     for s in range(1, settings.seeds):
         rng = np.random.default_rng(settings.seed + 1000 * s)
         rows = np.sort(rng.choice(data.train.n_rows, int(0.9 * data.train.n_rows), replace=False))
@@ -309,10 +409,20 @@ def _stability(
             *pair,
             init=(init.weights, init.bias),
             max_iter=settings.oracle_iter,
-            tol=1e-5,
+            kkt_tol=settings.kkt_tol,
             solver=settings.solver,
         )
-        ranking = rank(sub, fit, settings.method, pair[0], settings.seed + s, weighting)
+        fits.append(fit.record())
+        ranking = rank(
+            sub,
+            fit,
+            settings.method,
+            pair[0],
+            settings.seed + s,
+            weighting,
+            max_iter=settings.oracle_iter,
+            kkt_tol=settings.kkt_tol,
+        )
         result = minimal_set(
             sub, ranking, Retrainer(sub, pair[1], settings.retrain_iter), threshold
         )
@@ -330,10 +440,12 @@ def _stability(
         "sizes": sizes,
         "test_accuracies": accs,
         "size_mean": float(np.mean(sizes)),
-        "size_std": float(np.std(sizes)),
+        "size_std": float(np.std(sizes, ddof=1)) if len(sizes) > 1 else 0.0,
+        "size_interval": [float(v) for v in np.percentile(sizes, [2.5, 97.5])],
         "jaccard": jaccard,
         "jaccard_mean": float(np.mean(jaccard)) if jaccard else 1.0,
         "membership": {int(n): float(membership[n]) for n in np.flatnonzero(membership)},
+        "fits": fits,
     }
 
 
@@ -383,10 +495,99 @@ def _search(data: ProbeData, settings: AnalysisSettings):
         grid_words=settings.grid_words,
         seed=settings.seed,
         max_iter=settings.oracle_iter,
+        kkt_tol=settings.kkt_tol,
         retrain_iter=settings.retrain_iter,
         solver=settings.solver,
         weighting=settings.weighting if settings.method in ("lca", "lasso") else "uniform",
     )
+
+
+def _prefixes(
+    minimal: MinimalSet, curve: Curves, ranking: NeuronRanking, retrain: Retrainer
+) -> dict[int, Retrained]:
+    """Every measured prefix of the ranking (the minimal-set search's sizes and the curves'
+    top-k sizes), by size: the retrainings are remembered, so this refits nothing."""
+    sizes = {int(s) for s, _, _ in minimal.curve}
+    sizes |= {k for k in curve.sizes if k <= ranking.ranked}
+    return {k: retrain(ranking.top(k)) for k in sorted(sizes)}
+
+
+def _refine_interval(
+    draws: np.ndarray, prefixes: dict[int, Retrained], ranking: NeuronRanking, retrain: Retrainer
+) -> bool:
+    """Retrain a few more prefixes where the size interval falls between sizes measured far
+    apart (the coarse grid steps 2-2.5x), so its ends are not set by the grid alone; returns
+    whether any were added."""
+    low, high = np.percentile(draws, [2.5, 97.5])
+    sizes = sorted(prefixes)
+    added = []
+    for a, b in itertools.pairwise(sizes):
+        if b > low and a < high and b > 1.25 * a:
+            for t in (0.25, 0.5, 0.75):
+                k = round(math.exp(math.log(a) + t * (math.log(b) - math.log(a))))
+                if a < k < b and k not in prefixes:
+                    added.append(k)
+    for k in added[:9]:
+        prefixes[k] = retrain(ranking.top(k))
+    return bool(added)
+
+
+def _minimal_uncertainty(
+    data: ProbeData,
+    settings: AnalysisSettings,
+    minimal: MinimalSet,
+    curve: Curves,
+    probes: CurveProbes,
+    ranking: NeuronRanking,
+    retrain: Retrainer,
+    oracle_correct: dict[str, np.ndarray],
+    boots: Bootstraps,
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """The minimal set's intervals and chance level (see :mod:`neuronviz.intervals`), and the
+    bootstrap draws behind them (stored as arrays, for comparisons between analyses)."""
+    n = data.n_neurons
+    args = (settings.delta, settings.relative_delta, n)
+    prefixes = _prefixes(minimal, curve, ranking, retrain)
+    draws = minimal_size_draws(prefixes, oracle_correct["dev"], boots.dev, *args)
+    if _refine_interval(draws, prefixes, ranking, retrain):
+        draws = minimal_size_draws(prefixes, oracle_correct["dev"], boots.dev, *args)
+    chance, chance_draws = chance_share_draws(
+        probes.random, curve.sizes, oracle_correct["dev"], boots.dev, *args
+    )
+    best = retrain(minimal.neurons)
+    test_correct = best.correct("test", len(data.test.y))
+    low, high = (float(v) for v in np.percentile(draws, [2.5, 97.5]))
+    localization = (draws / n) / chance_draws
+    info = {
+        "size_interval": [low, high],
+        "fraction_interval": [low / n, high / n],
+        "test_accuracy_ci": _ci(boots.test.interval(test_correct)),
+        "gap_ci": _ci(interval(boots.test.difference(oracle_correct["test"], test_correct))),
+        "beyond_ranked": bool(minimal.size > ranking.ranked),
+        "chance_share": chance,
+        "chance_share_interval": _ci(interval(chance_draws)),
+        "chance_censored": float(np.mean(chance_draws >= 1.0)),
+        "localization": minimal.fraction / chance,
+        "localization_interval": _ci(interval(localization)),
+        "prefix_sizes": sorted(prefixes),
+        "retrained_converged": float(np.mean([p.converged for p in prefixes.values()])),
+    }
+    arrays = {
+        "minimal_size_draws": draws.astype(np.int64),
+        "chance_share_draws": chance_draws.astype(np.float64),
+    }
+    return info, arrays
+
+
+def _retrain_record(retrain: Retrainer) -> dict:
+    """How many retrained probes reached their gradient tolerance, and the worst gradient."""
+    done = retrain.all_retrained()
+    grads = [r.grad_max for r in done if np.isfinite(r.grad_max)]
+    return {
+        "retrained": len(done),
+        "retrained_converged": int(sum(r.converged for r in done)),
+        "retrained_grad_max": float(max(grads)) if grads else None,
+    }
 
 
 def analyse(
@@ -442,13 +643,27 @@ def analyse(
             *pair,
             init=(grid_fit.weights, grid_fit.bias),
             max_iter=settings.oracle_iter,
-            tol=1e-5,
+            kkt_tol=settings.kkt_tol,
             solver=settings.solver,
         ),
     )
-    oracle_info = _oracle_summary(data, oracle, pair)
+    boots = Bootstraps.of(data, settings.bootstrap, settings.seed)
+    oracle_correct = {
+        "dev": correct_of(data.dev, oracle, None, data.dev.y),
+        "test": correct_of(data.test, oracle, None, data.test.y),
+    }
+    oracle_info = _oracle_summary(data, oracle, pair, oracle_correct, boots)
     stage("ranking")
-    ranking = rank(data, oracle, settings.method, pair[0], settings.seed, search.weighting)
+    ranking = rank(
+        data,
+        oracle,
+        settings.method,
+        pair[0],
+        settings.seed,
+        search.weighting,
+        max_iter=settings.oracle_iter,
+        kkt_tol=settings.kkt_tol,
+    )
     retrain = Retrainer(data, pair[1], settings.retrain_iter, pool, checkpoint)
     if retrain.recorded:
         log.info("%d retrained probes taken from the checkpoint", retrain.recorded)
@@ -459,8 +674,15 @@ def analyse(
     minimal = minimal_set(data, ranking, retrain, threshold)
     stage("curves")
     percents = _feasible_percents(data, sorted(set(settings.percents) | set(QUALITY_PERCENTS)))
-    curve = curves(data, ranking, retrain, percents, settings.random_draws, settings.seed)
+    curve, probes = curves(
+        data, ranking, retrain, percents, settings.random_draws, settings.seed, settings.tie_draws
+    )
+    curve = curve_intervals(curve, probes, boots.test)
     quality = ranking_quality(curve, percents=QUALITY_PERCENTS)
+    stage("intervals")
+    minimal_info, draw_arrays = _minimal_uncertainty(
+        data, settings, minimal, curve, probes, ranking, retrain, oracle_correct, boots
+    )
     ablated = ablation(data, oracle, ranking, settings.percents, settings.seed)
     control = None
     if settings.control:
@@ -468,10 +690,11 @@ def analyse(
         control = _control(
             data,
             pair,
-            minimal,
+            retrain(minimal.neurons),
             retrain,
             settings,
-            {"all": oracle_info["test_accuracy"], "minimal": minimal.test_accuracy},
+            {"all": oracle_correct["test"], "minimal_neurons": minimal.neurons},
+            boots,
         )
     layers: dict = {
         "minimal": layer_distribution(minimal.neurons, data.n_layers, data.hidden_size),
@@ -484,8 +707,13 @@ def analyse(
     }
     if settings.layers:
         stage("layers")
-        probes = layer_probes(data, retrain)
-        layers["probe_dev_accuracy"], layers["probe_test_accuracy"] = probes.dev, probes.test
+        probes_by_layer = layer_probes(data, retrain)
+        layers["probe_dev_accuracy"] = probes_by_layer.dev
+        layers["probe_test_accuracy"] = probes_by_layer.test
+        layers["probe_test_ci"] = [
+            _ci(boots.test.interval(r.correct("test", len(data.test.y))))
+            for r in probes_by_layer.probes
+        ]
     stability = None
     if settings.seeds > 1:
         stage("stability")
@@ -501,9 +729,10 @@ def analyse(
         settings=settings,
         search=search,
         oracle=oracle,
-        oracle_info=oracle_info,
+        oracle_info={**oracle_info, **_retrain_record(retrain)},
         ranking=ranking,
         minimal=minimal,
+        minimal_extra=minimal_info,
         curves=curve,
         quality=quality,
         ablation=ablated,
@@ -516,6 +745,7 @@ def analyse(
             "feature_mean": np.asarray(data.train.mean, dtype=np.float32),
             "feature_scale": np.asarray(data.train.scale, dtype=np.float32),
             "test_labels": np.asarray(data.test.y, dtype=np.int64),
+            **draw_arrays,
             **predictions,
         },
     )

@@ -8,7 +8,8 @@ result itself (inputs and settings), so a run with the same inputs and settings 
 - ``search.json`` + ``search.npz``: the regularisation search and the chosen pair's grid fit;
 - ``oracle.json`` + ``oracle.npz``, ``control.json`` + ``control.npz``: the all-neuron fits;
 - ``retrained.jsonl``: one line per retrained probe (which neurons, which labels, dev and test
-  accuracy), appended as each finishes, so a run killed mid-stage loses at most one probe.
+  accuracy, per-word correctness as base64 packed bits, convergence), appended as each
+  finishes, so a run killed mid-stage loses at most one probe.
 
 Arrays are ``.npz`` read with ``allow_pickle=False``; every record carries the result key, and
 a file that does not parse (a write cut by the kill) is ignored and recomputed. The folder is
@@ -17,13 +18,15 @@ removed once the result is saved.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import logging
 import shutil
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -33,6 +36,7 @@ from neuronviz.probe import FitResult
 
 if TYPE_CHECKING:  # lambdas imports retrain, which imports this module
     from neuronviz.lambdas import LambdaSearch
+    from neuronviz.retrain import Retrained
 
 __all__ = ["Checkpoint", "columns_digest"]
 
@@ -45,16 +49,6 @@ def columns_digest(columns: np.ndarray) -> str:
     return hashlib.sha256(cols.tobytes()).hexdigest()[:24]
 
 
-def _fit_meta(fit: FitResult) -> dict:
-    return {
-        "objective": fit.objective,
-        "kkt_max": fit.kkt_max,
-        "n_iter": fit.n_iter,
-        "converged": fit.converged,
-        "solver": fit.solver,
-    }
-
-
 def _fit_result(meta: dict, weights: np.ndarray, bias: np.ndarray, device) -> FitResult:
     return FitResult(
         torch.as_tensor(weights).to(device),
@@ -64,7 +58,12 @@ def _fit_result(meta: dict, weights: np.ndarray, bias: np.ndarray, device) -> Fi
         int(meta["n_iter"]),
         bool(meta["converged"]),
         str(meta["solver"]),
+        float(meta["kkt_tol"]),
     )
+
+
+def _bits(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text, validate=True), dtype=np.uint8).copy()
 
 
 class Checkpoint:
@@ -90,7 +89,7 @@ class Checkpoint:
 
     def save_fit(self, name: str, fit: FitResult) -> None:
         arrays = {"weights": fit.weights.cpu().numpy(), "bias": fit.bias.cpu().numpy()}
-        self._save(name, _fit_meta(fit), arrays)
+        self._save(name, fit.record(), arrays)
 
     def load_fit(self, name: str, device: torch.device | str = "cpu") -> FitResult | None:
         found = self._load(name)
@@ -108,7 +107,7 @@ class Checkpoint:
             "grid_words": search.grid_words,
             "weighting": search.weighting,
             "pair_orders": sorted(search.pair_orders),
-            "grid_fit": _fit_meta(grid_fit),
+            "grid_fit": grid_fit.record(),
         }
         arrays = {f"order_{i}": v for i, v in enumerate(search.pair_orders.values())}
         arrays["grid_weights"] = grid_fit.weights.cpu().numpy()
@@ -139,8 +138,8 @@ class Checkpoint:
 
     # ---------------------------------------------------------------- retrained probes
 
-    def record_retrained(self, control: bool, columns: np.ndarray, result: Any) -> None:
-        """Append one retrained probe's accuracies (``result``: a ``Retrained``)."""
+    def record_retrained(self, control: bool, columns: np.ndarray, result: Retrained) -> None:
+        """Append one retrained probe's accuracies, per-word correctness and convergence."""
         self.folder.mkdir(parents=True, exist_ok=True)
         line = {
             "key": self.key,
@@ -149,14 +148,20 @@ class Checkpoint:
             "size": int(result.size),
             "dev": float(result.dev),
             "test": float(result.test),
+            "dev_bits": base64.b64encode(result.dev_bits.tobytes()).decode("ascii"),
+            "test_bits": base64.b64encode(result.test_bits.tobytes()).decode("ascii"),
+            "grad_max": float(result.grad_max),
+            "converged": bool(result.converged),
         }
         with self._journal.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(line) + "\n")
             fh.flush()
 
-    def retrained(self) -> dict[tuple[bool, str], tuple[int, float, float]]:
-        """``(control, columns digest) -> (size, dev, test)`` of every recorded probe."""
-        out: dict[tuple[bool, str], tuple[int, float, float]] = {}
+    def retrained(self) -> dict[tuple[bool, str], Retrained]:
+        """``(control, columns digest) -> Retrained`` of every recorded probe."""
+        from neuronviz.retrain import Retrained
+
+        out: dict[tuple[bool, str], Retrained] = {}
         if not self._journal.is_file():
             return out
         for line in self._journal.read_text(encoding="utf-8").splitlines():
@@ -164,12 +169,16 @@ class Checkpoint:
                 d = json.loads(line)
                 if d["key"] != self.key:
                     continue
-                out[(bool(d["control"]), str(d["columns"]))] = (
+                out[(bool(d["control"]), str(d["columns"]))] = Retrained(
                     int(d["size"]),
                     float(d["dev"]),
                     float(d["test"]),
+                    _bits(d["dev_bits"]),
+                    _bits(d["test_bits"]),
+                    float(d["grad_max"]),
+                    bool(d["converged"]),
                 )
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, binascii.Error):
                 continue  # a line cut short by the kill
         return out
 

@@ -116,11 +116,44 @@ def _separations(point: dict) -> str:
     return " ".join(f"{v[0]}:{100 * s:.2f}" for v, s in by.items())
 
 
+def _ci(value: float | None, ci, scale: float = 100, digits: int = 2) -> str:
+    """``94.87 [94.61, 95.13]``: a value with its 95% interval ("-" when there is none)."""
+    from neuronviz.tables import with_ci
+
+    return with_ci(value, ci, scale, digits) or "-"
+
+
+def _fit(record: dict | None) -> str:
+    if not record or record.get("kkt_max") is None:
+        return ""
+    state = "converged" if record.get("converged") else "NOT CONVERGED"
+    return f"KKT {record['kkt_max']:.1e} ({state}, tol {record.get('kkt_tol', 1e-4):.0e}, {record.get('n_iter')} it)"
+
+
+def _quality_rows(q: dict) -> list[list[object]]:
+    return [
+        [
+            f"{p}%",
+            v["size"],
+            _ci(v["top"], v.get("top_ci"), digits=1),
+            f"{_pct(v['random_mean'])} +- {_pct(v['random_std'])} ({len(v.get('random_draws') or [])})",
+            "-" if v.get("top_percentile") is None else f"{v['top_percentile']:.0f}",
+            "-" if v.get("p_top_vs_random") is None else f"{v['p_top_vs_random']:.3g}",
+            _ci(v["bottom"], v.get("bottom_ci"), digits=1),
+            "-" if v.get("p_random_vs_bottom") is None else f"{v['p_random_vs_bottom']:.3g}",
+            "yes" if v["beats_random"] else "NO",
+        ]
+        for p, v in q.items()
+    ]
+
+
 def format_summary(result) -> str:
-    """A short text report of one analysis (what ``neuronviz probe`` prints)."""
+    """A short text report of one analysis (what ``neuronviz probe`` prints): every accuracy
+    with its 95% interval (bootstrap over sentences), every fit with its convergence."""
     o, m, q = result.oracle, result.minimal, result.ranking_quality
+    ranked = result.neuron_ranking().ranked
     lines = [
-        f"{result.model} x {result.task}  ({result.n_neurons} neurons, {result.words['train']} training words, ranking: {result.method}{_weighting(result)})",
+        f"{result.model} x {result.task}  ({result.n_neurons} neurons, {result.words['train']} training words, ranking: {result.method}{_weighting(result)}; the ranking orders {ranked} neurons, the rest tie)",
         "",
         "lambda search ({rule} rule, tolerance {tol} points; dev accuracy on a {n}-word prefix):".format(
             rule=result.lambda_search["rule"],
@@ -135,6 +168,7 @@ def format_summary(result) -> str:
             _pct(p["dev_accuracy"]),
             _separations(p),
             f"{p['zero_weight_fraction']:.3f}",
+            f"{p['kkt_max']:.1e}" + ("" if p.get("converged") else " NOT converged"),
             "<- chosen"
             if (p["lambda1"], p["lambda2"]) == tuple(result.lambda_search["chosen"])
             else "",
@@ -145,44 +179,75 @@ def format_summary(result) -> str:
         "  " + line
         for line in _table(
             rows,
-            ["lambda1", "lambda2", "dev %", "separation (u: uniform, f: frequency)", "zero w", ""],
+            [
+                "lambda1",
+                "lambda2",
+                "dev %",
+                "separation (u: uniform, f: frequency)",
+                "zero w",
+                "KKT",
+                "",
+            ],
         ).splitlines()
     ]
     lines += [
         "",
-        f"oracle (all neurons): test {_pct(o['test_accuracy'])}%  dev {_pct(o['dev_accuracy'])}%  macro-F1 {_pct(o['macro_f1'])}  "
-        f"objective {o['objective']:.4f}  KKT {o['kkt_max']:.1e}  zero weights {100 * o['zero_weight_fraction']:.1f}%  "
+        "95% intervals in brackets (bootstrap over sentences)",
+        f"oracle (all neurons): test {_ci(o['test_accuracy'], o.get('test_accuracy_ci'))}%  dev {_pct(o['dev_accuracy'])}%  macro-F1 {_pct(o['macro_f1'])}  "
+        f"objective {o['objective']:.4f}  {_fit(o)}  zero weights {100 * o['zero_weight_fraction']:.1f}%  "
         f"unused neurons {o['unused_neurons']}",
-        f"minimal set: {m['size']} neurons ({100 * m['fraction']:.2f}%)  test {_pct(m['test_accuracy'])}%  dev {_pct(m['dev_accuracy'])}% "
+        f"minimal set: {_ci(m['size'], m.get('size_interval'), 1, 0)} neurons ({_ci(m['fraction'], m.get('fraction_interval'))}%)  "
+        f"test {_ci(m['test_accuracy'], m.get('test_accuracy_ci'))}%  dev {_pct(m['dev_accuracy'])}% "
         f"(threshold {_pct(m['threshold'])}%{'' if m['reached'] else ', NOT reached'})",
     ]
+    if m.get("chance_share") is not None:
+        lines.append(
+            f"  chance level: random neurons need {_ci(m['chance_share'], m.get('chance_share_interval'), digits=1)}% "
+            f"of the neurons for the same dev accuracy; minimal / chance {_ci(m['localization'], m.get('localization_interval'), 1, 3)}"
+        )
+    if m.get("beyond_ranked"):
+        lines.append(
+            f"  note: the minimal set is larger than the {ranked} neurons the ranking orders; "
+            "its last neurons are a random choice among the tied rest"
+        )
     if result.control:
         c = result.control
         lines.append(
-            f"control task: test {_pct(c['test_accuracy'])}%  selectivity {_pct(c['selectivity'])} points; "
-            f"minimal set control {_pct(c['minimal_test_accuracy'])}%  selectivity {_pct(c['minimal_selectivity'])}"
+            f"control task: test {_ci(c['test_accuracy'], c.get('test_accuracy_ci'))}%  {_fit(c)}; "
+            f"selectivity {_ci(c['selectivity'], c.get('selectivity_ci'))} points; "
+            f"minimal set control {_pct(c['minimal_test_accuracy'])}%  selectivity {_ci(c['minimal_selectivity'], c.get('minimal_selectivity_ci'))}"
         )
-    rows = [
-        [
-            f"{p}%",
-            v["size"],
-            _pct(v["top"]),
-            f"{_pct(v['random_mean'])} +- {_pct(v['random_std'])}",
-            _pct(v["bottom"]),
-            "yes" if v["beats_random"] else "NO",
-        ]
-        for p, v in q.items()
+    if o.get("retrained"):
+        lines.append(
+            f"retrained probes: {o['retrained_converged']} of {o['retrained']} reached their "
+            f"gradient tolerance (largest gradient {o['retrained_grad_max']:.1e})"
+        )
+    lines += [
+        "",
+        "ranking quality (retrained, test %; random: mean +- sd (draws); top percentile among "
+        "the random draws and one-sided p; bottom: the method's lowest, over tie orders):",
     ]
-    lines += ["", "ranking quality (retrained, test %):"]
     lines += [
         "  " + line
         for line in _table(
-            rows, ["neurons", "size", "top", "random", "bottom", "beats random"]
+            _quality_rows(q),
+            [
+                "neurons",
+                "size",
+                "top",
+                "random",
+                "top pct",
+                "p",
+                "bottom",
+                "p random>bottom",
+                "beats random",
+            ],
         ).splitlines()
     ]
     if not all(v["beats_random"] for v in q.values()):
         lines.append(
-            "  WARNING: the ranking does not beat random neurons at every size; top-neuron charts are not meaningful there."
+            "  WARNING: the ranking does not beat random neurons (p < 0.05) at every size; "
+            "top-neuron charts are not meaningful there."
         )
     counts = result.layers["minimal"]["count"]
     lines += [
@@ -250,7 +315,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     import json
 
     from neuronviz.analysis import run_analysis
-    from neuronviz.compare import compare_models
+    from neuronviz.compare import compare_models, verdicts
     from neuronviz.models import display_name
     from neuronviz.results import ResultStore
     from neuronviz.settings import resolve_cache_dir
@@ -276,14 +341,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
             r["model"],
             r["task"],
             r["neurons"],
-            _pct(r["oracle_test_accuracy"]),
-            f"{100 * r['minimal_share']:.2f}",
+            _ci(r["oracle_test_accuracy"], r["oracle_test_accuracy_ci"]),
+            _ci(r["minimal_share"], r["minimal_share_interval"]),
+            _ci(r["chance_share"], r["chance_share_interval"], digits=1),
+            _ci(r["localization"], r["localization_interval"], 1, 3),
             *(
                 "-" if r["reach"][k] is None else f"{100 * r['reach'][k]:.2f}"
                 for k in ("0.9", "0.95", "0.99")
             ),
             " ".join(f"{100 * v:.0f}" for v in r["depth_profile"]),
-            _pct(r["selectivity"]),
+            _ci(r["selectivity"], r["selectivity_ci"]),
         ]
         for r in report["rows"]
     ]
@@ -293,13 +360,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
         "neurons",
         "oracle %",
         "minimal %",
+        "chance %",
+        "minimal/chance",
         "90% at",
         "95% at",
         "99% at",
         "depth profile (5 bins, %)",
         "selectivity",
     ]
+    _out("95% intervals in brackets; chance %: the share of neurons random sets need for the")
+    _out("same accuracy; minimal/chance below 1: more localized than random neurons")
     _out(_table(rows, header))
+    for line in verdicts(report["rows"], results):
+        _out(line.replace("**", ""))
     for model, overlap in report["task_overlap"].items():
         _out(
             f"\n{model}: {overlap['shared_by_two_or_more']} of {overlap['union']} minimal-set neurons serve two or more tasks"
@@ -307,10 +380,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
         _out(
             _table(
                 [
-                    [" & ".join(p["tasks"]), p["intersection"], f"{p['jaccard']:.3f}"]
+                    [
+                        " & ".join(p["tasks"]),
+                        p["intersection"],
+                        _ci(p["jaccard"], p["jaccard_interval"], 1, 3),
+                        f"{p['expected_jaccard']:.3f}",
+                        _ci(p["ratio"], p["ratio_interval"], 1, 2),
+                        f"{p['p_value']:.2g}",
+                    ]
                     for p in overlap["pairs"]
                 ],
-                ["tasks", "shared", "jaccard"],
+                ["tasks", "shared", "jaccard", "chance jaccard", "observed/chance", "p"],
             )
         )
     if args.json:
@@ -422,8 +502,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         delta=args.delta,
         seed=args.seed,
         quick=args.quick,
+        paper=args.paper,
     )
-    name = args.name or ("quick" if args.quick else "-".join(settings.models))
+    name = args.name or "-".join(
+        [*(["quick"] if args.quick else list(settings.models)), *(["paper"] if args.paper else [])]
+    )
     out = Path(args.out) if args.out.endswith(".md") else Path(args.out) / name
     start = time.perf_counter()
     report, decided = reproduce(
@@ -807,6 +890,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rp.add_argument("--seed", type=int, default=0)
     rp.add_argument("--quick", action="store_true", help="a small smoke version (minutes)")
+    rp.add_argument(
+        "--paper",
+        action="store_true",
+        help="the paper's lambda rule (best dev accuracy, uniform class weighting) instead of "
+        "neuronviz's separation rule; the report shows where the verdicts differ when both "
+        "are cached",
+    )
     rp.add_argument("--name", help="report folder name (default: the models)")
     rp.add_argument(
         "--out",

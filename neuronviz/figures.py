@@ -145,28 +145,61 @@ def _layout(fig: go.Figure, title: str = "", height: int = 420) -> go.Figure:
     return fig
 
 
+def _band(x, low, high, colour: str, name: str) -> go.Scatter:
+    """A filled band between ``low`` and ``high`` (percent), drawn under its line."""
+    return go.Scatter(
+        x=list(x) + list(x)[::-1],
+        y=[100 * v for v in low] + [100 * v for v in high][::-1],
+        fill="toself",
+        fillcolor=colour,
+        line={"width": 0},
+        mode="lines",
+        hoverinfo="skip",
+        name=name,
+        showlegend=False,
+    )
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
 def curves_figure(result, split: str = "test") -> go.Figure:
-    """Retrained accuracy vs % of neurons: top (ranking), random (mean +- std), bottom, oracle."""
+    """Retrained accuracy vs % of neurons: top and bottom (bands: 95% bootstrap intervals over
+    test sentences), random (band: the central 95% of its draws), oracle with its interval, and
+    the minimal set with the interval of its size."""
     c = result.curves
     x = c["percents"]
     fig = go.Figure()
-    mean, std = np.asarray(c["random_mean"][split]), np.asarray(c["random_std"][split])
-    fig.add_trace(
-        go.Scatter(
-            x=x + x[::-1],
-            y=list(100 * (mean + std)) + list(100 * (mean - std))[::-1],
-            fill="toself",
-            fillcolor="rgba(127,127,127,0.2)",
-            line={"width": 0},
-            mode="lines",
-            hoverinfo="skip",
-            showlegend=False,
+    on_test = split == "test"
+    values = c.get("random_values", {}).get(split)
+    if values:
+        band = [np.percentile(v, [2.5, 97.5]) for v in values]
+        fig.add_trace(
+            _band(x, [b[0] for b in band], [b[1] for b in band], _rgba(RANDOM, 0.2), "random band")
         )
-    )
+    if on_test and c.get("top_ci"):
+        fig.add_trace(
+            _band(
+                x, [v[0] for v in c["top_ci"]], [v[1] for v in c["top_ci"]], _rgba(TOP, 0.2), "top"
+            )
+        )
+    if on_test and c.get("bottom_ci"):
+        fig.add_trace(
+            _band(
+                x,
+                [v[0] for v in c["bottom_ci"]],
+                [v[1] for v in c["bottom_ci"]],
+                _rgba(BOTTOM, 0.2),
+                "bottom",
+            )
+        )
+    draws = c.get("random_draws", [])
     for name, values, colour, dash in (
         ("top (ranked)", c["top"][split], TOP, "solid"),
-        ("random", c["random_mean"][split], RANDOM, "dash"),
-        ("bottom (ranked)", c["bottom"][split], BOTTOM, "solid"),
+        ("random (mean of draws)", c["random_mean"][split], RANDOM, "dash"),
+        ("bottom (ranked; over tie orders)", c["bottom"][split], BOTTOM, "solid"),
     ):
         fig.add_trace(
             go.Scatter(
@@ -175,24 +208,56 @@ def curves_figure(result, split: str = "test") -> go.Figure:
                 name=name,
                 mode="lines+markers",
                 line={"color": colour, "dash": dash, "width": 3},
-                hovertemplate="%{x}% of neurons: %{y:.2f}%<extra>" + name + "</extra>",
+                customdata=draws if name.startswith("random") and draws else None,
+                hovertemplate="%{x}% of neurons: %{y:.2f}%"
+                + (" (%{customdata} draws)" if name.startswith("random") and draws else "")
+                + "<extra>"
+                + name
+                + "</extra>",
             )
         )
     oracle = 100 * result.oracle[f"{split}_accuracy"]
+    ci = result.oracle.get(f"{split}_accuracy_ci")
+    if ci:
+        fig.add_hrect(
+            y0=100 * ci[0],
+            y1=100 * ci[1],
+            fillcolor="rgba(0,0,0,0.08)",
+            line_width=0,
+            layer="below",
+        )
     fig.add_hline(
         y=oracle,
         line={"color": "black", "dash": "dot"},
-        annotation_text=f"all neurons {oracle:.1f}%",
+        annotation_text=f"all neurons {oracle:.1f}%"
+        + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else ""),
     )
     m = result.minimal
+    interval = m.get("fraction_interval")
     fig.add_trace(
         go.Scatter(
             x=[100 * m["fraction"]],
             y=[100 * m[f"{split}_accuracy"]],
             mode="markers",
-            name="minimal set",
+            name="minimal set (size interval)" if interval else "minimal set",
             marker={"color": "#009E73", "size": 14, "symbol": "star"},
-            hovertemplate=f"minimal set: {m['size']} neurons<br>%{{y:.2f}}%<extra></extra>",
+            error_x=None
+            if not interval
+            else {
+                "type": "data",
+                "symmetric": False,
+                "array": [100 * (interval[1] - m["fraction"])],
+                "arrayminus": [100 * (m["fraction"] - interval[0])],
+                "color": "#009E73",
+                "thickness": 2,
+            },
+            hovertemplate=f"minimal set: {m['size']} neurons"
+            + (
+                f" [{m['size_interval'][0]:.0f}, {m['size_interval'][1]:.0f}]"
+                if m.get("size_interval")
+                else ""
+            )
+            + "<br>%{y:.2f}%<extra></extra>",
         )
     )
     ticks = sorted(set(x) | {round(100 * m["fraction"], 2)})
@@ -203,7 +268,8 @@ def curves_figure(result, split: str = "test") -> go.Figure:
         ticktext=[f"{t:g}" for t in ticks],
     )
     fig.update_yaxes(title=f"{split} accuracy (%)")
-    fig = _layout(fig, f"{result.model} x {result.task}: accuracy vs neurons")
+    bands = "bands: 95% intervals" if on_test else "band: central 95% of random draws"
+    fig = _layout(fig, f"{result.model} x {result.task}: accuracy vs neurons ({bands})")
     fig.update_layout(
         legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0}, margin={"b": 100}
     )
@@ -287,23 +353,64 @@ def layer_figure(results, *, measure: str = "share", which: str = "minimal") -> 
 
 
 def minimal_share_figure(rows) -> go.Figure:
-    """Minimal-set size as % of all neurons, per model and task (from ``compare_models``)."""
+    """Minimal-set size as % of all neurons, per model and task, with its 95% interval, beside
+    its chance level: the share random neurons need for the same accuracy (from
+    ``compare_models``). A bar far below its chance marker is a localized task."""
     fig = go.Figure()
     models = sorted({r["model"] for r in rows})
     for i, model in enumerate(models):
         mine = [r for r in rows if r["model"] == model]
+        colour = OKABE_ITO[i % len(OKABE_ITO)]
+        intervals = [r.get("minimal_share_interval") for r in mine]
         fig.add_trace(
             go.Bar(
                 x=[r["task"] for r in mine],
                 y=[100 * r["minimal_share"] for r in mine],
                 name=model,
-                marker_color=OKABE_ITO[i % len(OKABE_ITO)],
+                offsetgroup=model,
+                marker_color=colour,
+                error_y=None
+                if not all(intervals)
+                else {
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [
+                        100 * (v[1] - r["minimal_share"])
+                        for v, r in zip(intervals, mine, strict=True)
+                    ],
+                    "arrayminus": [
+                        100 * (r["minimal_share"] - v[0])
+                        for v, r in zip(intervals, mine, strict=True)
+                    ],
+                },
                 hovertemplate="%{x}: %{y:.2f}% of neurons<extra>" + model + "</extra>",
             )
         )
-    fig.update_layout(barmode="group")
-    fig.update_yaxes(title="minimal set (% of all neurons)")
-    return _layout(fig, "minimal neuron set size (smaller = more localized)")
+        chance = [r.get("chance_share") for r in mine]
+        if all(v is not None for v in chance):
+            fig.add_trace(
+                go.Scatter(
+                    x=[r["task"] for r in mine],
+                    y=[100 * v for v in chance],
+                    name=f"{model}: chance level",
+                    offsetgroup=model,
+                    mode="markers",
+                    marker={
+                        "symbol": "line-ew-open",
+                        "size": 28,
+                        "color": colour,
+                        "line": {"width": 3},
+                    },
+                    customdata=[r.get("localization") for r in mine],
+                    hovertemplate="%{x}: random neurons need %{y:.1f}%<br>minimal / chance "
+                    "%{customdata:.3f}<extra>" + model + "</extra>",
+                )
+            )
+    fig.update_layout(barmode="group", scattermode="group")
+    fig.update_yaxes(title="minimal set (% of all neurons, log)", type="log")
+    return _layout(
+        fig, "minimal set (bars, 95% interval) vs chance: the share random neurons need (lines)"
+    )
 
 
 def depth_profile_figure(rows) -> go.Figure:
@@ -346,28 +453,40 @@ def reach_figure(rows) -> go.Figure:
 
 
 def overlap_matrix_figure(overlap: dict, tasks: list[str]) -> go.Figure:
-    """Jaccard overlap of minimal sets between tasks of one model (from ``compare_tasks``)."""
+    """Overlap of minimal sets between tasks of one model as observed / chance Jaccard (1 = what
+    random sets of those sizes share; from ``compare_tasks``); cells show both Jaccards."""
     index = {t: i for i, t in enumerate(tasks)}
-    z = np.eye(len(tasks))
+    z = np.full((len(tasks), len(tasks)), np.nan)
+    text = np.full((len(tasks), len(tasks)), "", dtype=object)
     for p in overlap["pairs"]:
         a, b = (index[t] for t in p["tasks"])
-        z[a, b] = z[b, a] = p["jaccard"]
+        z[a, b] = z[b, a] = p["ratio"] if p.get("ratio") is not None else np.nan
+        text[a, b] = text[b, a] = (
+            f"{p['ratio']:.1f}x<br>J {p['jaccard']:.3f} vs {p['expected_jaccard']:.3f}"
+            if p.get("ratio") is not None
+            else f"J {p['jaccard']:.3f}"
+        )
+    top = max(float(np.nanmax(z)) if np.isfinite(z).any() else 2.0, 2.0)
     fig = go.Figure(
         go.Heatmap(
             z=z,
             x=tasks,
             y=tasks,
             zmin=0,
-            zmax=1,
+            zmax=top,
             colorscale="Blues",
-            colorbar={"title": "Jaccard"},
-            text=np.round(z, 2),
+            colorbar={"title": "observed /<br>chance"},
+            text=text,
             texttemplate="%{text}",
-            hovertemplate="%{x} & %{y}: %{z:.3f}<extra></extra>",
+            hovertemplate="%{x} & %{y}: %{z:.2f}x the Jaccard of random sets<extra></extra>",
         )
     )
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, f"{overlap['model']}: minimal-set overlap between tasks", height=360)
+    return _layout(
+        fig,
+        f"{overlap['model']}: minimal-set overlap between tasks, observed / chance Jaccard",
+        height=380,
+    )
 
 
 def class_distribution_figure(

@@ -1,12 +1,18 @@
-"""The paper's findings, each decided from analysis results by a rule stated in words.
+"""The paper's findings, each decided from analysis results by a stated test against chance.
 
 Durrani et al. (EMNLP 2020) report: (1) small subsets of neurons predict each task almost as
 well as all neurons; (2) lower-level tasks (POS) are localized in fewer neurons than higher-level
 syntax (chunking, CCG); (3) architectures differ: one model's neurons are more localized and
 more disjoint across tasks than the other's (XLNet vs BERT in the paper); (4) top neurons beat
 random ones, which beat bottom ones; and where salient neurons sit by layer (lower-level tasks
-lower in the network). Nothing here is hard-coded: each verdict follows from the numbers, and
-each comes with the rule and the numbers that decided it.
+lower in the network).
+
+Nothing here is hard-coded. Each finding is a set of comparisons; each comparison is decided by
+a test at ``ALPHA`` (the intervals and draws come from :mod:`neuronviz.intervals` and
+:mod:`neuronviz.chance`) and comes out ``yes``, ``no`` (significantly the other way) or
+``not significant``. A finding **holds** when every comparison says yes, **does not hold** when
+every one says no, is **not significant** when none is decided, and is **mixed** otherwise; the
+evidence lists every comparison with its numbers, interval and p-value.
 """
 
 from __future__ import annotations
@@ -17,16 +23,49 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuronviz.compare import compare_tasks
+from neuronviz.chance import depth_draws
+from neuronviz.compare import compare_tasks, localization_p, overlap_ratio_draws
 from neuronviz.results import AnalysisResult
+from neuronviz.uncertainty import ALPHA, bootstrap_p, interval
 
-__all__ = ["HIGHER_TASKS", "LOWER_TASKS", "Finding", "findings", "mean_depth"]
+__all__ = [
+    "HIGHER_TASKS",
+    "LOWER_TASKS",
+    "VERDICTS",
+    "Comparison",
+    "Finding",
+    "decide",
+    "findings",
+    "mean_depth",
+]
 
 LOWER_TASKS = ("pos",)
 HIGHER_TASKS = ("chunk", "ccg")
 SMALL_SHARE = 0.20  # finding 1: a minimal set of at most a fifth of the neurons ...
 CLOSE_POINTS = 0.02  # ... within 2 points of the all-neuron probe on test
 SIZES = ("1", "5", "10")
+VERDICTS = ("holds", "does not hold", "mixed", "not significant", "not measured")
+YES, NO, UNDECIDED = "yes", "no", "not significant"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One decided comparison: what, the outcome (yes / no / not significant) and the test's
+    numbers (p-value or interval)."""
+
+    label: str
+    outcome: str
+    text: str
+    p_value: float | None = None
+    details: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "label": self.label,
+            "outcome": self.outcome,
+            "p_value": self.p_value,
+            **self.details,
+        }
 
 
 @dataclass(frozen=True)
@@ -34,25 +73,62 @@ class Finding:
     key: str
     claim: str
     rule: str
-    verdict: str  # "holds", "does not hold", "mixed" or "not measured"
+    verdict: str  # one of VERDICTS
     evidence: list[str] = field(default_factory=list)
+    test: str = ""
+    comparisons: list[Comparison] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
             "key": self.key,
             "claim": self.claim,
             "rule": self.rule,
+            "test": self.test,
+            "level": ALPHA,
             "verdict": self.verdict,
+            "comparisons": [c.to_dict() for c in self.comparisons],
             "evidence": list(self.evidence),
         }
 
 
-def _verdict(passed: Sequence[bool]) -> str:
-    if not passed:
+def decide(outcomes: Sequence[str]) -> str:
+    """The finding's verdict from its comparisons' outcomes."""
+    if not outcomes:
         return "not measured"
-    if all(passed):
+    if all(o == YES for o in outcomes):
         return "holds"
-    return "does not hold" if not any(passed) else "mixed"
+    if all(o == NO for o in outcomes):
+        return "does not hold"
+    if all(o == UNDECIDED for o in outcomes):
+        return "not significant"
+    return "mixed"
+
+
+def _outcome(p_yes: float, p_no: float) -> str:
+    """yes when the claim's p is below ALPHA, no when the reverse claim's is, else undecided."""
+    if np.isfinite(p_yes) and p_yes < ALPHA:
+        return YES
+    if np.isfinite(p_no) and p_no < ALPHA:
+        return NO
+    return UNDECIDED
+
+
+def _finding(key, claim, rule, test, comparisons: list[Comparison]) -> Finding:
+    return Finding(
+        key,
+        claim,
+        rule,
+        decide([c.outcome for c in comparisons]),
+        [f"{c.text} ({c.outcome})" for c in comparisons],
+        test,
+        comparisons,
+    )
+
+
+def _ci(values, scale: float = 100, digits: int = 2) -> str:
+    if values is None or len(values) != 2:
+        return ""
+    return f" [{scale * values[0]:.{digits}f}, {scale * values[1]:.{digits}f}]"
 
 
 def mean_depth(result: AnalysisResult) -> float:
@@ -60,6 +136,12 @@ def mean_depth(result: AnalysisResult) -> float:
     counts = np.asarray(result.layers["minimal"]["count"], dtype=np.float64)
     depth = np.arange(len(counts)) / max(len(counts) - 1, 1)
     return float((counts * depth).sum() / counts.sum()) if counts.sum() else float("nan")
+
+
+def depth_interval(result: AnalysisResult) -> tuple[np.ndarray, tuple[float, float]]:
+    """Bootstrap draws of the minimal set's mean relative depth and their 95% interval."""
+    draws = depth_draws(result.order, result.size_draws, result.hidden_size, result.n_layers)
+    return draws, interval(draws)
 
 
 def _by_model(results: Sequence[AnalysisResult]) -> dict[str, dict[str, AnalysisResult]]:
@@ -70,162 +152,241 @@ def _by_model(results: Sequence[AnalysisResult]) -> dict[str, dict[str, Analysis
 
 
 def _small_subsets(results) -> Finding:
-    passed, evidence = [], []
+    comparisons = []
     for r in results:
-        share = r.minimal["fraction"]
-        gap = r.oracle["test_accuracy"] - r.minimal["test_accuracy"]
-        ok = share <= SMALL_SHARE and gap <= CLOSE_POINTS and r.minimal["reached"]
-        passed.append(ok)
-        evidence.append(
-            f"{r.model} x {r.task}: {r.minimal['size']} neurons ({100 * share:.1f}%), "
-            f"{100 * r.minimal['test_accuracy']:.2f}% vs {100 * r.oracle['test_accuracy']:.2f}% "
-            f"with all neurons ({'yes' if ok else 'no'})"
+        m = r.minimal
+        share = m.get("fraction_interval") or [m["fraction"], m["fraction"]]
+        gap = m.get("gap_ci") or [np.nan, np.nan]
+        if share[1] <= SMALL_SHARE and gap[1] <= CLOSE_POINTS and m["reached"]:
+            outcome = YES
+        elif share[0] > SMALL_SHARE or gap[0] > CLOSE_POINTS:
+            outcome = NO
+        else:
+            outcome = UNDECIDED
+        comparisons.append(
+            Comparison(
+                f"{r.model} x {r.task}",
+                outcome,
+                f"{r.model} x {r.task}: {m['size']} neurons{_ci(m.get('size_interval'), 1, 0)} "
+                f"= {100 * m['fraction']:.1f}%{_ci(share, 100, 1)} of the neurons; test "
+                f"{100 * m['test_accuracy']:.2f}% vs {100 * r.oracle['test_accuracy']:.2f}% with "
+                f"all neurons, gap{_ci(gap)} points",
+                details={"share_interval": list(share), "gap_interval": list(gap)},
+            )
         )
-    return Finding(
+    return _finding(
         "small-subsets",
         "Small subsets of neurons predict each task almost as well as all neurons.",
-        f"holds when every model x task has a minimal set of at most {100 * SMALL_SHARE:g}% of "
-        f"the neurons whose test accuracy is within {100 * CLOSE_POINTS:g} points of the "
-        "all-neuron probe; does not hold when none has; mixed otherwise.",
-        _verdict(passed),
-        evidence,
+        f"a model x task passes when the 95% interval of its minimal set's share lies at or below "
+        f"{100 * SMALL_SHARE:g}% and that of its test-accuracy gap to the all-neuron probe at or "
+        f"below {100 * CLOSE_POINTS:g} points; fails when either interval lies wholly above.",
+        "share: bootstrap over dev sentences (the size is where the prefix curve crosses the "
+        "threshold); gap: paired bootstrap over test sentences",
+        comparisons,
     )
+
+
+def _share_text(r: AnalysisResult) -> str:
+    m = r.minimal
+    return f"{r.task} {100 * m['fraction']:.2f}%{_ci(m.get('fraction_interval'))}"
 
 
 def _task_levels(results) -> Finding:
-    passed, evidence = [], []
+    comparisons = []
     for model, tasks in sorted(_by_model(results).items()):
         for low, high in itertools.product(LOWER_TASKS, HIGHER_TASKS):
             if low in tasks and high in tasks:
-                a, b = tasks[low].minimal["fraction"], tasks[high].minimal["fraction"]
-                passed.append(a < b)
-                evidence.append(
-                    f"{model}: {low} {100 * a:.2f}% vs {high} {100 * b:.2f}% of neurons "
-                    f"({'yes' if a < b else 'no'})"
+                a, b = tasks[low], tasks[high]
+                p_yes = bootstrap_p(a.size_draws / a.n_neurons, b.size_draws / b.n_neurons)
+                p_no = bootstrap_p(b.size_draws / b.n_neurons, a.size_draws / a.n_neurons)
+                comparisons.append(
+                    Comparison(
+                        f"{model}: {low} < {high}",
+                        _outcome(p_yes, p_no),
+                        f"{model}: {_share_text(a)} vs {_share_text(b)} of neurons, "
+                        f"p = {p_yes:.3f}",
+                        p_yes,
+                    )
                 )
-    return Finding(
+    return _finding(
         "task-levels",
         "Lower-level tasks (POS) are localized in fewer neurons than higher-level syntax "
         "(chunking, CCG).",
-        "for every model, the POS minimal set (as a share of neurons) is compared with those of "
-        "chunking and CCG: holds when POS is smaller in every comparison; does not hold when in "
-        "none; mixed otherwise.",
-        _verdict(passed),
-        evidence,
+        "for every model, the POS minimal set (as a share of the neurons) against those of "
+        "chunking and CCG: yes when POS is smaller at the 5% level, no when it is larger.",
+        "one-sided bootstrap over dev sentences of both tasks' minimal-set sizes (training "
+        "variance left out; see docs/analysis.md)",
+        comparisons,
     )
 
 
-def _mean_jaccard(tasks: dict[str, AnalysisResult]) -> float | None:
-    if len(tasks) < 2:
-        return None
-    pairs = compare_tasks(list(tasks.values()))["pairs"]
-    return float(np.mean([p["jaccard"] for p in pairs]))
+def _localization_text(r: AnalysisResult) -> str:
+    m = r.minimal
+    return (
+        f"{r.model} {100 * m['fraction']:.2f}% of neurons (chance {100 * m['chance_share']:.1f}%, "
+        f"ratio {m['localization']:.3f}{_ci(m.get('localization_interval'), 1, 3)})"
+    )
 
 
 def _architectures(results) -> Finding:
     models = _by_model(results)
-    claim = (
-        "Architectures differ: one model's neurons are more localized (smaller minimal sets) and "
-        "more disjoint across tasks (less overlap between tasks' minimal sets) than the other's."
-    )
-    rule = (
-        "for each pair of models: on every task both analysed, which model's minimal set is a "
-        "smaller share of its neurons, and which model's tasks overlap less (mean Jaccard of "
-        "minimal sets over task pairs). Holds when one model is more localized on every common "
-        "task and also more disjoint; does not hold when the models split the tasks and neither "
-        "is more disjoint by 0.02 or more; mixed otherwise."
-    )
-    verdicts, evidence = [], []
+    comparisons: list[Comparison] = []
+    verdicts = []
     for a, b in itertools.combinations(sorted(models), 2):
         common = sorted(set(models[a]) & set(models[b]))
         if not common:
             continue
-        wins = {a: 0, b: 0}
+        local_outcomes = []
         for task in common:
-            sa, sb = (models[m][task].minimal["fraction"] for m in (a, b))
-            wins[a if sa < sb else b] += 1
-            evidence.append(f"{task}: {a} {100 * sa:.2f}% vs {b} {100 * sb:.2f}% of neurons")
-        ja, jb = _mean_jaccard(models[a]), _mean_jaccard(models[b])
-        localized = a if wins[a] == len(common) else b if wins[b] == len(common) else None
+            ra, rb = models[a][task], models[b][task]
+            p_a, p_b = localization_p(ra, rb), localization_p(rb, ra)
+            winner = a if p_a < ALPHA else b if p_b < ALPHA else None
+            local_outcomes.append(winner)
+            comparisons.append(
+                Comparison(
+                    f"{task}: localization {a} vs {b}",
+                    "more localized: " + winner if winner else UNDECIDED,
+                    f"{task}: {_localization_text(ra)} vs {_localization_text(rb)}, "
+                    f"p = {min(p_a, p_b):.3f}",
+                    min(p_a, p_b),
+                )
+            )
+        da, db = (
+            overlap_ratio_draws(list(models[a].values())),
+            overlap_ratio_draws(list(models[b].values())),
+        )
         disjoint = None
-        if ja is not None and jb is not None:
-            evidence.append(f"mean task-overlap Jaccard: {a} {ja:.3f}, {b} {jb:.3f}")
-            if abs(ja - jb) >= 0.02:
-                disjoint = a if ja < jb else b
-        if localized and localized == disjoint:
+        if da is not None and db is not None:
+            p_a, p_b = bootstrap_p(da, db), bootstrap_p(db, da)
+            disjoint = a if p_a < ALPHA else b if p_b < ALPHA else None
+            ta, tb = (
+                compare_tasks(list(models[a].values())),
+                compare_tasks(list(models[b].values())),
+            )
+            comparisons.append(
+                Comparison(
+                    f"task overlap {a} vs {b}",
+                    "more disjoint: " + disjoint if disjoint else UNDECIDED,
+                    f"task overlap as observed / chance Jaccard (mean over task pairs): "
+                    f"{a} {ta['mean_ratio']:.2f}{_ci(ta['mean_ratio_interval'], 1)}, "
+                    f"{b} {tb['mean_ratio']:.2f}{_ci(tb['mean_ratio_interval'], 1)}, "
+                    f"p = {min(p_a, p_b):.3f}",
+                    min(p_a, p_b),
+                    {
+                        "observed_jaccard": {
+                            m: {"/".join(p["tasks"]): p["jaccard"] for p in t["pairs"]}
+                            for m, t in ((a, ta), (b, tb))
+                        },
+                        "expected_jaccard": {
+                            m: {"/".join(p["tasks"]): p["expected_jaccard"] for p in t["pairs"]}
+                            for m, t in ((a, ta), (b, tb))
+                        },
+                    },
+                )
+            )
+        localized = (
+            local_outcomes[0]
+            if local_outcomes[0] and all(w == local_outcomes[0] for w in local_outcomes)
+            else "split"
+            if {a, b} <= set(local_outcomes)
+            else None
+        )
+        if localized in (a, b) and localized == disjoint:
             verdicts.append("holds")
-            evidence.append(f"{localized} is both more localized and more disjoint")
-        elif localized is None and disjoint is None:
+        elif localized == "split" or (localized in (a, b) and disjoint not in (None, localized)):
             verdicts.append("does not hold")
+        elif localized is None and disjoint is None:
+            verdicts.append("not significant")
         else:
             verdicts.append("mixed")
-            if localized:
-                evidence.append(f"{localized} is more localized on every task")
-            if disjoint:
-                evidence.append(f"{disjoint} is more disjoint across tasks")
-    if not verdicts:
-        verdict = "not measured"
-    elif len(set(verdicts)) == 1:
-        verdict = verdicts[0]
-    else:
-        verdict = "mixed"
-    return Finding("architectures", claim, rule, verdict, evidence)
+    verdict = (
+        "not measured" if not verdicts else verdicts[0] if len(set(verdicts)) == 1 else "mixed"
+    )
+    return Finding(
+        "architectures",
+        "Architectures differ: one model's neurons are more localized (smaller minimal sets) and "
+        "more disjoint across tasks (less overlap between tasks' minimal sets) than the other's.",
+        "for each pair of models: localization is the minimal share divided by its chance level, "
+        "the share of neurons random sets need for the same accuracy (raw shares of models of "
+        "different widths do not compare); disjointness is the task overlap divided by the "
+        "overlap random sets of the same sizes have (hypergeometric). Holds when one model is "
+        "significantly more localized on every common task and significantly more disjoint; "
+        "does not hold when the models split the tasks or the two criteria name different "
+        "models; not significant when neither criterion is decided; mixed otherwise.",
+        verdict,
+        [f"{c.text} ({c.outcome})" for c in comparisons],
+        "one-sided bootstrap over dev sentences of both ratios (each model's own draws)",
+        comparisons,
+    )
 
 
 def _top_random_bottom(results) -> Finding:
-    passed, evidence = [], []
+    comparisons = []
     for r in results:
-        parts = []
         for size in SIZES:
             q = r.ranking_quality.get(size)
-            if not q:
+            if not q or "p_top_vs_random" not in q:
                 continue
-            spread = q["random_std"]
-            above_random = q["beats_random"]  # the analysis's own rule: top > mean + std
-            above_bottom = q["random_mean"] > q["bottom"] + spread
-            passed.append(above_random and above_bottom)
-            misses = [
-                *([] if above_random else ["top not above random by its spread"]),
-                *([] if above_bottom else ["random not above bottom by its spread"]),
-            ]
-            parts.append(
-                f"{size}%: {100 * q['top']:.1f} / {100 * q['random_mean']:.1f} +- "
-                f"{100 * spread:.2f} / {100 * q['bottom']:.1f}"
-                + (f" (no: {', '.join(misses)})" if misses else "")
+            p_top, p_bottom = q["p_top_vs_random"], q["p_random_vs_bottom"]
+            above = p_top < ALPHA and p_bottom < ALPHA
+            reversed_ = (np.isfinite(p_top) and p_top > 1 - ALPHA) or (
+                np.isfinite(p_bottom) and p_bottom > 1 - ALPHA
             )
-        evidence.append(f"{r.model} x {r.task}: " + "; ".join(parts))
-    return Finding(
+            outcome = YES if above else NO if reversed_ else UNDECIDED
+            comparisons.append(
+                Comparison(
+                    f"{r.model} x {r.task} at {size}%",
+                    outcome,
+                    f"{r.model} x {r.task} at {size}%: top {100 * q['top']:.1f}"
+                    f"{_ci(q.get('top_ci'), 100, 1)}, random {100 * q['random_mean']:.1f} +- "
+                    f"{100 * q['random_std']:.2f} ({len(q['random_draws'])} draws; top at "
+                    f"percentile {q['top_percentile']:.0f}, p = {p_top:.3f}), bottom "
+                    f"{100 * q['bottom']:.1f}{_ci(q.get('bottom_ci'), 100, 1)} "
+                    f"(random > bottom p = {p_bottom:.3f})",
+                    max(p_top, p_bottom),
+                    {"p_top_vs_random": p_top, "p_random_vs_bottom": p_bottom},
+                )
+            )
+    return _finding(
         "top-random-bottom",
         "Top-ranked neurons beat random neurons, which beat bottom-ranked neurons.",
-        "retrained test accuracy on the top, random (mean +- standard deviation over the random "
-        "draws) and bottom 1%, 5% and 10% of the neurons: a size passes when top exceeds the "
-        "random mean, and the random mean exceeds bottom, each by more than that standard "
-        "deviation (a gap inside the spread of random draws is no evidence); holds when every "
-        "size of every model x task passes; does not hold when none does; mixed otherwise.",
-        _verdict(passed),
-        evidence,
+        "retrained test accuracy on the top, random and bottom 1%, 5% and 10% of the neurons "
+        "(bottom: the method's own lowest, averaged over tie orders where it ranks them equal): "
+        "a size passes when top lies above the random draws and the random draws above bottom, "
+        "each at the 5% level; fails when either order is significantly reversed.",
+        "top vs random: one-sided Student t prediction test on the random draws (with top's "
+        "percentile among them); random vs bottom: Welch's t test against bottom's tie orders, "
+        "or the prediction test when bottom is one set",
+        comparisons,
     )
 
 
 def _layers(results) -> Finding:
-    passed, evidence = [], []
+    comparisons = []
     for model, tasks in sorted(_by_model(results).items()):
         for low, high in itertools.product(LOWER_TASKS, HIGHER_TASKS):
             if low in tasks and high in tasks:
+                (da, ia), (db, ib) = depth_interval(tasks[low]), depth_interval(tasks[high])
                 a, b = mean_depth(tasks[low]), mean_depth(tasks[high])
-                passed.append(a < b)
-                evidence.append(
-                    f"{model}: mean relative depth of the minimal set, {low} {a:.2f} vs "
-                    f"{high} {b:.2f} ({'yes' if a < b else 'no'})"
+                p_yes, p_no = bootstrap_p(da, db), bootstrap_p(db, da)
+                comparisons.append(
+                    Comparison(
+                        f"{model}: {low} lower than {high}",
+                        _outcome(p_yes, p_no),
+                        f"{model}: mean relative depth of the minimal set, {low} {a:.2f}"
+                        f"{_ci(ia, 1)} vs {high} {b:.2f}{_ci(ib, 1)}, p = {p_yes:.3f}",
+                        p_yes,
+                        {"depth": {low: [a, *ia], high: [b, *ib]}},
+                    )
                 )
-    return Finding(
+    return _finding(
         "layers",
         "Neurons of lower-level tasks sit lower in the network than those of higher-level tasks.",
-        "mean relative depth (0 = embeddings, 1 = last layer) of each minimal set: holds when "
-        "POS sits lower than chunking and CCG in every model; does not hold when in none; mixed "
-        "otherwise.",
-        _verdict(passed),
-        evidence,
+        "mean relative depth (0 = embeddings, 1 = last layer) of each minimal set: yes when POS "
+        "sits lower than chunking or CCG at the 5% level, no when higher.",
+        "one-sided bootstrap: dev-sentence draws of the set size, the set's neurons resampled "
+        "with replacement",
+        comparisons,
     )
 
 

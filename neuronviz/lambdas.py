@@ -5,7 +5,8 @@ started along the path from the strongest penalties down. The ``accuracy`` rule 
 dev accuracy. The default ``separation`` rule considers the pairs whose dev accuracy is within
 ``rule_tolerance`` points of the best and picks the one whose *ranking separates best* on dev:
 for k = 1% and 5% of the neurons, (top-k - random-k) + (top-k - bottom-k) retrained dev
-accuracy, averaged. Near-zero penalties win on accuracy by a hair but give rankings barely better
+accuracy, averaged. Bottom-k is the method's own: where it falls among the neurons the probe
+gives no weight (a tie), it is averaged over random tie orders, as in the final analysis. Near-zero penalties win on accuracy by a hair but give rankings barely better
 than chance; a top-neuron chart built on such a ranking would mean nothing.
 
 With ``weighting="auto"`` (the default) the separation of each candidate pair is measured for
@@ -25,7 +26,7 @@ import torch
 from neuronviz.design import DenseDesign, Design, StreamedDesign
 from neuronviz.errors import ConfigError
 from neuronviz.features import ProbeData
-from neuronviz.probe import FitResult, fit_ridge, fit_sparse
+from neuronviz.probe import KKT_TOL, FitResult, fit_ridge, fit_sparse
 from neuronviz.progress import ProgressCallback
 from neuronviz.ranking import WEIGHTINGS, NeuronRanking, lca_ranking
 from neuronviz.retrain import MIN_RIDGE, RETRAIN_TOL, accuracy_of, percent_size
@@ -33,6 +34,8 @@ from neuronviz.retrain import MIN_RIDGE, RETRAIN_TOL, accuracy_of, percent_size
 __all__ = ["GridPoint", "LambdaSearch", "class_means", "class_prior", "search_lambdas"]
 
 log = logging.getLogger(__name__)
+
+GRID_TIE_DRAWS = 2  # tie orders a grid pair's bottom-k (in the all-zero tie) is averaged over
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class GridPoint:
     candidate: bool = False
     weighting: str = "uniform"
     separation_by_weighting: dict[str, float] = field(default_factory=dict)
+    converged: bool = False  # kkt_max <= the search's KKT tolerance
 
 
 def pair_of(point: GridPoint) -> tuple[float, float]:
@@ -86,7 +90,8 @@ def _grid_separation(
     """Top-k minus random-k and bottom-k dev accuracy at 1% and 5%, probes on the grid subset.
 
     ``random_cache`` keeps the random-k accuracies per (lambda2, percent) so rankings compared
-    on one pair share their random baseline (and its cost).
+    on one pair share their random baseline (and its cost). Top-k and bottom-k that reach into
+    the ranking's tie are averaged over ``GRID_TIE_DRAWS`` tie orders.
     """
     lam = max(lambda2, MIN_RIDGE)
     cache = {} if random_cache is None else random_cache
@@ -101,8 +106,12 @@ def _grid_separation(
             )
             return accuracy_of(data.dev, fit, np.asarray(cols), data.dev.y)
 
-        top[str(percent)] = score(ranking.top(k))
-        bottom[str(percent)] = score(ranking.bottom(k))
+        top[str(percent)] = float(
+            np.mean([score(c) for c in ranking.top_sets(k, GRID_TIE_DRAWS, seed)])
+        )
+        bottom[str(percent)] = float(
+            np.mean([score(c) for c in ranking.bottom_sets(k, GRID_TIE_DRAWS, seed)])
+        )
         if (lam, percent) not in cache:
             rng = np.random.default_rng([seed, percent])
             cache[(lam, percent)] = float(
@@ -155,7 +164,8 @@ def search_lambdas(
     tolerance: float = 1.5,
     grid_words: int = 20_000,
     seed: int = 0,
-    max_iter: int = 500,
+    max_iter: int = 1000,
+    kkt_tol: float = KKT_TOL,
     retrain_iter: int = 200,
     solver: str = "owlqn",
     weighting: str = "auto",
@@ -182,7 +192,15 @@ def search_lambdas(
         if callback:
             callback("lambda search", i, len(pairs))
         fit = fit_sparse(
-            grid, y, data.n_classes, l1, l2, init=init, max_iter=max_iter, tol=1e-4, solver=solver
+            grid,
+            y,
+            data.n_classes,
+            l1,
+            l2,
+            init=init,
+            max_iter=max_iter,
+            kkt_tol=kkt_tol,
+            solver=solver,
         )
         init = (fit.weights, fit.bias)
         weights[(l1, l2)] = fit
@@ -195,6 +213,7 @@ def search_lambdas(
                 fit.kkt_max,
                 fit.zero_fraction,
                 fit.n_iter,
+                converged=fit.converged,
             )
         )
     best = max(p.dev_accuracy for p in points)
@@ -212,7 +231,10 @@ def search_lambdas(
                 by_weighting = {}
                 for variant in variants:
                     ranking = lca_ranking(
-                        w, data.classes, class_weights=prior if variant == "frequency" else None
+                        w,
+                        data.classes,
+                        class_weights=prior if variant == "frequency" else None,
+                        tie_seed=seed,
                     )
                     by_weighting[variant] = _grid_separation(
                         data, grid, y, ranking, p.lambda2, seed, retrain_iter, random_cache
@@ -244,7 +266,7 @@ def search_lambdas(
     prior_used = prior if chosen_point.weighting == "frequency" else None
     orders = {
         f"{l1:g},{l2:g}": lca_ranking(
-            fit.weights.T.cpu().numpy(), data.classes, class_weights=prior_used
+            fit.weights.T.cpu().numpy(), data.classes, class_weights=prior_used, tie_seed=seed
         ).order
         for (l1, l2), fit in weights.items()
     }

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from neuronviz.features import ProbeData
-from neuronviz.retrain import Retrainer
+from neuronviz.retrain import Retrained, Retrainer
 
 __all__ = ["LayerProbes", "layer_distribution", "layer_probes"]
 
@@ -25,14 +25,11 @@ class LayerProbes:
 
     dev: list[float]
     test: list[float]
+    probes: list[Retrained] = field(default_factory=list, repr=False)
 
 
 def layer_probes(data: ProbeData, retrain: Retrainer) -> LayerProbes:
-    dev, test = [], []
     h = data.hidden_size
     retrain.prefetch(np.arange(layer * h, (layer + 1) * h) for layer in range(data.n_layers))
-    for layer in range(data.n_layers):
-        result = retrain(np.arange(layer * h, (layer + 1) * h))
-        dev.append(result.dev)
-        test.append(result.test)
-    return LayerProbes(dev, test)
+    probes = [retrain(np.arange(layer * h, (layer + 1) * h)) for layer in range(data.n_layers)]
+    return LayerProbes([p.dev for p in probes], [p.test for p in probes], probes)

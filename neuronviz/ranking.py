@@ -8,7 +8,11 @@ Methods behind one interface (:func:`rank_neurons`):
   ordering at the step where they first appear. Neurons entering at the same step are ordered by
   their largest share of any class's mass (not by id: a step can add hundreds of neurons, and
   id order would pull small top-k sets toward the embedding layer). Neurons with all-zero
-  weights never enter; they follow, ordered by the ``probeless`` score.
+  weights never enter: the method ranks only the ``n_weighted`` neurons it gives weight, and the
+  rest tie. They follow in a seeded random order, never by id or by another method's score (by
+  id, bottom-k would be the last layer's neurons; by another method, "bottom" would test that
+  method). Baselines that reach into the tie (bottom-k, or top-k beyond the weighted neurons)
+  are measured over several tie orders: :meth:`NeuronRanking.bottom_sets`.
   With *frequency* class weighting, the classes' mass shares are first averaged with the
   classes' training frequencies as weights, and the steps run on that one averaged share. Every
   class counts the same in the paper's rule, so on a task with hundreds of rare classes (CCG
@@ -61,8 +65,8 @@ class NeuronRanking:
     cutoffs : list of int
         For weight-mass methods: the ordering length after each mass step.
     n_weighted : int
-        Neurons with at least one non-zero weight (for probe-based methods; the rest tie at the
-        bottom and are ordered by the secondary score).
+        Neurons the method ranks: for probe-based methods those with at least one non-zero
+        weight; the rest tie at the bottom, in a seeded random order (-1: every neuron ranked).
     """
 
     method: str
@@ -72,6 +76,7 @@ class NeuronRanking:
     cutoffs: list[int] = field(default_factory=list)
     n_weighted: int = -1
     weighting: str = "uniform"
+    fit: dict = field(default_factory=dict)  # the record of a probe fitted for this ranking
 
     def top(self, k: int) -> np.ndarray:
         return self.order[:k]
@@ -79,12 +84,43 @@ class NeuronRanking:
     def bottom(self, k: int) -> np.ndarray:
         return self.order[len(self.order) - k :] if k > 0 else self.order[:0]
 
+    @property
+    def ranked(self) -> int:
+        """How many neurons the method orders (the rest tie)."""
+        return len(self.order) if self.n_weighted < 0 else min(self.n_weighted, len(self.order))
+
+    def top_sets(self, k: int, draws: int, seed: int) -> list[np.ndarray]:
+        """The method's top-k: one set inside the ranked neurons; beyond them, the ranked ones
+        plus ``draws`` random choices among the tied rest (each a tie order)."""
+        ranked = self.ranked
+        if k <= ranked:
+            return [self.order[:k]]
+        tied = self.order[ranked:]
+        rng = np.random.default_rng([seed, k, 1])
+        return [
+            np.concatenate([self.order[:ranked], rng.choice(tied, k - ranked, replace=False)])
+            for _ in range(draws)
+        ]
+
+    def bottom_sets(self, k: int, draws: int, seed: int) -> list[np.ndarray]:
+        """The method's bottom-k: when k neurons fit inside the tie (all-zero weights),
+        ``draws`` random choices among the tied neurons, since the method says nothing about
+        which of them is lowest; otherwise the whole tie plus the lowest-ranked others (one
+        set)."""
+        ranked = self.ranked
+        tied = self.order[ranked:]
+        if k > len(tied) or len(tied) == 0:
+            return [self.bottom(k)]
+        rng = np.random.default_rng([seed, k, 2])
+        return [rng.choice(tied, k, replace=False) for _ in range(draws)]
+
     def to_dict(self) -> dict:
         return {
             "method": self.method,
             "cutoffs": list(map(int, self.cutoffs)),
             "n_weighted": int(self.n_weighted),
             "weighting": self.weighting,
+            "fit": dict(self.fit),
             "per_class": {c: v.tolist() for c, v in self.per_class.items()},
         }
 
@@ -141,7 +177,7 @@ def lca_ranking(
     weights: np.ndarray,
     classes: list[str],
     *,
-    secondary: np.ndarray | None = None,
+    tie_seed: int = 0,
     stride: int = 100,
     neurox_order: bool = False,
     method: str | None = None,
@@ -149,8 +185,8 @@ def lca_ranking(
 ) -> NeuronRanking:
     """Weight-mass ordering of neurons from probe weights of shape ``(classes, neurons)``.
 
-    ``secondary`` orders the neurons that no mass step selects (those with all-zero weights;
-    default: by id). With ``neurox_order`` the steps are computed exactly as NeuroX 1.0.9's
+    The neurons that no mass step selects (those with all-zero weights) tie; they follow in a
+    random order drawn with ``tie_seed``. With ``neurox_order`` the steps are computed exactly as NeuroX 1.0.9's
     ``get_neuron_ordering`` does, and neurons entering at one step keep its order (iteration
     order of a Python set of ids) instead of being sorted by weight. ``class_weights`` (one
     non-negative weight per class, e.g. its training frequency) switches to frequency-weighted
@@ -194,9 +230,7 @@ def lca_ranking(
         seen[new] = True
         order.extend(new.tolist())
         cutoffs.append(len(order))
-    rest = np.flatnonzero(~seen)
-    second = np.zeros(n) if secondary is None else np.asarray(secondary, dtype=np.float64)
-    rest = rest[np.lexsort((rest, -second[rest]))]
+    rest = np.random.default_rng(tie_seed).permutation(np.flatnonzero(~seen))
     full = np.concatenate([np.asarray(order, dtype=np.int64), rest])
     per_class = {}
     for c, name in enumerate(classes):
@@ -210,7 +244,7 @@ def lca_ranking(
         scores=priority.copy(),
         per_class=per_class,
         cutoffs=cutoffs,
-        n_weighted=int((priority > 0).sum()),
+        n_weighted=len(order),
         weighting="uniform" if class_weights is None else "frequency",
     )
 

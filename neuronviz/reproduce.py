@@ -1,10 +1,16 @@
 """Reproducing the paper's study: the grid model x task with its settings, and a report.
 
-``run_reproduction`` analyses every model x task with the paper's settings (last-subword
-vectors, probes on the first 150,000 training tokens, lambdas chosen on dev, minimal set within
-1% of the oracle, relative), reusing cached activations and results. ``write_report`` turns the
-results into ``report.md`` with figures (PNG and SVG) and the numbers behind them (JSON, CSV);
-the dashboard's Paper page shows the same tables and verdicts from the same functions.
+``run_reproduction`` analyses every model x task with the study's settings (last-subword
+vectors, probes on the first 150,000 training tokens, minimal set within 1% of the oracle,
+relative, as in the paper), reusing cached activations and results. The lambdas are chosen on
+dev by neuronviz's separation rule with the class weighting chosen on dev (the default), or by
+the paper's own rule, best dev accuracy with every class weighted alike (``paper=True``,
+``neuronviz reproduce --paper``); every row of the report says which rule and weighting it used.
+``write_report`` turns the results into ``report.md`` with figures (PNG and SVG) and the
+numbers behind them (JSON, CSV), every number with its 95% interval and every comparison with
+its chance level and test; when the other settings' results are cached too, the report shows
+where their verdicts differ. The dashboard's Paper page shows the same tables and verdicts from
+the same functions.
 """
 
 from __future__ import annotations
@@ -13,19 +19,21 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from neuronviz.analysis import AnalysisSettings, run_analysis
 from neuronviz.compare import compare_models, compare_tasks, verdicts
-from neuronviz.errors import ConfigError
+from neuronviz.errors import ConfigError, NeuronvizError
 from neuronviz.fileutil import atomic_write_json
-from neuronviz.findings import Finding, findings, mean_depth
+from neuronviz.findings import Finding, depth_interval, findings, mean_depth
 from neuronviz.progress import Progress, ProgressCallback
 from neuronviz.results import AnalysisResult
 from neuronviz.settings import resolve_cache_dir
+from neuronviz.tables import fits_row, main_row, quality_row, with_ci
 
 __all__ = [
     "PAPER_TASKS",
@@ -56,6 +64,7 @@ class ReproduceSettings:
     delta: float = 1.0
     seed: int = 0
     quick: bool = False
+    paper: bool = False  # the paper's lambda rule: best dev accuracy, uniform class weighting
     # Per-model overrides of ``token_cap`` as (model, cap) pairs: a model too large to probe on
     # 150,000 words on the machine at hand gets a smaller cap, stated in the report.
     model_caps: tuple[tuple[str, int | None], ...] = ()
@@ -90,24 +99,39 @@ class ReproduceSettings:
 
     def analysis(self, model: str | None = None) -> AnalysisSettings:
         """The analysis settings of ``model``'s tasks (delta relative, as in the paper)."""
-        common = {
+        common: dict = {
             "max_train_words": self.token_cap if model is None else self.cap_for(model),
             "delta": self.delta,
             "relative_delta": True,
             "seed": self.seed,
         }
+        if self.paper:
+            common |= {"rule": "accuracy", "weighting": "uniform"}
         if self.quick:
             return AnalysisSettings(
                 lambdas=((1e-4, 1e-4), (1e-3, 1e-3)),
                 grid_words=2000,
                 percents=(1, 5, 10),  # the report's ranking-quality sizes
-                random_draws=2,
-                oracle_iter=100,
-                control_iter=60,
+                random_draws=5,
+                tie_draws=3,
+                oracle_iter=300,
                 retrain_iter=60,
                 **common,
             )
         return AnalysisSettings(**common)
+
+    def other(self) -> ReproduceSettings:
+        """The same study with the other lambda rule (default <-> ``--paper``)."""
+        return replace(self, paper=not self.paper)
+
+    def rule_text(self) -> str:
+        return (
+            "the paper's rule: the pair with the best dev accuracy, every class weighted alike"
+            if self.paper
+            else "neuronviz's separation rule: of the pairs within 1.5 dev points of the best, the "
+            "one whose top neurons separate best from random and bottom ones on dev, with the "
+            "class weighting (uniform or by frequency) chosen the same way"
+        )
 
     def command(self) -> str:
         parts = ["neuronviz reproduce", "--models", ",".join(self.models)]
@@ -122,7 +146,44 @@ class ReproduceSettings:
             parts += ["--seed", str(self.seed)]
         if self.quick:
             parts.append("--quick")
+        if self.paper:
+            parts.append("--paper")
         return " ".join(parts)
+
+
+def cached_reproduction(
+    settings: ReproduceSettings,
+    *,
+    cache: str | Path | None = None,
+    data_dir: str | Path | None = None,
+) -> list[AnalysisResult] | None:
+    """The study's results if every one of them is in the cache already, else None (computes
+    and extracts nothing)."""
+    from neuronviz.extract import ExtractionSettings
+    from neuronviz.pipeline import cached_entries
+    from neuronviz.results import ResultStore
+
+    store = ResultStore(resolve_cache_dir(cache))
+    found = []
+    for model in settings.models:
+        for task in settings.tasks:
+            try:
+                entries = cached_entries(
+                    model,
+                    task,
+                    cache=cache,
+                    data_dir=data_dir,
+                    max_sentences=settings.max_sentences,
+                    settings=ExtractionSettings(),
+                )
+            except NeuronvizError:
+                return None
+            key = store.key(entries, task, settings.analysis(model))
+            result = store.load(entries["train"].manifest.key.model, key)
+            if result is None:
+                return None
+            found.append(result)
+    return found
 
 
 def run_reproduction(
@@ -155,52 +216,19 @@ def run_reproduction(
 
 
 def report_tables(results: Sequence[AnalysisResult]) -> dict[str, pd.DataFrame]:
-    """The report's tables: per model x task, ranking quality, layers and task overlap."""
-    main = pd.DataFrame(
-        [
-            {
-                "model": r.model,
-                "task": r.task,
-                "classes": len(r.classes),
-                "neurons": r.n_neurons,
-                "train words": r.words["train"],
-                "oracle %": round(100 * r.oracle["test_accuracy"], 2),
-                "minimal set": r.minimal["size"],
-                "minimal % of neurons": round(100 * r.minimal["fraction"], 2),
-                "minimal %": round(100 * r.minimal["test_accuracy"], 2),
-                "control %": None
-                if r.control is None
-                else round(100 * r.control["test_accuracy"], 2),
-                "selectivity": None
-                if r.control is None
-                else round(100 * r.control["selectivity"], 2),
-                "lambdas": f"{r.oracle['lambda1']:g}, {r.oracle['lambda2']:g}",
-            }
-            for r in results
-        ]
-    )
+    """The report's tables: per model x task (numbers with 95% intervals and chance levels),
+    the fits behind them, ranking quality, layers and task overlap."""
+    main = pd.DataFrame([main_row(r) for r in results])
+    fits = pd.DataFrame([fits_row(r) for r in results])
     quality = pd.DataFrame(
-        [
-            {
-                "model": r.model,
-                "task": r.task,
-                "size": f"{size}%",
-                "neurons": q["size"],
-                "top %": round(100 * q["top"], 2),
-                "random %": round(100 * q["random_mean"], 2),
-                "random sd": round(100 * q["random_std"], 2),
-                "bottom %": round(100 * q["bottom"], 2),
-            }
-            for r in results
-            for size, q in r.ranking_quality.items()
-        ]
+        [quality_row(r, size, q) for r in results for size, q in r.ranking_quality.items()]
     )
     layers = pd.DataFrame(
         [
             {
                 "model": r.model,
                 "task": r.task,
-                "mean relative depth": round(mean_depth(r), 3),
+                "mean relative depth": with_ci(mean_depth(r), depth_interval(r)[1], 1, 3),
                 **{
                     name: c
                     for name, c in zip(r.layer_names, r.layers["minimal"]["count"], strict=True)
@@ -224,10 +252,14 @@ def report_tables(results: Sequence[AnalysisResult]) -> dict[str, pd.DataFrame]:
                     "tasks": " / ".join(p["tasks"]),
                     "shared neurons": p["intersection"],
                     "jaccard": round(p["jaccard"], 3),
+                    "expected jaccard (chance)": round(p["expected_jaccard"], 3),
+                    "observed / chance": with_ci(p["ratio"], p["ratio_interval"], 1, 2),
+                    "p (overlap > chance)": f"{p['p_value']:.2g}",
                 }
             )
     return {
         "main": main,
+        "fits": fits,
         "quality": quality,
         "layers": _counts_as_integers(layers, skip=("model", "task", "mean relative depth")),
         "overlap": pd.DataFrame(overlap_rows),
@@ -293,18 +325,63 @@ def _compute_time(results: Sequence[AnalysisResult]) -> str:
     return f"Compute time of the analyses: {total / 60:.1f} minutes ({parts})."
 
 
+def _verdict_differences(
+    decided: Sequence[Finding], other: Sequence[Finding] | None, settings: ReproduceSettings
+) -> list[str]:
+    """The report's section on the other lambda rule: each finding's verdict under both."""
+    other_name = "`--paper`" if not settings.paper else "the default"
+    here = "`--paper`" if settings.paper else "the default"
+    lines = ["## The paper's lambda rule and neuronviz's default", ""]
+    if other is None:
+        return [
+            *lines,
+            f"The results of this study with {other_name} settings are not in the cache: run "
+            f"`{settings.other().command()}` and then this command again to see where the "
+            "verdicts differ.",
+            "",
+        ]
+    rows = [
+        f"| {a.claim} | **{a.verdict}** | **{b.verdict}** | {'same' if a.verdict == b.verdict else 'differs'} |"
+        for a, b in zip(decided, other, strict=True)
+    ]
+    return [
+        *lines,
+        f"The same study with {other_name} settings (`{settings.other().command()}`, "
+        "from the cache):",
+        "",
+        f"| finding | {here} | {other_name} | |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
+def _json_safe(value):
+    """NaN and infinities as null: results.json must be strict JSON."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def write_report(
     results: Sequence[AnalysisResult],
     out_dir: str | Path,
     settings: ReproduceSettings,
     *,
     images: bool = True,
+    other: Sequence[AnalysisResult] | None = None,
 ) -> Path:
     """Write ``report.md``, figures (PNG + SVG) and ``results.json``/CSV tables to ``out_dir``.
 
     ``out_dir`` ending in ``.md`` names the report file itself; its figures and tables then go
     to the folder of the same name beside it (``docs/reproduction.md`` and
-    ``docs/reproduction/``), so a report can live among other documents.
+    ``docs/reproduction/``), so a report can live among other documents. ``other`` are the
+    study's results with the other lambda rule (:meth:`ReproduceSettings.other`), when cached:
+    the report then shows where the verdicts differ.
     """
     target = Path(out_dir)
     if target.suffix == ".md":
@@ -316,21 +393,33 @@ def write_report(
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     decided = findings(results)
+    decided_other = findings(other) if other else None
     tables = report_tables(results)
     for name, df in tables.items():
         df.to_csv(out / f"{name}.csv", index=False)
     comparison = compare_models(results)
     (out / "results.json").write_text(
         json.dumps(
-            {
-                "command": settings.command(),
-                "settings": asdict(settings),
-                "analysis_settings": {m: settings.analysis(m).to_dict() for m in settings.models},
-                "results": _references(results),
-                "findings": [f.to_dict() for f in decided],
-                "summaries": [r.summary() for r in results],
-                "comparison": comparison,
-            },
+            _json_safe(
+                {
+                    "command": settings.command(),
+                    "settings": asdict(settings),
+                    "analysis_settings": {
+                        m: settings.analysis(m).to_dict() for m in settings.models
+                    },
+                    "results": _references(results),
+                    "findings": [f.to_dict() for f in decided],
+                    "other_settings": None
+                    if decided_other is None
+                    else {
+                        "command": settings.other().command(),
+                        "results": _references(other or []),
+                        "verdicts": {f.key: f.verdict for f in decided_other},
+                    },
+                    "summaries": [r.summary() for r in results],
+                    "comparison": comparison,
+                }
+            ),
             indent=1,
         ),
         encoding="utf-8",
@@ -357,9 +446,17 @@ def write_report(
         "```",
         "",
         f"Models: {', '.join(settings.models)}. Tasks: {', '.join(settings.tasks)}. "
-        f"Probes on the first {settings.caps_text()} training tokens; minimal set: the "
-        f"smallest top-ranked set whose retrained dev accuracy is at least oracle x "
-        f"(1 - {settings.delta:g}/100); seed {settings.seed}. {_compute_time(results)}",
+        f"Probes on the first {settings.caps_text()} training tokens; lambdas chosen by "
+        f"{settings.rule_text()} (each row below says which rule and weighting it used); "
+        f"minimal set: the smallest top-ranked set whose retrained dev accuracy is at least "
+        f"oracle x (1 - {settings.delta:g}/100); seed {settings.seed}. {_compute_time(results)}",
+        "",
+        "Every elastic-net fit runs until its largest KKT violation is at most 1e-4 (the fits "
+        "table says whether it got there). Numbers in brackets are 95% intervals: accuracies by "
+        "a bootstrap over test sentences, minimal-set sizes by a bootstrap over dev sentences "
+        "(where the retrained prefix curve crosses the threshold). Every comparison is made "
+        "against its chance level and decided by the test named with it at the 5% level, one "
+        "comparison at a time; a comparison the data cannot decide is **not significant**.",
         "",
         "## Findings",
         "",
@@ -369,9 +466,12 @@ def write_report(
         "",
     ]
     for f in decided:
-        lines += [f"### {f.claim}", "", f"Rule: {f.rule}", "", f"Verdict: **{f.verdict}**.", ""]
+        lines += [f"### {f.claim}", "", f"Rule: {f.rule}", "", f"Test: {f.test}.", ""]
+        lines += [f"Verdict: **{f.verdict}**.", ""]
         lines += [f"- {e}" for e in f.evidence] + [""]
+    lines += _verdict_differences(decided, decided_other, settings)
     lines += ["## Every model x task", "", _markdown_table(tables["main"])]
+    lines += ["## The fits behind them", "", _markdown_table(tables["fits"])]
     lines += ["## Top, random and bottom neurons (retrained, test accuracy)", ""]
     lines += [_markdown_table(tables["quality"])]
     lines += [
@@ -379,10 +479,10 @@ def write_report(
         "",
         _markdown_table(tables["layers"]),
     ]
-    lines += ["## Overlap between tasks (minimal sets, within each model)", ""]
+    lines += ["## Overlap between tasks (minimal sets, within each model, against chance)", ""]
     lines += [_markdown_table(tables["overlap"])]
     lines += ["## Across models", ""]
-    lines += [f"- {v}" for v in verdicts(comparison["rows"])] + [""]
+    lines += [f"- {v}" for v in verdicts(comparison["rows"], results)] + [""]
     for name in figures:
         lines += [f"![{name}]({link}/{name}.png)", ""]
     report.write_text("\n".join(lines), encoding="utf-8")
@@ -405,7 +505,8 @@ def reproduce(
     results = run_reproduction(
         settings, cache=cache, data_dir=data_dir, device=device, callback=callback
     )
-    report = write_report(results, out_dir, settings, images=images)
+    other = cached_reproduction(settings.other(), cache=cache, data_dir=data_dir)
+    report = write_report(results, out_dir, settings, images=images, other=other)
     record_run(results, settings, report, cache)
     log.info("reproduce took %.1f minutes", (time.perf_counter() - start) / 60)
     return report, findings(results)

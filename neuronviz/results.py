@@ -28,7 +28,7 @@ __all__ = ["RESULT_VERSION", "AnalysisResult", "ResultStore"]
 
 log = logging.getLogger(__name__)
 
-RESULT_VERSION = 1
+RESULT_VERSION = 2  # 2: converged fits, tie orders, intervals and chance levels
 ARRAYS = ("order", "scores", "weights", "bias", "class_means", "minimal_neurons")
 
 
@@ -99,6 +99,22 @@ class AnalysisResult:
         return self.arrays["minimal_neurons"]
 
     @property
+    def size_draws(self) -> np.ndarray:
+        """Minimal-set sizes on the dev resamples (:mod:`neuronviz.intervals`); the size itself
+        when the result carries none."""
+        draws = self.arrays.get("minimal_size_draws")
+        return np.asarray([self.minimal["size"]] if draws is None else draws, dtype=np.int64)
+
+    @property
+    def localization_draws(self) -> np.ndarray:
+        """Minimal share / chance share on each dev resample (smaller: more localized)."""
+        chance = self.arrays.get("chance_share_draws")
+        if chance is None:
+            chance = np.asarray([self.minimal.get("chance_share") or np.nan])
+        n = min(len(chance), len(self.size_draws))
+        return (self.size_draws[:n] / self.n_neurons) / np.asarray(chance[:n], dtype=np.float64)
+
+    @property
     def weights(self) -> np.ndarray:
         """Oracle weights in standardised space, ``(classes, neurons)``."""
         return self.arrays["weights"]
@@ -142,6 +158,7 @@ class AnalysisResult:
         ranking,
         minimal,
         curves,
+        minimal_extra: dict | None = None,
         quality,
         ablation,
         control,
@@ -152,7 +169,7 @@ class AnalysisResult:
         extra_arrays: dict[str, np.ndarray] | None = None,
     ) -> AnalysisResult:
         """Assemble a result from the analysis steps' outputs."""
-        minimal_info = _plain(minimal)
+        minimal_info = {**_plain(minimal), **_plain(minimal_extra or {})}
         minimal_info.pop("neurons")
         return cls(
             model=data.model,
@@ -205,7 +222,22 @@ class AnalysisResult:
         return replace(self, key=key, entries=entries, model_source=model_source)
 
     def summary(self) -> dict:
-        """The documented summary (``--json``): accuracies are fractions in [0, 1]."""
+        """The documented summary (``--json``): accuracies are fractions in [0, 1], intervals are
+        95% (bootstrap over sentences), and every fit says whether it converged."""
+        control = None
+        if self.control is not None:
+            control = {
+                k: self.control.get(k)
+                for k in (
+                    "test_accuracy",
+                    "test_accuracy_ci",
+                    "minimal_test_accuracy",
+                    "kkt_max",
+                    "kkt_tol",
+                    "n_iter",
+                    "converged",
+                )
+            }
         return {
             "model": self.model,
             "task": self.task,
@@ -214,39 +246,58 @@ class AnalysisResult:
             "lambdas": [self.oracle["lambda1"], self.oracle["lambda2"]],
             "lambda_rule": self.lambda_search["rule"],
             "oracle": {
-                k: self.oracle[k]
+                k: self.oracle.get(k)
                 for k in (
                     "dev_accuracy",
                     "test_accuracy",
+                    "test_accuracy_ci",
                     "macro_f1",
                     "objective",
                     "zero_weight_fraction",
                     "kkt_max",
+                    "kkt_tol",
                     "n_iter",
                     "converged",
+                    "retrained",
+                    "retrained_converged",
+                    "retrained_grad_max",
                 )
+            },
+            "ranking": {
+                "method": self.method,
+                "n_weighted": self.neuron_ranking().ranked,
+                "n_neurons": self.n_neurons,
+                "fit": self.ranking.get("fit") or None,
             },
             "minimal": {
-                k: self.minimal[k]
+                k: self.minimal.get(k)
                 for k in (
                     "size",
+                    "size_interval",
                     "fraction",
+                    "fraction_interval",
                     "dev_accuracy",
                     "test_accuracy",
+                    "test_accuracy_ci",
+                    "gap_ci",
                     "threshold",
                     "reached",
+                    "beyond_ranked",
+                    "chance_share",
+                    "chance_share_interval",
+                    "localization",
+                    "localization_interval",
                 )
             },
-            "control": None
-            if self.control is None
-            else {
-                "test_accuracy": self.control["test_accuracy"],
-                "minimal_test_accuracy": self.control["minimal_test_accuracy"],
-            },
+            "control": control,
             "selectivity": None if self.control is None else self.control["selectivity"],
+            "selectivity_ci": None if self.control is None else self.control.get("selectivity_ci"),
             "minimal_selectivity": None
             if self.control is None
             else self.control["minimal_selectivity"],
+            "minimal_selectivity_ci": None
+            if self.control is None
+            else self.control.get("minimal_selectivity_ci"),
             "ranking_quality": self.ranking_quality,
             "layer_distribution": self.layers["minimal"]["count"],
             "layer_probe_test_accuracy": self.layers.get("probe_test_accuracy"),

@@ -8,7 +8,7 @@ would blur by dropping some of them, and they converge in far fewer passes than 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -26,6 +26,7 @@ from neuronviz.features import (
     standardised_columns,
 )
 from neuronviz.probe import FitResult, fit_ridge
+from neuronviz.uncertainty import pack, unpack
 
 if TYPE_CHECKING:
     from neuronviz.checkpoint import Checkpoint
@@ -36,8 +37,10 @@ __all__ = [
     "Retrained",
     "Retrainer",
     "accuracy_of",
+    "correct_of",
     "percent_size",
     "retrain_from_store",
+    "scored",
 ]
 
 MIN_RIDGE = 1e-5  # retrained probes keep a little L2 so the problem stays strongly convex
@@ -56,11 +59,42 @@ def sub_design(design: Design, columns: np.ndarray) -> Design:
 
 @dataclass(frozen=True)
 class Retrained:
-    """A probe retrained on chosen neurons, scored on dev and test."""
+    """A probe retrained on chosen neurons, scored on dev and test.
+
+    ``dev_bits`` / ``test_bits`` are its per-word correctness (packed bits, see
+    :func:`neuronviz.uncertainty.pack`): what bootstrap intervals over sentences resample.
+    ``grad_max`` is the final largest gradient entry and ``converged`` whether it is within the
+    retraining tolerance :data:`RETRAIN_TOL`.
+    """
 
     size: int
     dev: float
     test: float
+    dev_bits: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, np.uint8), repr=False, compare=False
+    )
+    test_bits: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, np.uint8), repr=False, compare=False
+    )
+    grad_max: float = float("nan")
+    converged: bool = False
+
+    def correct(self, split: str, n_words: int) -> np.ndarray:
+        """Per-word correctness on ``split`` (dev or test) of ``n_words`` words."""
+        return unpack(self.dev_bits if split == "dev" else self.test_bits, n_words)
+
+
+def scored(size: int, fit: FitResult, dev: np.ndarray, test: np.ndarray) -> Retrained:
+    """A :class:`Retrained` from a fit and its per-word correctness on dev and test."""
+    return Retrained(
+        size=size,
+        dev=float(dev.mean()) if len(dev) else 0.0,
+        test=float(test.mean()) if len(test) else 0.0,
+        dev_bits=pack(dev),
+        test_bits=pack(test),
+        grad_max=float(fit.kkt_max),
+        converged=bool(fit.converged),
+    )
 
 
 Control = tuple[torch.Tensor, np.ndarray, np.ndarray]  # train, dev, test labels of a control task
@@ -112,8 +146,8 @@ class Retrainer:
         found = self._recorded.get((key[0], columns_digest(np.frombuffer(key[1], np.int64))))
         if found is None:
             return None
-        self._memo[key] = Retrained(*found)
-        return self._memo[key]
+        self._memo[key] = found
+        return found
 
     def _remember(self, key: tuple[bool, bytes], cols: np.ndarray, result: Retrained) -> None:
         self._memo[key] = result
@@ -163,15 +197,20 @@ class Retrainer:
             max_iter=self.max_iter,
             tol_grad=RETRAIN_TOL,
         )
-        result = Retrained(
-            size=len(cols),
-            dev=accuracy_of(self.data.dev, fit, cols, dev),
-            test=accuracy_of(self.data.test, fit, cols, test),
+        result = scored(
+            len(cols),
+            fit,
+            correct_of(self.data.dev, fit, cols, dev),
+            correct_of(self.data.test, fit, cols, test),
         )
         self._remember((control is not None, cols.tobytes()), cols, result)
         if control is None:
             self._fits[cols.tobytes()] = fit
         return result
+
+    def all_retrained(self) -> list[Retrained]:
+        """Every task probe retrained (or recorded) so far, control probes left out."""
+        return [r for (control, _), r in self._memo.items() if not control]
 
     def fit_for(self, columns: np.ndarray) -> tuple[np.ndarray, FitResult]:
         """The probe retrained on ``columns`` (sorted, as the fit's rows are), reusing a past fit."""
@@ -240,21 +279,29 @@ def _retrain_from_store(
     fit = fit_ridge(
         design, y_train, len(source.classes), lambda2, max_iter=max_iter, tol_grad=RETRAIN_TOL
     )
-    scores = []
+    correct = []
     for split, gold in (("dev", y_dev), ("test", y_test)):
         entry = open_entry(getattr(source, split))
         x = standardised_columns(
             entry, cols, source.mean, source.scale, entry.manifest.n_words, torch.float16
         )
         y = label_ids(entry, source.task, source.classes) if gold is None else gold
-        scores.append(accuracy_of(EvalSet(x, y), fit, None, y))
-    return Retrained(size=len(cols), dev=scores[0], test=scores[1]), fit
+        correct.append(correct_of(EvalSet(x, y), fit, None, y))
+    return scored(len(cols), fit, *correct), fit
+
+
+def correct_of(
+    split: EvalSet, fit: FitResult, cols: np.ndarray | None, gold: np.ndarray
+) -> np.ndarray:
+    """Per-word correctness (bool) of ``fit`` (trained on ``cols``) on ``split`` against ``gold``."""
+    pred = split.logits(fit.weights, fit.bias, cols).argmax(1).numpy()
+    return pred == np.asarray(gold)
 
 
 def accuracy_of(split: EvalSet, fit: FitResult, cols: np.ndarray | None, gold: np.ndarray) -> float:
     """Accuracy of ``fit`` (trained on ``cols``) on ``split`` against ``gold`` label ids."""
-    pred = split.logits(fit.weights, fit.bias, cols).argmax(1).numpy()
-    return float(np.mean(pred == gold)) if len(gold) else 0.0
+    correct = correct_of(split, fit, cols, gold)
+    return float(np.mean(correct)) if len(correct) else 0.0
 
 
 def percent_size(percent: float, n_neurons: int) -> int:

@@ -15,13 +15,13 @@ from neuronviz.retrain import Retrained, Retrainer, percent_size
 
 __all__ = [
     "Ablation",
+    "CurveProbes",
     "Curves",
     "MinimalSet",
     "ablation",
     "curves",
     "minimal_set",
     "minimal_threshold",
-    "ranking_quality",
 ]
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,14 @@ def minimal_set(
 
 @dataclass(frozen=True)
 class Curves:
-    """Retrained accuracy on the top-k, random-k (mean, std over draws) and bottom-k neurons."""
+    """Retrained accuracy on the top-k, random-k and bottom-k neurons, per size and split.
+
+    ``top`` and ``bottom`` are the method's own sets, averaged over tie orders where they reach
+    into the neurons the method leaves tied (``top_draws`` / ``bottom_draws`` sets each);
+    ``random_values`` holds every random draw (``random_std`` with ddof 1). The ``*_ci`` and
+    ``random_band`` entries are test-split intervals (bootstrap over sentences; for random, the
+    central 95% of the draws), filled by :func:`neuronviz.intervals.curve_intervals`.
+    """
 
     percents: list[float]
     sizes: list[int]
@@ -113,78 +120,90 @@ class Curves:
     random_std: dict[str, list[float]]
     bottom: dict[str, list[float]]
     random_draws: list[int]
+    random_values: dict[str, list[list[float]]] = field(default_factory=dict)
+    bottom_values: dict[str, list[list[float]]] = field(default_factory=dict)
+    top_draws: list[int] = field(default_factory=list)
+    bottom_draws: list[int] = field(default_factory=list)
+    top_ci: list[list[float]] = field(default_factory=list)
+    bottom_ci: list[list[float]] = field(default_factory=list)
+    random_band: list[list[float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CurveProbes:
+    """The retrained probes behind :class:`Curves`, per size (their per-word correctness)."""
+
+    top: list[list[Retrained]]
+    random: list[list[Retrained]]
+    bottom: list[list[Retrained]]
 
 
 def draws_for(percent: float, draws: int) -> int:
-    """Random draws at a size: all of them up to 10%, fewer for large (costly, low-variance) sizes."""
-    if percent <= 10:
+    """Random draws at a size: all of them up to 5%, half (at least 5) at 10%, few at large
+    (costly, low-variance) sizes."""
+    if percent <= 5:
         return draws
+    if percent <= 10:
+        return max(1, min(draws, max(draws // 2, 5)))
     return max(1, min(draws, 2 if percent <= 20 else 1))
 
 
 def curves(
-    data: ProbeData, ranking: NeuronRanking, retrain: Retrainer, percents, draws: int, seed: int
-) -> Curves:
+    data: ProbeData,
+    ranking: NeuronRanking,
+    retrain: Retrainer,
+    percents,
+    draws: int,
+    seed: int,
+    tie_draws: int = 5,
+) -> tuple[Curves, CurveProbes]:
     """Top / random / bottom retrained accuracies for each percentage of neurons."""
     rng = np.random.default_rng(seed + 1)
-    out: dict[str, dict[str, list[float]]] = {
-        k: {"dev": [], "test": []} for k in ("top", "mean", "std", "bottom")
-    }
     sizes = [percent_size(percent, data.n_neurons) for percent in percents]
     used = [draws_for(percent, draws) for percent in percents]
     draws_at = [
         [rng.choice(data.n_neurons, k, replace=False) for _ in range(n_draws)]
         for k, n_draws in zip(sizes, used, strict=True)
     ]
+    tops = [ranking.top_sets(k, tie_draws, seed) for k in sizes]
+    bottoms = [ranking.bottom_sets(k, tie_draws, seed) for k in sizes]
     retrain.prefetch(
         cols
-        for k, chosen in zip(sizes, draws_at, strict=True)
-        for cols in (ranking.top(k), ranking.bottom(k), *chosen)
+        for group in zip(tops, bottoms, draws_at, strict=True)
+        for sets in group
+        for cols in sets
     )
-    for k, chosen in zip(sizes, draws_at, strict=True):
-        top, bottom = retrain(ranking.top(k)), retrain(ranking.bottom(k))
-        rand = [retrain(cols) for cols in chosen]
+    probes = CurveProbes(
+        top=[[retrain(c) for c in sets] for sets in tops],
+        random=[[retrain(c) for c in sets] for sets in draws_at],
+        bottom=[[retrain(c) for c in sets] for sets in bottoms],
+    )
+    out: dict[str, dict[str, list]] = {
+        k: {"dev": [], "test": []} for k in ("top", "mean", "std", "bottom", "values", "bottoms")
+    }
+    for top, rand, bottom in zip(probes.top, probes.random, probes.bottom, strict=True):
         for split in ("dev", "test"):
             values = [getattr(r, split) for r in rand]
-            out["top"][split].append(getattr(top, split))
-            out["bottom"][split].append(getattr(bottom, split))
+            out["top"][split].append(float(np.mean([getattr(r, split) for r in top])))
+            out["bottoms"][split].append([getattr(r, split) for r in bottom])
+            out["bottom"][split].append(float(np.mean(out["bottoms"][split][-1])))
+            out["values"][split].append(values)
             out["mean"][split].append(float(np.mean(values)))
-            out["std"][split].append(float(np.std(values)))
-    return Curves(list(percents), sizes, out["top"], out["mean"], out["std"], out["bottom"], used)
-
-
-def ranking_quality(
-    c: Curves, split: str = "test", percents=(1, 5, 10), margin: float = 0.0
-) -> dict:
-    """Top / random / bottom at the given percents, and whether the ranking beats random.
-
-    ``beats_random`` is False at a percent where top-k is not above the random-k mean by more than
-    ``margin`` plus one standard deviation of the random draws.
-    """
-    quality: dict = {}
-    for p in percents:
-        if p not in c.percents:
-            continue
-        i = c.percents.index(p)
-        top, mean, std, bottom = (
-            c.top[split][i],
-            c.random_mean[split][i],
-            c.random_std[split][i],
-            c.bottom[split][i],
-        )
-        quality[_key(p)] = {
-            "size": c.sizes[i],
-            "top": top,
-            "random_mean": mean,
-            "random_std": std,
-            "bottom": bottom,
-            "beats_random": bool(top > mean + std + margin),
-        }
-    return quality
-
-
-def _key(percent: float) -> str:
-    return f"{percent:g}"
+            out["std"][split].append(float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
+    result = Curves(
+        percents=list(percents),
+        sizes=sizes,
+        top=out["top"],
+        random_mean=out["mean"],
+        random_std=out["std"],
+        bottom=out["bottom"],
+        random_draws=used,
+        random_values=out["values"],
+        bottom_values=out["bottoms"],
+        top_draws=[len(t) for t in tops],
+        bottom_draws=[len(b) for b in bottoms],
+    )
+    return result, probes
 
 
 @dataclass(frozen=True)

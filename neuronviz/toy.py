@@ -91,7 +91,7 @@ def fit_toy(lambda1: float, lambda2: float = 1e-4, seed: int = 0) -> ToyFit:
         lambda1,
         lambda2,
         max_iter=300,
-        tol=1e-8,
+        kkt_tol=1e-6,
     )
     test = (problem.x_test - design.mean) / design.scale
     logits = torch.as_tensor(test, dtype=torch.float32) @ fit.weights + fit.bias

@@ -11,6 +11,7 @@ from neuronviz.figures import (
     minimal_share_figure,
     reach_figure,
 )
+from neuronviz.tables import with_ci
 from pages._shared import (
     chart,
     download_table,
@@ -44,7 +45,13 @@ if not picked:
     st.stop()
 report = compare_models(picked)
 
-for line in verdicts(report["rows"]):
+st.caption(
+    "Models of different widths compare through their **chance level**: the share of neurons "
+    "random sets need for the same accuracy (a wider model has more redundant neurons, so its "
+    "raw share is smaller anyway). Verdicts use a one-sided bootstrap test at the 5% level; "
+    "brackets are 95% intervals."
+)
+for line in verdicts(report["rows"], picked):
     st.markdown(f"- {line}")
 
 left, right = st.columns(2)
@@ -58,8 +65,10 @@ table = pd.DataFrame(
             "model": r["model"],
             "task": r["task"],
             "neurons": r["neurons"],
-            "oracle %": round(100 * r["oracle_test_accuracy"], 2),
-            "minimal % of neurons": round(100 * r["minimal_share"], 2),
+            "oracle %": with_ci(r["oracle_test_accuracy"], r["oracle_test_accuracy_ci"]),
+            "minimal % of neurons": with_ci(r["minimal_share"], r["minimal_share_interval"]),
+            "chance % of neurons": with_ci(r["chance_share"], r["chance_share_interval"], 100, 1),
+            "minimal / chance": with_ci(r["localization"], r["localization_interval"], 1, 3),
             **{
                 f"{float(k) * 100:g}% of oracle at % neurons": None
                 if v is None

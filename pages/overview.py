@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from neuronviz.figures import curves_figure
+from neuronviz.tables import overview_row, unconverged
 from pages._shared import (
     chart,
     download_table,
@@ -29,38 +30,14 @@ if not tasks:
 split = st.sidebar.radio("Accuracy on", ["test", "dev"], horizontal=True, key="overview_split")
 
 
-def pct(x: float | None) -> float | None:
-    return None if x is None else round(100 * x, 2)
-
-
-rows = []
-for task in tasks:
-    r = result_for(results, model, task)
-    q1 = r.ranking_quality.get("1", {})
-    rows.append(
-        {
-            "task": task,
-            "classes": len(r.classes),
-            "oracle %": pct(r.oracle[f"{split}_accuracy"]),
-            "minimal set": r.minimal["size"],
-            "minimal %neurons": round(100 * r.minimal["fraction"], 2),
-            "minimal acc %": pct(r.minimal[f"{split}_accuracy"]),
-            "top 1% acc": pct(q1.get("top")),
-            "random 1% acc": pct(q1.get("random_mean")),
-            "bottom 1% acc": pct(q1.get("bottom")),
-            "control %": pct(r.control["test_accuracy"]) if r.control else None,
-            "selectivity": pct(r.control["selectivity"]) if r.control else None,
-            "lambda1": r.oracle["lambda1"],
-            "lambda2": r.oracle["lambda2"],
-            "ranking": r.method
-            + (
-                f" ({r.ranking.get('weighting', 'uniform')})"
-                if r.method in ("lca", "lasso")
-                else ""
-            ),
-        }
-    )
+rows = [overview_row(result_for(results, model, task), split) for task in tasks]
 table = pd.DataFrame(rows)
+st.caption(
+    "Brackets: 95% intervals (accuracies: bootstrap over test sentences; minimal set: bootstrap "
+    "over dev sentences). Chance: the share of neurons random sets need for the same accuracy; "
+    "minimal / chance below 1 means the ranking's neurons do better than random ones. Top 1% "
+    "percentile: its rank among the random draws, with the one-sided p of a prediction test."
+)
 st.dataframe(table, hide_index=True, key="overview_table")
 download_table(table, f"{model}-overview", key="overview_csv")
 
@@ -69,8 +46,14 @@ for task in tasks:
     bad = [p for p, v in r.ranking_quality.items() if not v["beats_random"]]
     if bad:
         st.warning(
-            f"{task}: the ranking does not beat random neurons at {', '.join(bad)}% of neurons; "
-            "read its top-neuron charts with care.",
+            f"{task}: the ranking does not beat random neurons (p < 0.05) at "
+            f"{', '.join(bad)}% of neurons; read its top-neuron charts with care.",
+            icon=":material/warning:",
+        )
+    loose = unconverged(r)
+    if loose:
+        st.warning(
+            f"{task}: not converged: {'; '.join(loose)}. Its numbers may move with a longer fit.",
             icon=":material/warning:",
         )
     for note in r.warnings:

@@ -75,7 +75,7 @@ caps = {m: {r.settings.get("max_train_words") for r in picked if r.model == m} f
 if len({relative for _, relative in settings}) > 1 or any(len(c) > 1 for c in caps.values()):
     st.caption(
         "These results were computed with different settings (token cap, delta); "
-        "`neuronviz reproduce` runs them all with the paper's."
+        "`neuronviz reproduce` runs them all with the study's (`--paper`: the paper's lambda rule)."
     )
 else:
     st.caption(
@@ -85,20 +85,29 @@ else:
     )
 
 st.header("Findings")
+st.caption(
+    "Each finding is a set of comparisons, each against its chance level and decided by the "
+    "test named with it at the 5% level: yes, no (significantly the other way) or not "
+    "significant. Brackets are 95% intervals."
+)
 badge = {
     "holds": ":green[holds]",
     "does not hold": ":red[does not hold]",
     "mixed": ":orange[mixed]",
+    "not significant": ":gray[not significant]",
 }
 for f in findings(picked):
     with st.expander(f"**{badge.get(f.verdict, f.verdict)}**: {f.claim}"):
         st.markdown(f"*Rule:* {f.rule}")
+        st.markdown(f"*Test:* {f.test}.")
         st.markdown("\n".join(f"- {e}" for e in f.evidence) or "_no evidence: not measured_")
 
 tables = report_tables(picked)
 st.header("Every model x task")
 st.dataframe(tables["main"], hide_index=True, key="paper_main")
 download_table(tables["main"], "paper-main", key="paper_main_csv")
+st.header("The fits behind them")
+st.dataframe(tables["fits"], hide_index=True, key="paper_fits")
 st.header("Top, random and bottom neurons")
 st.dataframe(tables["quality"], hide_index=True, key="paper_quality")
 st.header("Layers")
@@ -108,5 +117,6 @@ chart(depth_profile_figure(comparison["rows"]), key="paper_depth")
 st.header("Tasks and models")
 chart(minimal_share_figure(comparison["rows"]), key="paper_share")
 overlap_charts(picked, chosen, key="paper_overlap")
-for line in verdicts(comparison["rows"]):
+st.dataframe(tables["overlap"], hide_index=True, key="paper_overlap_table")
+for line in verdicts(comparison["rows"], picked):
     st.markdown(f"- {line}")

@@ -57,8 +57,12 @@ def test_layers_page_shows_a_row_per_layer_and_task(app):
 
 def test_compare_two_models_gives_a_verdict(app):
     at = open_page(app, "compare", models="bert,gpt2")
-    assert any("more localized" in m.value for m in at.markdown)
-    assert set(at.dataframe[0].value["model"]) == {"bert", "gpt2"}
+    lines = [m.value for m in at.markdown if "chance" in m.value and "p = " in m.value]
+    assert lines and all(("more localized" in v) != ("not significant" in v) for v in lines)
+    table = at.dataframe[0].value
+    assert set(table["model"]) == {"bert", "gpt2"}
+    assert {"chance % of neurons", "minimal / chance"} <= set(table.columns)
+    assert all("[" in v for v in table["minimal % of neurons"])  # with its interval
 
 
 def test_explorer_highlights_corpus_and_typed_text(app):

@@ -13,6 +13,7 @@ from neuronviz.checkpoint import Checkpoint, columns_digest
 from neuronviz.probe import FitResult
 from neuronviz.retrain import Retrained
 from neuronviz.settings import resolve_cache_dir
+from neuronviz.uncertainty import pack
 
 
 def _fit(seed: int) -> FitResult:
@@ -31,14 +32,19 @@ def test_fits_and_retrained_probes_round_trip(tmp_path):
     assert torch.equal(back.weights, fit.weights) and torch.equal(back.bias, fit.bias)
     assert (back.objective, back.n_iter, back.converged, back.solver) == (0.5, 7, True, "owlqn")
     cols = np.array([4, 1, 9])
-    point.record_retrained(False, cols, Retrained(3, 0.8, 0.75))
-    point.record_retrained(True, cols, Retrained(3, 0.3, 0.25))
+    bits = pack(np.array([1, 0, 1, 1, 0, 0, 0, 1, 1], dtype=bool))
+    point.record_retrained(False, cols, Retrained(3, 0.8, 0.75, bits, bits[:1], 2e-4, True))
+    point.record_retrained(True, cols, Retrained(3, 0.3, 0.25, grad_max=1e-3))
     with (point.folder / "retrained.jsonl").open("a") as fh:
         fh.write('{"key": "key-a", "control": fal')  # a line cut short by the kill
-    assert point.retrained() == {
-        (False, columns_digest(cols)): (3, 0.8, 0.75),
-        (True, columns_digest(np.array([1, 4, 9]))): (3, 0.3, 0.25),
+    back = point.retrained()
+    assert back == {
+        (False, columns_digest(cols)): Retrained(3, 0.8, 0.75, grad_max=2e-4, converged=True),
+        (True, columns_digest(np.array([1, 4, 9]))): Retrained(3, 0.3, 0.25, grad_max=1e-3),
     }
+    task = back[(False, columns_digest(cols))]
+    assert task.dev_bits.tolist() == bits.tolist() and task.test_bits.tolist() == bits[:1].tolist()
+    assert task.correct("dev", 9).tolist() == [1, 0, 1, 1, 0, 0, 0, 1, 1]
     other = Checkpoint(point.folder, "key-b")  # another analysis' key: nothing of it is used
     assert other.load_fit("oracle") is None and other.retrained() == {}
     (point.folder / "oracle.npz").write_bytes(b"cut")

@@ -51,15 +51,57 @@ def test_neurons_added_in_one_step_are_ordered_by_weight_not_id():
     assert ranking.n_weighted == 4
 
 
-def test_all_zero_neurons_tie_at_the_bottom_in_secondary_order():
-    weights = np.zeros((2, 6))
+def test_all_zero_neurons_tie_in_a_seeded_random_order():
+    weights = np.zeros((2, 30))
     weights[0, 1] = 1.0
     weights[1, 3] = -2.0
-    secondary = np.array([0.1, 0.0, 0.9, 0.0, 0.5, 0.7])
-    ranking = lca_ranking(weights, ["a", "b"], secondary=secondary)
-    assert set(ranking.order[:2].tolist()) == {1, 3}
-    assert ranking.order[2:].tolist() == [2, 5, 4, 0]
-    assert ranking.per_class["b"].tolist() == [3]
+    first = lca_ranking(weights, ["a", "b"], tie_seed=0)
+    again = lca_ranking(weights, ["a", "b"], tie_seed=0)
+    other = lca_ranking(weights, ["a", "b"], tie_seed=1)
+    assert set(first.order[:2].tolist()) == {1, 3} and first.n_weighted == first.ranked == 2
+    assert sorted(first.order[2:].tolist()) == sorted(set(range(30)) - {1, 3})
+    assert first.order.tolist() == again.order.tolist()
+    assert first.order[2:].tolist() != other.order[2:].tolist()
+    assert first.order[2:].tolist() != sorted(first.order[2:].tolist())  # not by id
+    assert first.per_class["b"].tolist() == [3]
+
+
+def test_bottom_k_never_depends_on_neuron_ids():
+    """Bottom-k inside the tie is a random choice among the tied neurons: over tie orders every
+    tied neuron is as likely to be in it, the last ids (the last layer) no more than the first."""
+    weights = np.zeros((3, 100))
+    weights[:, :4] = np.eye(3, 4) + 0.1  # neurons 0-3 carry weight, 4-99 tie at zero
+    counts = np.zeros(100)
+    for seed in range(300):
+        ranking = lca_ranking(weights, list("abc"), tie_seed=seed)
+        for chosen in ranking.bottom_sets(10, 2, seed):
+            counts[chosen] += 1
+    assert counts[:4].sum() == 0  # a weighted neuron is never bottom while the tie is larger
+    expected = 300 * 2 * 10 / 96
+    assert counts[4:].min() > 0.6 * expected and counts[4:].max() < 1.5 * expected
+    assert abs(counts[-10:].mean() - counts[4:14].mean()) < 0.3 * expected
+
+
+def test_bottom_and_top_sets_at_the_edges_of_the_tie():
+    weights = np.zeros((1, 10))
+    weights[0, [2, 5, 7]] = [3.0, 2.0, 1.0]
+    ranking = lca_ranking(weights, ["x"], tie_seed=0)
+    # more than the tie: the whole tie and the lowest-ranked weighted neuron, one set
+    (bottom,) = ranking.bottom_sets(8, 5, 0)
+    assert set(bottom.tolist()) == set(range(10)) - {2, 5}
+    inside = ranking.bottom_sets(3, 5, 0)
+    assert len(inside) == 5 and all(set(b.tolist()) <= set(range(10)) - {2, 5, 7} for b in inside)
+    assert ranking.top_sets(2, 5, 0)[0].tolist() == [2, 5] and len(ranking.top_sets(3, 5, 0)) == 1
+    beyond = ranking.top_sets(5, 4, 0)
+    assert len(beyond) == 4 and all(b[:3].tolist() == [2, 5, 7] for b in beyond)
+    assert len({tuple(sorted(b.tolist())) for b in beyond}) > 1  # the tie drawn anew each time
+
+
+def test_rankings_without_ties_have_one_set_each():
+    ranking = random_ranking(20, seed=3)
+    assert ranking.ranked == 20
+    assert ranking.bottom_sets(4, 5, 0)[0].tolist() == ranking.order[-4:].tolist()
+    assert len(ranking.top_sets(4, 5, 0)) == 1
 
 
 def test_neurox_mode_matches_neurox_1_0_9():

@@ -8,9 +8,10 @@ import pytest
 
 from neuronviz.cli import main
 from neuronviz.errors import ConfigError
-from neuronviz.findings import findings
+from neuronviz.findings import decide, findings
 from neuronviz.reproduce import (
     ReproduceSettings,
+    cached_reproduction,
     last_run,
     report_tables,
     results_of_run,
@@ -58,10 +59,13 @@ def test_findings_are_computed_with_rules_and_numbers(study):
         "layers",
     }
     for f in decided.values():
-        assert f.verdict in {"holds", "does not hold", "mixed"}
-        assert f.rule and f.evidence
+        assert f.rule and f.test and f.evidence
+        assert f.verdict == decide([c.outcome for c in f.comparisons]) or f.key == "architectures"
     assert len(decided["small-subsets"].evidence) == 8
-    assert any("mean task-overlap Jaccard" in e for e in decided["architectures"].evidence)
+    assert len(decided["top-random-bottom"].comparisons) == 8 * 3
+    overlap = next(c for c in decided["architectures"].comparisons if "overlap" in c.label)
+    assert set(overlap.details["expected_jaccard"]) == {"bert", "xlnet"}
+    assert "observed / chance Jaccard" in overlap.text
     only_bert = [r for r in results if r.model == "bert"]
     assert {f.key: f.verdict for f in findings(only_bert)}["architectures"] == "not measured"
 
@@ -182,23 +186,22 @@ def test_report_figures_as_png_and_svg(study, tmp_path):
     assert "![minimal-share](figures/minimal-share.png)" in (tmp_path / "report.md").read_text()
 
 
-def test_top_random_bottom_needs_gaps_beyond_the_spread_of_random_draws():
-    from types import SimpleNamespace
-
-    from neuronviz.findings import _top_random_bottom
-
-    def result(task, top, mean, std, bottom):
-        q = {"top": top, "random_mean": mean, "random_std": std, "bottom": bottom}
-        q["beats_random"] = top > mean + std  # as neuronviz.subsets.ranking_quality sets it
-        return SimpleNamespace(model="m", task=task, ranking_quality={"1": q})
-
-    clear = result("pos", 0.90, 0.80, 0.01, 0.60)
-    inside = result("ccg", 0.851, 0.850, 0.003, 0.84)  # top above the mean, inside the spread
-    decide = _top_random_bottom([clear, inside])
-    assert decide.verdict == "mixed"
-    assert "top not above random by its spread" in decide.evidence[1]
-    assert "(no" not in decide.evidence[0]
-    flat = result("sem", 0.90, 0.80, 0.05, 0.78)  # random within its spread of bottom
-    decide = _top_random_bottom([flat])
-    assert decide.verdict == "does not hold"
-    assert "random not above bottom" in decide.evidence[0]
+def test_paper_settings_and_the_differences_section(study, tmp_path, data_dir):
+    settings, results, cache = study
+    paper = settings.other()
+    assert paper.paper and paper.command().endswith("--paper")
+    analysis = paper.analysis("bert")
+    assert (analysis.rule, analysis.weighting) == ("accuracy", "uniform")
+    assert settings.analysis("bert").rule == "separation"
+    found = cached_reproduction(settings, cache=cache, data_dir=data_dir)
+    assert [r.key for r in found] == [r.key for r in results]
+    assert cached_reproduction(paper, cache=cache, data_dir=data_dir) is None  # not computed
+    alone = write_report(results, tmp_path / "a", settings, images=False).read_text()
+    assert "not in the cache: run `" + paper.command() in alone
+    both = write_report(results, tmp_path / "b", settings, images=False, other=results)
+    text = both.read_text()
+    assert "| finding | the default | `--paper` | |" in text and "| same |" in text
+    assert "differs" not in text.split("## The paper's lambda rule")[1].split("##")[0]
+    tables = report_tables(results)
+    assert set(tables["main"]["lambda rule"]) == {"separation"}
+    assert {"oracle KKT", "control KKT", "retrained converged"} <= set(tables["fits"].columns)

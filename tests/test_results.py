@@ -92,12 +92,26 @@ def test_cli_probe_prints_summary_and_writes_json(tiny_bert, data_dir, cache_dir
         "ranking quality",
         "minimal set by layer",
         "<- chosen",
+        "95% intervals in brackets",
+        "chance level: random neurons need",
     ):
         assert text in out
     summary = json.loads(out_json.read_text())
     assert summary["layer_distribution"] and len(summary["layer_distribution"]) == 3
-    assert 0 <= summary["oracle"]["test_accuracy"] <= 1
+    oracle = summary["oracle"]
+    # the printed oracle line shows the accuracy with its interval, as in the JSON
+    low, high = oracle["test_accuracy_ci"]
+    printed = f"{100 * oracle['test_accuracy']:.2f} [{100 * low:.2f}, {100 * high:.2f}]"
+    line = next(x for x in out.splitlines() if x.startswith("oracle (all neurons)"))
+    assert f"test {printed}%" in line
+    assert ("NOT CONVERGED" in line) != oracle["converged"]
+    for field in ("kkt_max", "converged"):
+        assert field in summary["control"]
+    assert summary["selectivity_ci"] and summary["ranking"]["n_weighted"] > 0
+    assert summary["minimal"]["size_interval"]
     assert set(summary["ranking_quality"]) == {"1", "5", "10"}
+    for q in summary["ranking_quality"].values():
+        assert {"random_draws", "top_percentile", "top_ci"} <= set(q)
 
 
 @pytest.mark.parametrize(
