@@ -112,9 +112,9 @@ class AnalysisSettings:
     random_draws : int, default=20
         Random neuron sets per size up to 5% (half of them at 10%, fewer above, where they are
         costly and vary little).
-    tie_draws : int, default=5
+    tie_draws : int, default=3
         Tie orders a bottom-k (or top-k) that reaches into the neurons the method leaves tied
-        (all-zero weights) is averaged over.
+        (all-zero weights) is averaged over, at the ranking-quality sizes (2 elsewhere).
     kkt_tol : float, default=1e-4
         Every elastic-net fit (grid, oracle, lasso, control, resamples) runs until its largest
         KKT violation is at most this, or its budget ``oracle_iter`` is spent (then it is
@@ -145,7 +145,7 @@ class AnalysisSettings:
     oracle_iter: int = 1000  # a budget: fits stop at kkt_tol
     retrain_iter: int = 200  # a cap: retrains stop at convergence (see neuronviz.retrain)
     kkt_tol: float = KKT_TOL
-    tie_draws: int = 5
+    tie_draws: int = 3
     bootstrap: int = N_BOOT
     control: bool = True
     layers: bool = True
@@ -675,7 +675,14 @@ def analyse(
     stage("curves")
     percents = _feasible_percents(data, sorted(set(settings.percents) | set(QUALITY_PERCENTS)))
     curve, probes = curves(
-        data, ranking, retrain, percents, settings.random_draws, settings.seed, settings.tie_draws
+        data,
+        ranking,
+        retrain,
+        percents,
+        settings.random_draws,
+        settings.seed,
+        settings.tie_draws,
+        QUALITY_PERCENTS,
     )
     curve = curve_intervals(curve, probes, boots.test)
     quality = ranking_quality(curve, percents=QUALITY_PERCENTS)

@@ -283,6 +283,9 @@ def cmd_probe(args: argparse.Namespace) -> int:
         max_train_words=args.max_train_words,
         control=not args.no_control,
         layers=not args.no_layers,
+        kkt_tol=args.kkt_tol,
+        random_draws=args.random_draws,
+        tie_draws=args.tie_draws,
     )
     summaries = []
     for task in [t for group in args.task for t in _csv(group)]:
@@ -797,6 +800,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-train-words", type=int, help="cap on training words (the paper used 150000)"
     )
     pr.add_argument("--max-sentences", type=int, help="cap on sentences per split when extracting")
+    pr.add_argument(
+        "--kkt-tol",
+        type=float,
+        default=1e-4,
+        help="a fit is converged when its largest KKT violation is at most this",
+    )
+    pr.add_argument(
+        "--random-draws", type=int, default=20, help="random neuron sets per size (up to 5%%)"
+    )
+    pr.add_argument(
+        "--tie-draws",
+        type=int,
+        default=3,
+        help="tie orders a bottom-k among all-zero-weight neurons is averaged over",
+    )
     pr.add_argument("--no-control", action="store_true", help="skip the control task")
     pr.add_argument("--no-layers", action="store_true", help="skip per-layer probes")
     pr.add_argument(

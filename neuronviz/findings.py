@@ -355,8 +355,8 @@ def _top_random_bottom(results) -> Finding:
         "a size passes when top lies above the random draws and the random draws above bottom, "
         "each at the 5% level; fails when either order is significantly reversed.",
         "top vs random: one-sided Student t prediction test on the random draws (with top's "
-        "percentile among them); random vs bottom: Welch's t test against bottom's tie orders, "
-        "or the prediction test when bottom is one set",
+        "percentile among them); random vs bottom: one-sided Mann-Whitney U test against bottom's "
+        "tie orders, or the prediction test when bottom is one set",
         comparisons,
     )
 

@@ -62,8 +62,8 @@ def ranking_quality(curves: Curves, percents=(1, 5, 10), split: str = "test") ->
 
     ``beats_random``: top-k lies above the random draws by a one-sided prediction test at
     ``ALPHA`` (``p_top_vs_random``; ``top_percentile`` is its rank among the draws).
-    ``random_beats_bottom``: the random draws lie above bottom-k (Welch's t test against its tie
-    orders, or the prediction test when bottom-k is one set).
+    ``random_beats_bottom``: the random draws lie above bottom-k (a Mann-Whitney U test against
+    its tie orders, or the prediction test when bottom-k is one set).
     """
     quality: dict = {}
     for p in percents:

@@ -138,13 +138,14 @@ class CurveProbes:
     bottom: list[list[Retrained]]
 
 
-def draws_for(percent: float, draws: int) -> int:
-    """Random draws at a size: all of them up to 5%, half (at least 5) at 10%, few at large
-    (costly, low-variance) sizes."""
-    if percent <= 5:
+def draws_for(percent: float, draws: int, quality: bool = True) -> int:
+    """Random draws at a size. At the ranking-quality sizes (``quality``): all of them up to 5%,
+    half (at least 5) at 10%. Elsewhere the curve only needs its shape: at most 5 up to 10%,
+    2 at 20%, 1 above (costly, low-variance sizes)."""
+    if quality and percent <= 5:
         return draws
     if percent <= 10:
-        return max(1, min(draws, max(draws // 2, 5)))
+        return max(1, min(draws, max(draws // 2, 5) if quality else 5))
     return max(1, min(draws, 2 if percent <= 20 else 1))
 
 
@@ -155,18 +156,24 @@ def curves(
     percents,
     draws: int,
     seed: int,
-    tie_draws: int = 5,
+    tie_draws: int = 3,
+    quality=(1, 5, 10),
 ) -> tuple[Curves, CurveProbes]:
-    """Top / random / bottom retrained accuracies for each percentage of neurons."""
+    """Top / random / bottom retrained accuracies for each percentage of neurons.
+
+    At the ``quality`` sizes the random draws and tie orders are the full ``draws`` and
+    ``tie_draws`` (the tests of :mod:`neuronviz.intervals` need them); elsewhere fewer.
+    """
     rng = np.random.default_rng(seed + 1)
     sizes = [percent_size(percent, data.n_neurons) for percent in percents]
-    used = [draws_for(percent, draws) for percent in percents]
+    used = [draws_for(percent, draws, percent in quality) for percent in percents]
+    ties = [tie_draws if percent in quality else min(tie_draws, 2) for percent in percents]
     draws_at = [
         [rng.choice(data.n_neurons, k, replace=False) for _ in range(n_draws)]
         for k, n_draws in zip(sizes, used, strict=True)
     ]
-    tops = [ranking.top_sets(k, tie_draws, seed) for k in sizes]
-    bottoms = [ranking.bottom_sets(k, tie_draws, seed) for k in sizes]
+    tops = [ranking.top_sets(k, t, seed) for k, t in zip(sizes, ties, strict=True)]
+    bottoms = [ranking.bottom_sets(k, t, seed) for k, t in zip(sizes, ties, strict=True)]
     retrain.prefetch(
         cols
         for group in zip(tops, bottoms, draws_at, strict=True)

@@ -50,10 +50,13 @@ def test_minimal_set_size_interval_and_chance_level(result):
 
 def test_top_beats_random_beats_bottom(result):
     q = result.ranking_quality["10"]
-    assert q["top"] > q["random_mean"] + 0.2 > q["bottom"] + 0.2
-    assert q["beats_random"] and q["random_beats_bottom"]
-    assert q["top_percentile"] == 100 and q["p_top_vs_random"] < 0.001
+    assert q["top"] > q["random_mean"] + 0.2
+    assert q["beats_random"] and q["top_percentile"] == 100 and q["p_top_vs_random"] < 0.001
     assert q["top_ci"][0] < q["top"] < q["top_ci"][1]
+    # 5 random neurons of 48 rarely include one of the 4 informative ones: most draws score
+    # like the bottom (tied, uninformative) sets, and the test says the gap is not significant
+    assert q["random_mean"] > q["bottom"] and not q["random_beats_bottom"]
+    assert np.median(q["random_draws"]) < max(q["bottom_draws"]) + 0.05
 
 
 def test_bottom_is_the_methods_own_over_tie_orders(result):
@@ -63,8 +66,8 @@ def test_bottom_is_the_methods_own_over_tie_orders(result):
     ranking = result.neuron_ranking()
     assert ranking.ranked == result.summary()["ranking"]["n_weighted"] < 10
     q = result.ranking_quality["10"]
-    assert len(q["bottom_draws"]) == result.settings["tie_draws"] == 5
-    sets = ranking.bottom_sets(q["size"], 5, result.settings["seed"])
+    assert len(q["bottom_draws"]) == result.settings["tie_draws"] == 3
+    sets = ranking.bottom_sets(q["size"], 3, result.settings["seed"])
     assert all(not set(s.tolist()) & set(INFORMATIVE) for s in sets)
     assert len({tuple(sorted(s.tolist())) for s in sets}) > 1
 
