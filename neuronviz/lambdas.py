@@ -71,9 +71,10 @@ def class_prior(y: torch.Tensor, n_classes: int) -> np.ndarray:
 
 def class_means(design: Design, y: torch.Tensor, n_classes: int) -> np.ndarray:
     """Class-conditional means of the standardised features, shape ``(classes, neurons)``."""
+    y = y.to(design.device)  # labels live on the CPU; the design may sit on a GPU
     counts = torch.bincount(y, minlength=n_classes).float().clamp(min=1)
     onehot = torch.zeros(design.n_rows, n_classes, device=design.device)
-    onehot[torch.arange(design.n_rows, device=design.device), y.to(design.device)] = 1.0
+    onehot[torch.arange(design.n_rows, device=design.device), y] = 1.0
     return (design.backward(onehot / counts)).T.cpu().numpy()
 
 
