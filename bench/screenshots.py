@@ -25,6 +25,7 @@ VIEWS = {
     "heatmap": "heatmap?model=minilm&task=pos",
     "layers": "layers?model=minilm&task=pos,chunk,sem,ccg",
     "compare": "compare?models=minilm,smollm2-135m&task=pos,sem",
+    "paper": "paper",
     "deep-dive": "deep_dive?model=minilm&task=pos",
     "explorer": "explorer?model=minilm&task=pos&neuron={neuron}",
     "neuron-card": "neuron?model=minilm&q=the",

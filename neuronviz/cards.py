@@ -46,10 +46,20 @@ class TaskRole:
     in_minimal: bool
     top_of: list[tuple[str, float]]  # classes whose top neurons include it, with its mass share
     weights: list[tuple[str, float]]  # its largest probe weights (standardised space), signed
+    ranked: int = -1  # how many neurons the ranking orders; the rest tie (-1: all)
+
+    @property
+    def tied(self) -> bool:
+        """The ranking gives this neuron no weight: its rank among the tied rest is arbitrary."""
+        return 0 <= self.ranked < self.rank
 
     @property
     def top_percent(self) -> float:
         return 100.0 * self.rank / self.n_neurons
+
+    def rank_text(self) -> str:
+        """``17`` or ``tied (after 2131)``: a tied neuron's position is a random draw."""
+        return f"tied (after {self.ranked})" if self.tied else str(self.rank)
 
 
 @dataclass(frozen=True)
@@ -126,6 +136,7 @@ def neuron_card(
                 in_minimal=bool(np.isin(neuron, r.minimal_neurons)),
                 top_of=top_of,
                 weights=weights,
+                ranked=r.neuron_ranking().ranked,
             )
         )
     layer = neuron // first.hidden_size

@@ -334,13 +334,23 @@ def layer_figure(results, *, measure: str = "share", which: str = "minimal") -> 
             secondary_y=False,
         )
         if "probe_test_accuracy" in r.layers:
+            accuracy = r.layers["probe_test_accuracy"]
+            ci = r.layers.get("probe_test_ci")
             fig.add_trace(
                 go.Scatter(
                     x=r.layer_names,
-                    y=[100 * a for a in r.layers["probe_test_accuracy"]],
-                    name=f"{r.task}: layer probe",
+                    y=[100 * a for a in accuracy],
+                    name=f"{r.task}: layer probe" + (" (95% interval)" if ci else ""),
                     mode="lines+markers",
                     line={"color": colour, "width": 3, "dash": "dot"},
+                    error_y=None
+                    if not ci
+                    else {
+                        "type": "data",
+                        "symmetric": False,
+                        "array": [100 * (c[1] - a) for c, a in zip(ci, accuracy, strict=True)],
+                        "arrayminus": [100 * (a - c[0]) for c, a in zip(ci, accuracy, strict=True)],
+                    },
                 ),
                 secondary_y=True,
             )

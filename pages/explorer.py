@@ -51,11 +51,18 @@ st.query_params["neuron"] = ",".join(labels)
 neuron, label = neurons[0], labels[0]
 minimal = set(result.minimal_neurons.tolist())
 rank_of = {int(n): i + 1 for i, n in enumerate(result.order)}
+ranked = result.neuron_ranking().ranked
 for n, lab in zip(neurons, labels, strict=True):
     top_classes = sorted(range(len(result.classes)), key=lambda c: -abs(result.weights[c, n]))[:4]
     weights = ", ".join(f"`{result.classes[c]}` {result.weights[c, n]:+.3f}" for c in top_classes)
+    where = (
+        f"rank **{rank_of[n]}** of {result.n_neurons}"
+        if rank_of[n] <= ranked
+        else f"**unranked**: the probe gives it no weight (tied with the last "
+        f"{result.n_neurons - ranked} neurons)"
+    )
     st.markdown(
-        f"**Neuron {lab}** of {model}: rank **{rank_of[n]}** of {result.n_neurons} for {task}"
+        f"**Neuron {lab}** of {model}: {where} for {task}"
         + (" (in the minimal set)" if n in minimal else "")
         + f"; largest probe weights: {weights}"
     )

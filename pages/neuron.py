@@ -56,8 +56,8 @@ def show_card(card: NeuronCard) -> None:
     rows = [
         {
             "task": role.task,
-            "rank": role.rank,
-            "top %": round(role.top_percent, 2),
+            "rank": role.rank_text(),
+            "top %": None if role.tied else round(role.top_percent, 2),
             "in minimal set": "yes" if role.in_minimal else "no",
             "top neuron of classes": ", ".join(f"{c} ({100 * s:.1f}%)" for c, s in role.top_of)
             or "-",

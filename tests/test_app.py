@@ -32,7 +32,13 @@ def test_start_with_nothing_cached_explains_and_offers_a_run(monkeypatch, tmp_pa
 
 def test_overview_table_and_curves_follow_the_task_choice(app):
     at = open_page(app, "overview", model="bert", task="pos")
-    assert list(at.dataframe[0].value["task"]) == ["pos"]
+    table = at.dataframe[0].value
+    assert list(table["task"]) == ["pos"]
+    # every headline number with its interval, the fits' convergence and the chance level
+    assert all("[" in table[c][0] for c in ("oracle test %", "minimal set", "top 1% acc"))
+    assert table["oracle fit"][0].endswith(("ok", "NOT converged"))
+    assert "chance % of neurons" in table.columns and "ranked neurons" in table.columns
+    assert any("95% intervals" in c.value for c in at.caption)
     at.multiselect(key="overview_tasks").set_value(["chunk", "pos"]).run()
     assert not at.exception
     assert sorted(at.dataframe[0].value["task"]) == ["chunk", "pos"]
@@ -189,8 +195,11 @@ def test_explorer_shades_by_contribution_to_a_class(app):
 def test_paper_page_shows_findings_and_tables(app):
     at = open_page(app, "paper")
     assert len(at.expander) == 5
-    assert any("holds" in e.label or "mixed" in e.label for e in at.expander)
-    assert len(at.dataframe[0].value) == 3  # bert x pos, bert x chunk, gpt2 x pos
+    assert all(any("*Test:* " in m.value for m in e.markdown) for e in at.expander)
+    main_table = at.dataframe[0].value
+    assert len(main_table) == 3  # bert x pos, bert x chunk, gpt2 x pos
+    assert {"lambda rule", "weighting", "chance % of neurons"} <= set(main_table.columns)
+    assert "oracle KKT" in at.dataframe[1].value.columns  # the fits behind the numbers
     at.multiselect(key="paper_models").set_value(["bert"]).run()
     assert not at.exception
     assert len(at.dataframe[0].value) == 2

@@ -34,6 +34,17 @@ def test_card_lists_every_task_with_rank_and_classes(analysed):
     assert {c for c, _ in role.top_of} == {c for c, ns in per_class.items() if top in ns}
     assert role.weights and abs(role.weights[0][1]) == np.abs(pos.weights[:, top]).max()
     assert card.label == f"{top // pos.hidden_size}:{top % pos.hidden_size}"
+    assert not role.tied and role.rank_text() == "1"
+
+
+def test_a_neuron_without_weight_is_shown_as_tied_not_ranked(analysed):
+    pos = analysed[0]
+    ranked = pos.neuron_ranking().ranked
+    assert ranked < pos.n_neurons  # the elastic net leaves some neurons at zero
+    last = int(pos.order[-1])
+    role = next(r for r in neuron_card(analysed, pos.model, last).roles if r.task == "pos")
+    assert role.tied and role.rank_text() == f"tied (after {ranked})"
+    assert not np.abs(pos.weights[:, last]).any()
 
 
 def test_class_search_returns_the_heaviest_neurons_of_the_class(analysed):
