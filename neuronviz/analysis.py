@@ -566,7 +566,8 @@ def _minimal_uncertainty(
         "beyond_ranked": bool(minimal.size > ranking.ranked),
         "chance_share": chance,
         "chance_share_interval": _ci(interval(chance_draws)),
-        "chance_censored": float(np.mean(chance_draws >= 1.0)),
+        # beyond the largest random size measured: interpolated toward all neurons
+        "chance_extrapolated": float(np.mean(chance_draws > curve.sizes[-1] / data.n_neurons)),
         "localization": minimal.fraction / chance,
         "localization_interval": _ci(interval(localization)),
         "prefix_sizes": sorted(prefixes),

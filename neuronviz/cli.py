@@ -205,6 +205,12 @@ def format_summary(result) -> str:
             f"  chance level: random neurons need {_ci(m['chance_share'], m.get('chance_share_interval'), digits=1)}% "
             f"of the neurons for the same dev accuracy; minimal / chance {_ci(m['localization'], m.get('localization_interval'), 1, 3)}"
         )
+        if m.get("chance_extrapolated"):
+            lines.append(
+                f"  (in {100 * m['chance_extrapolated']:.0f}% of the resamples random sets stay "
+                "below the threshold at every measured size: the crossing is interpolated toward "
+                "all neurons, which reach the oracle's accuracy)"
+            )
     if m.get("beyond_ranked"):
         lines.append(
             f"  note: the minimal set is larger than the {ranked} neurons the ranking orders; "

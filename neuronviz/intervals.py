@@ -11,8 +11,9 @@ Everything here reuses the per-word correctness the retrained probes already com
   dev accuracy, so resampling dev sentences gives the sizes another dev set could have given
   (training variance is left out: ``--seeds`` measures that, at the cost of full refits);
 - the chance level of that size: the share of neurons *random* sets need to reach the same
-  threshold, read off the random-k dev curve (interpolated in log size) on the same resamples,
-  so models of different widths compare by ``minimal share / chance share``.
+  threshold, read off the random-k dev curve (interpolated in log size; the curve ends at all
+  neurons with the oracle's accuracy) on the same resamples, so models of different widths
+  compare by ``minimal share / chance share``.
 """
 
 from __future__ import annotations
@@ -152,17 +153,33 @@ def chance_share_draws(
     n_neurons: int,
 ) -> tuple[float, np.ndarray]:
     """The share of neurons random sets need to reach the minimal-set threshold: on the dev set
-    as it is, and on each dev resample (the chance level of the minimal share)."""
+    as it is, and on each dev resample (the chance level of the minimal share).
+
+    The random-k curve ends at all neurons with the oracle's own accuracy (every neuron is then
+    chosen), so a threshold above the largest measured random size is interpolated between that
+    size and all neurons rather than cut off.
+    """
     n = dev.n_words
     means = np.stack([_mean_correct(draws, "dev", n) for draws in random_probes])
+    curve_sizes = [*sizes, n_neurons] if sizes[-1] < n_neurons else list(sizes)
+    extra = len(curve_sizes) - len(sizes)
     observed = means.mean(1)
     oracle_acc = float(np.mean(oracle_dev_correct))
     point = crossing_share(
-        sizes, observed, minimal_threshold(oracle_acc, delta, relative), n_neurons
+        curve_sizes,
+        np.concatenate([observed, [oracle_acc] * extra]),
+        minimal_threshold(oracle_acc, delta, relative),
+        n_neurons,
     )
+    oracle_draws = dev.accuracies(oracle_dev_correct)
     acc = dev.accuracies(means)
-    thresholds = _thresholds(dev.accuracies(oracle_dev_correct), delta, relative)
+    if extra:
+        acc = np.concatenate([acc, oracle_draws[:, None]], axis=1)
+    thresholds = _thresholds(oracle_draws, delta, relative)
     draws = np.array(
-        [crossing_share(sizes, acc[b], thresholds[b], n_neurons) for b in range(len(thresholds))]
+        [
+            crossing_share(curve_sizes, acc[b], thresholds[b], n_neurons)
+            for b in range(len(thresholds))
+        ]
     )
     return point, draws

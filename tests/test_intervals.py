@@ -102,3 +102,16 @@ def test_ranking_quality_decides_by_the_tests():
     assert clear["p_top_vs_random"] == pytest.approx(stats.t.sf(t, 19))
     inside = ranking_quality(_curves(mean + sd, draws, [0.79, 0.81]), percents=(1,))["1"]
     assert not inside["beats_random"] and not inside["random_beats_bottom"]
+
+
+def test_chance_share_beyond_the_largest_random_size_heads_for_all_neurons():
+    """All neurons reach the oracle's accuracy: a random curve still below the threshold at
+    its largest size crosses between that size and all neurons, not at 'all neurons'."""
+    oracle = probe(0.95, 0)
+    random = [[probe(a, 10 * i + j) for j in range(3)] for i, a in enumerate((0.5, 0.7, 0.9))]
+    boot = SentenceBootstrap.build(LENGTHS, 200, seed=0)
+    point, draws = chance_share_draws(
+        random, [10, 100, 1000], oracle.correct("dev", N_WORDS), boot, 1.0, True, 10_000
+    )
+    assert 1000 / 10_000 < point < 1.0
+    assert (draws > 0.1).mean() > 0.9 and (draws < 1.0).all()
