@@ -260,12 +260,12 @@ def curves_figure(result, split: str = "test") -> go.Figure:
             + "<br>%{y:.2f}%<extra></extra>",
         )
     )
-    ticks = sorted(set(x) | {round(100 * m["fraction"], 2)})
     fig.update_xaxes(
         type="log",
         title="neurons used (% of all, log scale)",
-        tickvals=ticks,
-        ticktext=[f"{t:g}" for t in ticks],
+        tickvals=list(x),
+        ticktext=[f"{t:g}" for t in x],
+        tickangle=0,
     )
     fig.update_yaxes(title=f"{split} accuracy (%)")
     bands = "bands: 95% intervals" if on_test else "band: central 95% of random draws"

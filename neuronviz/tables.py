@@ -31,10 +31,13 @@ def with_ci(value: float | None, ci, scale: float = 100, digits: int = 2) -> str
 
 
 def fit_status(record: dict | None) -> str:
-    """``8.1e-05 ok`` or ``3.2e-04 NOT converged``: a fit's KKT and whether it met its tolerance."""
+    """``converged, KKT 9.8e-05 <= 1e-04`` or ``NOT converged, KKT 3.2e-04 > 1e-04``."""
     if not record or record.get("kkt_max") is None:
         return ""
-    return f"{record['kkt_max']:.1e} " + ("ok" if record.get("converged") else "NOT converged")
+    tol = record.get("kkt_tol", 1e-4)
+    if record.get("converged"):
+        return f"converged, KKT {record['kkt_max']:.1e} <= {tol:.0e}"
+    return f"NOT converged, KKT {record['kkt_max']:.1e} > {tol:.0e}"
 
 
 def main_row(r: AnalysisResult) -> dict:
