@@ -557,6 +557,9 @@ def _minimal_uncertainty(
     best = retrain(minimal.neurons)
     test_correct = best.correct("test", len(data.test.y))
     low, high = (float(v) for v in np.percentile(draws, [2.5, 97.5]))
+    # a prefix retrained later (curves, refinement) may reach the threshold below the searched
+    # size where the accuracy curve is not monotone: the interval always holds the reported size
+    low, high = min(low, minimal.size), max(high, minimal.size)
     localization = (draws / n) / chance_draws
     info = {
         "size_interval": [low, high],

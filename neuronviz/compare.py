@@ -177,20 +177,24 @@ def verdicts(rows: Sequence[dict], results: Sequence[AnalysisResult] = ()) -> li
         if len(mine) < 2:
             continue
         mine.sort(key=lambda r: r["localization"])
-        best, worst = mine[0], mine[-1]
+        best = mine[0]
         numbers = ", ".join(
             f"{r['model']} {100 * r['minimal_share']:.2f}%{_fmt_interval(r['minimal_share_interval'])} "
             f"of neurons, chance {100 * r['chance_share']:.1f}%, ratio {r['localization']:.3f}"
             f"{_fmt_interval(r['localization_interval'], 1, 3)}"
             for r in mine
         )
-        a, b = by_key.get((best["model"], task)), by_key.get((worst["model"], task))
-        p = localization_p(a, b) if a is not None and b is not None else None
-        if p is None:
+        best_result = by_key.get((best["model"], task))
+        others = [by_key.get((r["model"], task)) for r in mine[1:]]
+        if best_result is None or any(o is None for o in others):
             call = f"{best['model']} has the smaller ratio (no test: results not given)"
-        elif p < ALPHA:
-            call = f"**{best['model']} is more localized** relative to chance (p = {p:.3f})"
         else:
-            call = f"**not significant** (p = {p:.3f}): the models cannot be told apart"
+            # more localized than *every* other model: the largest of the one-sided p-values
+            p = float(np.max([localization_p(best_result, o) for o in others]))
+            than = ", ".join(r["model"] for r in mine[1:])
+            if p < ALPHA:
+                call = f"**{best['model']} is more localized** relative to chance than {than} (p = {p:.3f})"
+            else:
+                call = f"**not significant** (p = {p:.3f}): the models cannot be told apart"
         lines.append(f"**{task}**: {call}; {numbers}.")
     return lines

@@ -228,6 +228,22 @@ def _localization_text(r: AnalysisResult) -> str:
     )
 
 
+def _architecture_verdict(local: list[str | None], disjoint: str | None, a: str, b: str) -> str:
+    """One pair of models: ``local`` names the significantly more localized model per common
+    task (None: undecided), ``disjoint`` the significantly more disjoint one."""
+    decided = {w for w in local if w is not None}
+    if decided == {a, b}:
+        return "does not hold"  # the models split the tasks
+    localized = local[0] if local[0] is not None and len(set(local)) == 1 else None
+    if localized is not None and localized == disjoint:
+        return "holds"
+    if decided and disjoint is not None and disjoint not in decided:
+        return "does not hold"  # the criteria name different models
+    if not decided and disjoint is None:
+        return "not significant"
+    return "mixed"
+
+
 def _architectures(results) -> Finding:
     models = _by_model(results)
     comparisons: list[Comparison] = []
@@ -251,18 +267,16 @@ def _architectures(results) -> Finding:
                     min(p_a, p_b),
                 )
             )
-        da, db = (
-            overlap_ratio_draws(list(models[a].values())),
-            overlap_ratio_draws(list(models[b].values())),
-        )
+        # the same task pairs on both sides: an average over other pairs would compare the
+        # tasks that happened to be analysed, not the models
+        shared_a = [models[a][t] for t in common]
+        shared_b = [models[b][t] for t in common]
+        da, db = overlap_ratio_draws(shared_a), overlap_ratio_draws(shared_b)
         disjoint = None
         if da is not None and db is not None:
             p_a, p_b = bootstrap_p(da, db), bootstrap_p(db, da)
             disjoint = a if p_a < ALPHA else b if p_b < ALPHA else None
-            ta, tb = (
-                compare_tasks(list(models[a].values())),
-                compare_tasks(list(models[b].values())),
-            )
+            ta, tb = compare_tasks(shared_a), compare_tasks(shared_b)
             comparisons.append(
                 Comparison(
                     f"task overlap {a} vs {b}",
@@ -284,21 +298,7 @@ def _architectures(results) -> Finding:
                     },
                 )
             )
-        localized = (
-            local_outcomes[0]
-            if local_outcomes[0] and all(w == local_outcomes[0] for w in local_outcomes)
-            else "split"
-            if {a, b} <= set(local_outcomes)
-            else None
-        )
-        if localized in (a, b) and localized == disjoint:
-            verdicts.append("holds")
-        elif localized == "split" or (localized in (a, b) and disjoint not in (None, localized)):
-            verdicts.append("does not hold")
-        elif localized is None and disjoint is None:
-            verdicts.append("not significant")
-        else:
-            verdicts.append("mixed")
+        verdicts.append(_architecture_verdict(local_outcomes, disjoint, a, b))
     verdict = (
         "not measured" if not verdicts else verdicts[0] if len(set(verdicts)) == 1 else "mixed"
     )

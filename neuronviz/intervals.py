@@ -112,8 +112,10 @@ def minimal_size_draws(
     """The minimal-set size on each dev resample: the smallest measured prefix whose resampled
     dev accuracy reaches the resampled oracle's threshold (all neurons when none does).
 
-    ``prefixes`` maps a prefix size to its retrained probe; on the dev set as it is, this is the
-    size the coarse-to-fine search chose (every measured size below it missed the threshold).
+    ``prefixes`` maps a prefix size to its retrained probe. On the dev set as it is, this is the
+    size the coarse-to-fine search chose (every size it measured below it missed the threshold),
+    unless a prefix measured afterwards (the curves, the interval's refinement) reaches the
+    threshold below it, which only a non-monotone stretch of the accuracy curve allows.
     """
     sizes = np.array(sorted(prefixes), dtype=np.int64)
     if sizes.size == 0:

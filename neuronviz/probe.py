@@ -93,10 +93,15 @@ def _check_lambdas(lambda1: float, lambda2: float) -> None:
             raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
+def _f64(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in float64, on the CPU where its device has no float64 (Apple's MPS)."""
+    return (t.cpu() if t.device.type == "mps" else t).double()
+
+
 def _loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     # Rows in the logits' precision, their mean in float64: near the optimum the line searches
     # compare objectives that differ by less than a float32 sum of 10^5 rows can resolve.
-    return (torch.logsumexp(logits, 1) - logits.gather(1, y[:, None])[:, 0]).double().mean()
+    return _f64(torch.logsumexp(logits, 1) - logits.gather(1, y[:, None])[:, 0]).mean()
 
 
 def _residual(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -135,8 +140,8 @@ def kkt_violation(
 
 def _penalties(w: torch.Tensor, lambda1: float, lambda2: float) -> float:
     """``lambda1 * sum|w| + lambda2 * sum w**2``, summed in float64 (see :func:`_loss`)."""
-    l1 = float(torch.sum(w.abs(), dtype=torch.float64)) if lambda1 else 0.0
-    l2 = float(torch.sum(w * w, dtype=torch.float64)) if lambda2 else 0.0
+    l1 = float(_f64(w.abs()).sum()) if lambda1 else 0.0
+    l2 = float(_f64(w * w).sum()) if lambda2 else 0.0
     return lambda1 * l1 + lambda2 * l2
 
 
@@ -166,6 +171,7 @@ def fit_elastic_net(
     tol: float = 1e-6,
     kkt_tol: float = KKT_TOL,
     trace: Trace | None = None,
+    callback: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
 ) -> FitResult:
     """Solve the elastic-net probe objective with FISTA (backtracking, adaptive restart).
 
@@ -227,6 +233,8 @@ def fit_elastic_net(
         w, b, logits_w, obj, t = w_new, b_new, logits_new, obj_new, t_new
         if trace is not None:
             trace.append((time.perf_counter(), n_iter, obj))
+        if callback is not None:
+            callback(n_iter, w, b)
         step_l *= 0.9  # let the step grow again where the surface is flatter
         if stall >= 5 or n_iter % 25 == 0:
             kkt = _kkt_at(design, y, w, b, logits_w, lambda1, lambda2)
@@ -316,6 +324,7 @@ def fit_owlqn(
                     kkt_tol,
                     trace,
                     kkt,
+                    callback,
                 )
             s_list.clear()
             y_list.clear()
@@ -369,10 +378,23 @@ def _owlqn_step(pw, pb, w, b, obj, s_list, y_list, smooth, lambda1):
 
 
 def _fista_rescue(
-    design, y, n_classes, lambda1, lambda2, point, n_iter, max_iter, kkt_tol, trace, kkt
+    design,
+    y,
+    n_classes,
+    lambda1,
+    lambda2,
+    point,
+    n_iter,
+    max_iter,
+    kkt_tol,
+    trace,
+    kkt,
+    callback=None,
 ) -> FitResult:
-    """OWL-QN found no descent step: FISTA continues from ``point`` with the budget left."""
+    """OWL-QN found no descent step: FISTA continues from ``point`` with the budget left; its
+    steps are numbered after OWL-QN's in ``trace`` and for ``callback``."""
     log.debug("OWL-QN stalled at KKT %.2e after %d iterations; FISTA continues", kkt, n_iter)
+    steps: Trace = []
     rest = fit_elastic_net(
         design,
         y,
@@ -382,8 +404,11 @@ def _fista_rescue(
         init=point,
         max_iter=max(max_iter - n_iter, 1),
         kkt_tol=kkt_tol,
-        trace=trace,
+        trace=steps,
+        callback=None if callback is None else (lambda it, w, b: callback(n_iter + it, w, b)),
     )
+    if trace is not None:
+        trace.extend((t, n_iter + it, obj) for t, it, obj in steps)
     return replace(rest, n_iter=n_iter + rest.n_iter, solver="owlqn+fista")
 
 

@@ -244,9 +244,17 @@ def lca_ranking(
         scores=priority.copy(),
         per_class=per_class,
         cutoffs=cutoffs,
-        n_weighted=len(order),
+        n_weighted=_ranked_prefix(np.asarray(order, dtype=np.int64), priority),
         weighting="uniform" if class_weights is None else "frequency",
     )
+
+
+def _ranked_prefix(order: np.ndarray, priority: np.ndarray) -> int:
+    """How many leading neurons of ``order`` carry weight. NeuroX's steps can select
+    zero-weight neurons (float rounding keeps a class's running sum below its total); from the
+    first of them on, the order is arbitrary and counts as the tie."""
+    zero = np.flatnonzero(priority[order] <= 0)
+    return int(zero[0]) if len(zero) else len(order)
 
 
 def probeless_scores(class_means: np.ndarray) -> np.ndarray:

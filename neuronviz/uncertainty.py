@@ -180,15 +180,19 @@ def draws_differ(high: Sequence[float], low: Sequence[float]) -> float:
     return float("nan")
 
 
-def bootstrap_p(smaller: np.ndarray, larger: np.ndarray) -> float:
+def bootstrap_p(smaller: np.ndarray, larger: np.ndarray, min_draws: int = 100) -> float:
     """One-sided bootstrap p-value of the claim ``smaller < larger``.
 
     The share of paired resamples in which ``smaller >= larger`` (ties count half); the two
-    arrays are independent bootstrap draws of the two quantities, paired by index.
+    arrays are independent bootstrap draws of the two quantities, paired by index. Pairs with a
+    missing (non-finite) value are dropped; with fewer than ``min_draws`` left there is no test
+    (NaN), never a p-value of 0 from a single draw.
     """
     a, b = np.asarray(smaller, dtype=np.float64), np.asarray(larger, dtype=np.float64)
     n = min(a.size, b.size)
-    if n == 0:
-        return float("nan")
     a, b = a[:n], b[:n]
-    return float(((a > b).sum() + 0.5 * (a == b).sum()) / n)
+    keep = np.isfinite(a) & np.isfinite(b)
+    a, b = a[keep], b[keep]
+    if a.size < min_draws:
+        return float("nan")
+    return float(((a > b).sum() + 0.5 * (a == b).sum()) / a.size)

@@ -16,6 +16,7 @@ from neuronviz.errors import NeuronvizError
 from neuronviz.models import LoadedModel, load_model
 from neuronviz.results import AnalysisResult, ResultStore, preferred
 from neuronviz.settings import resolve_cache_dir
+from neuronviz.text import plain
 
 
 @st.cache_resource(show_spinner="Loading model...")
@@ -63,8 +64,9 @@ def chart(fig, where=None, **kwargs):
 
 
 def show_error(exc: NeuronvizError) -> None:
-    """A neuronviz error as a readable box, never a traceback."""
-    st.error(str(exc), icon=":material/error:")
+    """A neuronviz error as a readable box, never a traceback; shown as plain text, since its
+    message may quote what a user typed or a link carried."""
+    st.error(plain(str(exc), limit=None), icon=":material/error:")
 
 
 def cache_root() -> Path:
@@ -125,8 +127,8 @@ def linked_models(models: list[str]) -> list[str]:
     unknown = [m for m in asked if m not in models]
     if unknown:
         st.warning(
-            f"This link asks for {', '.join(repr(m) for m in unknown)}, with no analysis in this "
-            f"cache (analysed: {', '.join(models)})."
+            f"This link asks for {', '.join(plain(m, 60) for m in unknown[:5])}, with no analysis "
+            f"in this cache (analysed: {', '.join(plain(m) for m in models)})."
         )
     return [m for m in asked if m in models]
 
@@ -145,8 +147,8 @@ def pick_model(results: list[AnalysisResult], *, key: str) -> str:
     asked = st.query_params.get("model")
     if asked and asked not in models:
         st.warning(
-            f"This link asks for model {asked!r}, which has no analysis in this cache; "
-            f"showing {model}. Analyse it on the Start page to see it here."
+            f"This link asks for model {plain(asked, 60)}, which has no analysis in this cache; "
+            f"showing {plain(model)}. Analyse it on the Start page to see it here."
         )
     st.query_params["model"] = model
     st.session_state[LAST_MODEL] = model
@@ -159,8 +161,8 @@ def pick_tasks(results: list[AnalysisResult], model: str, *, key: str, multi: bo
     missing = [t for t in _param_list("task") if t not in tasks]
     if missing:
         st.warning(
-            f"{model} has no analysis of {', '.join(repr(t) for t in missing)} in this cache "
-            f"(it has: {', '.join(tasks)}); showing what there is."
+            f"{plain(model)} has no analysis of {', '.join(plain(t, 60) for t in missing[:5])} "
+            f"in this cache (it has: {', '.join(plain(t) for t in tasks)}); showing what there is."
         )
     wanted = [
         t for t in (_param_list("task") or st.session_state.get(LAST_TASKS, [])) if t in tasks

@@ -7,6 +7,8 @@ import streamlit as st
 
 from neuronviz.cards import NeuronCard, entry_stats, search
 from neuronviz.errors import NeuronvizError
+from neuronviz.fileutil import slug
+from neuronviz.text import plain
 from pages._shared import (
     download_table,
     pick_model,
@@ -111,7 +113,7 @@ if found.kind == "neuron":
     show_card(found.card)
     st.query_params["neuron"] = found.card.label
 elif found.kind == "class":
-    st.subheader(f"Top neurons for {query}")
+    st.subheader(f"Top neurons for {plain(query)}")
     table = pd.DataFrame(
         [
             {
@@ -124,14 +126,14 @@ elif found.kind == "class":
         ]
     )
     st.dataframe(table, hide_index=True, key="card_class_table")
-    download_table(table, f"{model}-{query}-neurons", key="card_class_csv")
+    download_table(table, f"{model}-{slug(query)}-neurons", key="card_class_csv")
     pick = st.selectbox("Open the card of", list(table["neuron"]), key="card_pick_class")
     show_card(search(pick, results, model).card)
 else:
     if not found.words:
-        st.info(f"{query!r} does not occur in the cached test sentences of {model}.")
+        st.info(f"{plain(query)} does not occur in the cached test sentences of {plain(model)}.")
         st.stop()
-    st.subheader(f"Neurons that fire most on {query!r}")
+    st.subheader(f"Neurons that fire most on {plain(query)}")
     st.caption(
         f"{found.words[0].occurrences} occurrences in the test split; score = mean activation "
         "on the word, in standard deviations above the neuron's usual level."
@@ -147,6 +149,6 @@ else:
         ]
     )
     st.dataframe(table, hide_index=True, key="card_word_table")
-    download_table(table, f"{model}-{query}-word-neurons", key="card_word_csv")
+    download_table(table, f"{model}-{slug(query)}-word-neurons", key="card_word_csv")
     pick = st.selectbox("Open the card of", list(table["neuron"]), key="card_pick_word")
     show_card(search(pick, results, model).card)

@@ -163,3 +163,29 @@ def test_every_finding_names_its_test_level_and_comparisons():
     assert [c["outcome"] for c in levels["comparisons"]] == ["yes", "yes"]
     assert all(0 <= c["p_value"] < 0.05 for c in levels["comparisons"])
     assert decided["architectures"]["verdict"] == "not measured"  # one model only
+
+
+@pytest.mark.parametrize(
+    ("local", "disjoint", "verdict"),
+    [
+        (["a", "a"], "a", "holds"),
+        (["a", None], None, "mixed"),  # one task decided: not "not significant"
+        (["a", None], "a", "mixed"),
+        ([None, None], None, "not significant"),
+        (["a", "b"], None, "does not hold"),  # the models split the tasks
+        (["a", "a"], "b", "does not hold"),  # the criteria name different models
+        ([None, None], "a", "mixed"),
+    ],
+)
+def test_architecture_verdict_rule(local, disjoint, verdict):
+    from neuronviz.findings import _architecture_verdict
+
+    assert _architecture_verdict(local, disjoint, "a", "b") == verdict
+
+
+def test_architectures_compare_overlap_on_the_tasks_both_models_have():
+    a = _model("a", 5, 10, 0.3, shared=False, seed=1)
+    a.append(fake_result("a", "ccg", size=10, chance=0.3, seed=9))  # a third task only a has
+    b = _model("b", 10, 60, 0.3, shared=True, seed=3)
+    overlap = next(c for c in _architectures(a + b).comparisons if "overlap" in c.label)
+    assert set(overlap.details["expected_jaccard"]["a"]) == {"chunk/pos"}

@@ -191,3 +191,18 @@ def test_bad_class_weights(class_weights, neurox, message):
 def test_bad_weights():
     with pytest.raises(ConfigError, match="do not match"):
         lca_ranking(np.zeros((3, 4)), ["a", "b"])
+
+
+def test_neurox_order_counts_only_weighted_neurons_as_ranked():
+    """NeuroX's rounding can put zero-weight neurons into its last step; they are not ranked."""
+    rng = np.random.default_rng(3)
+    weights = np.zeros((5, 300), dtype=np.float32)
+    weights[:, :100] = rng.normal(size=(5, 100))
+    ours = lca_ranking(weights, list("abcde"), neurox_order=True)
+    lca = lca_ranking(weights, list("abcde"))
+    assert lca.ranked == 100
+    assert 0 < ours.ranked <= 100 and len(ours.order) == 300  # the order itself stays NeuroX's
+    assert (np.abs(weights[:, ours.order[: ours.ranked]]).max(0) > 0).all()
+    tied = ours.order[ours.ranked :]
+    assert set(range(100, 300)) <= set(tied.tolist())
+    assert set(np.concatenate(ours.bottom_sets(20, 3, 0)).tolist()) <= set(tied.tolist())

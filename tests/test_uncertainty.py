@@ -117,3 +117,9 @@ def test_bootstrap_p_and_percentile():
     assert bootstrap_p(large, small) > 0.99
     assert 0.3 < bootstrap_p(small, rng.normal(10, 1, 1000)) < 0.7
     assert percentile_of(0.5, [0.1, 0.5, 0.9]) == pytest.approx(50.0)
+    # a missing value or a handful of draws is no evidence: no test, not p = 0
+    assert np.isnan(bootstrap_p(np.array([np.nan]), np.array([1.0])))
+    assert np.isnan(bootstrap_p(small[:10], large[:10]))
+    with_gaps = small.copy()
+    with_gaps[::2] = np.nan
+    assert bootstrap_p(with_gaps, large) < 0.01
