@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["plain"]
+__all__ = ["plain", "quoted"]
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:\"'=])")
+# Inline Markdown, HTML, LaTeX ($) and Streamlit's :directive[...] / :emoji: syntax.
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#!|<>~$&:])")
+# Block syntax only counts at the start of a line: a list item, a numbered item, a quote.
+_LEADING_MARK = re.compile(r"^(\s*)([-+])")
+_LEADING_NUMBER = re.compile(r"^(\s*\d+)\.")
 _ADDRESS = re.compile(r"(?i)(https?|ftp|file|mailto|javascript|data|www)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2064]")
 ZERO_WIDTH = "\u200b"
@@ -22,12 +26,20 @@ ZERO_WIDTH = "\u200b"
 def plain(value: object, limit: int | None = 120) -> str:
     """``value`` as Markdown that displays its characters literally and links nowhere.
 
-    Every Markdown or HTML punctuation character is backslash-escaped; a zero-width space follows
-    every scheme or ``www`` so autolinking renderers see no address; control and invisible
-    characters go; more than ``limit`` characters are cut with an ellipsis (None: no limit).
+    Every character that can start Markdown, HTML or Streamlit syntax is backslash-escaped (list
+    and numbering marks only at the start); a zero-width space follows every scheme or ``www`` so
+    autolinking renderers see no address; control and invisible characters go; more than
+    ``limit`` characters are cut with an ellipsis (None: no limit).
     """
     text = _CONTROL.sub("", str(value))
     if limit is not None and len(text) > limit:
         text = text[: max(limit - 1, 0)] + "…"
     text = _MARKDOWN.sub(r"\\\1", text)
+    text = _LEADING_MARK.sub(r"\1\\\2", text)
+    text = _LEADING_NUMBER.sub(r"\1\\.", text)
     return _ADDRESS.sub(lambda m: m.group(0) + ZERO_WIDTH, text)
+
+
+def quoted(value: object, limit: int | None = 120) -> str:
+    """:func:`plain` in single quotes, for a name a user typed or a link asked for."""
+    return f"'{plain(value, limit)}'"

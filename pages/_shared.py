@@ -16,7 +16,7 @@ from neuronviz.errors import NeuronvizError
 from neuronviz.models import LoadedModel, load_model
 from neuronviz.results import AnalysisResult, ResultStore, preferred
 from neuronviz.settings import resolve_cache_dir
-from neuronviz.text import plain
+from neuronviz.text import plain, quoted
 
 
 @st.cache_resource(show_spinner="Loading model...")
@@ -127,7 +127,7 @@ def linked_models(models: list[str]) -> list[str]:
     unknown = [m for m in asked if m not in models]
     if unknown:
         st.warning(
-            f"This link asks for {', '.join(plain(m, 60) for m in unknown[:5])}, with no analysis "
+            f"This link asks for {', '.join(quoted(m, 60) for m in unknown[:5])}, with no analysis "
             f"in this cache (analysed: {', '.join(plain(m) for m in models)})."
         )
     return [m for m in asked if m in models]
@@ -147,7 +147,7 @@ def pick_model(results: list[AnalysisResult], *, key: str) -> str:
     asked = st.query_params.get("model")
     if asked and asked not in models:
         st.warning(
-            f"This link asks for model {plain(asked, 60)}, which has no analysis in this cache; "
+            f"This link asks for model {quoted(asked, 60)}, which has no analysis in this cache; "
             f"showing {plain(model)}. Analyse it on the Start page to see it here."
         )
     st.query_params["model"] = model
@@ -161,7 +161,7 @@ def pick_tasks(results: list[AnalysisResult], model: str, *, key: str, multi: bo
     missing = [t for t in _param_list("task") if t not in tasks]
     if missing:
         st.warning(
-            f"{plain(model)} has no analysis of {', '.join(plain(t, 60) for t in missing[:5])} "
+            f"{plain(model)} has no analysis of {', '.join(quoted(t, 60) for t in missing[:5])} "
             f"in this cache (it has: {', '.join(plain(t) for t in tasks)}); showing what there is."
         )
     wanted = [

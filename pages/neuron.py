@@ -8,7 +8,7 @@ import streamlit as st
 from neuronviz.cards import NeuronCard, entry_stats, search
 from neuronviz.errors import NeuronvizError
 from neuronviz.fileutil import slug
-from neuronviz.text import plain
+from neuronviz.text import plain, quoted
 from pages._shared import (
     download_table,
     pick_model,
@@ -131,9 +131,9 @@ elif found.kind == "class":
     show_card(search(pick, results, model).card)
 else:
     if not found.words:
-        st.info(f"{plain(query)} does not occur in the cached test sentences of {plain(model)}.")
+        st.info(f"{quoted(query)} does not occur in the cached test sentences of {plain(model)}.")
         st.stop()
-    st.subheader(f"Neurons that fire most on {plain(query)}")
+    st.subheader(f"Neurons that fire most on {quoted(query)}")
     st.caption(
         f"{found.words[0].occurrences} occurrences in the test split; score = mean activation "
         "on the word, in standard deviations above the neuron's usual level."

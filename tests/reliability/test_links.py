@@ -1,5 +1,5 @@
 """Links cannot inject content: Markdown and HTML in every URL parameter of every page come out
-as plain text, never as a link, an image or an element."""
+as plain text, never as a link, an image or an element (``neuronviz.text`` itself: test_text.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 from apptools import APP
 from streamlit.testing.v1 import AppTest
-
-from neuronviz.text import plain
 
 PAGES = sorted(p.stem for p in (Path(APP).parent / "pages").glob("*.py") if p.stem != "_shared")
 PAYLOADS = [
@@ -39,19 +37,6 @@ def _shown_text(at: AppTest) -> list[str]:
     for kind in ("header", "subheader"):
         shown += [e.value for e in getattr(at, kind)]
     return [str(v) for v in shown]
-
-
-@pytest.mark.parametrize("payload", PAYLOADS)
-def test_plain_text_shows_itself_and_links_nowhere(payload):
-    text = plain(payload)
-    assert not any(p.search(text) for p in INJECTED), text
-    # what remains once Markdown drops its escapes is the text itself (plus zero-width spaces)
-    assert re.sub(r"\\(.)", r"\1", text).replace("\u200b", "") == payload
-
-
-def test_plain_text_is_short_and_has_no_control_characters():
-    assert plain("a" * 500, limit=20) == "a" * 19 + "…"
-    assert plain("x\x00y\u202ez\n") == "xyz"
 
 
 @pytest.mark.slow
