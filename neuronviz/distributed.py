@@ -19,6 +19,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from neuronviz.progress import Progress, ProgressCallback
 from neuronviz.retrain import Control, Retrained, retrain_from_store
 from neuronviz.shards import ShardSpec, build_shard, build_sharded
 
-__all__ = ["RayFitPool", "connect", "extract_split_ray"]
+__all__ = ["ExtractorPool", "RayFitPool", "connect", "extract_split_ray"]
 
 log = logging.getLogger(__name__)
 
@@ -194,30 +195,22 @@ def extract_split_ray(
     dtype: str = "auto",
     revision: str | None = None,
     callback: ProgressCallback | None = None,
+    pool: ExtractorPool | None = None,
 ) -> ActivationEntry:
-    """Build (or resume) one split's entry as shards extracted by ``workers`` Ray actors."""
+    """Build (or resume) one split's entry as shards extracted by ``workers`` Ray actors (those
+    of ``pool`` when given, so the splits of one task load the model once per worker)."""
     ray = _ray()
     connect()
 
     def produce(folder: Path, todo: list[ShardSpec], done: dict) -> int:
         n_workers = default_workers(len(todo), workers, device)
-        done.update(
-            _run_shards(
-                ray,
-                model,
-                split,
-                todo,
-                folder,
-                settings,
-                key,
-                n_workers,
-                device,
-                dtype,
-                revision,
-                cache,
-                callback,
+        with ExitStack() as stack:
+            own = pool or stack.enter_context(
+                ExtractorPool(model, cache, device=device, dtype=dtype, revision=revision)
             )
-        )
+            done.update(
+                _run_shards(ray, own, split, todo, folder, settings, key, n_workers, callback)
+            )
         return n_workers
 
     def build(folder: Path) -> Manifest:
@@ -226,63 +219,97 @@ def extract_split_ray(
     return cache.get_or_build(key, build)
 
 
+class ExtractorPool:
+    """Ray actors that each hold the model, kept for every split of one task.
+
+    Loading the model is most of a small split's cost, so the actors of the first split extract
+    the others too (more are added if a later split can use more); all are ended on exit.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        cache: ActivationCache,
+        device: str = "auto",
+        dtype: str = "auto",
+        revision: str | None = None,
+    ) -> None:
+        self.model, self.cache, self.device = model, cache, device
+        self.dtype, self.revision = dtype, revision
+        self.actors: list[Any] = []
+
+    def __enter__(self) -> ExtractorPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        ray = _ray()
+        for a in self.actors:
+            ray.kill(a)
+        self.actors = []
+
+    def take(self, n_workers: int) -> list[Any]:
+        """``n_workers`` actors, started now where the pool has fewer."""
+        ray = _ray()
+        cpus, _ = _capacity()
+        use_gpu = _uses_gpu(self.device)
+        threads = 1 if use_gpu else max(1, cpus // n_workers)
+        actor = ray.remote(
+            num_cpus=0 if use_gpu else threads,
+            num_gpus=1 if use_gpu else 0,
+            max_restarts=MAX_RETRIES,
+            max_task_retries=MAX_RETRIES,
+            runtime_env=_worker_env(),
+        )(_Extractor)
+        worker_device = "cuda" if use_gpu else ("cpu" if self.device == "auto" else self.device)
+        while len(self.actors) < n_workers:
+            self.actors.append(
+                actor.remote(
+                    self.model,
+                    worker_device,
+                    self.dtype,
+                    self.revision,
+                    str(self.cache.root),
+                    threads,
+                )
+            )
+        return self.actors[:n_workers]
+
+
 def _run_shards(
     ray,
-    model: str,
+    pool: ExtractorPool,
     split: TaskSplit,
     todo: Sequence[ShardSpec],
     folder: Path,
     settings: ExtractionSettings,
     key: EntryKey,
     n_workers: int,
-    device: str,
-    dtype: str,
-    revision: str | None,
-    cache: ActivationCache,
     callback: ProgressCallback | None,
 ) -> dict[int, tuple[Any, dict[str, Any]]]:
-    cpus, _ = _capacity()
-    use_gpu = _uses_gpu(device)
-    threads = 1 if use_gpu else max(1, cpus // n_workers)
-    actor = ray.remote(
-        num_cpus=0 if use_gpu else threads,
-        num_gpus=1 if use_gpu else 0,
-        max_restarts=MAX_RETRIES,
-        max_task_retries=MAX_RETRIES,
-        runtime_env=_worker_env(),
-    )(_Extractor)
-    worker_device = "cuda" if use_gpu else ("cpu" if device == "auto" else device)
-    actors = [
-        actor.remote(model, worker_device, dtype, revision, str(cache.root), threads)
-        for _ in range(n_workers)
-    ]
+    actors = pool.take(n_workers)
     log.info("extracting %d shard(s) on %d Ray worker(s)", len(todo), n_workers)
     split_ref = ray.put(split)
     done: dict[int, tuple[Any, dict[str, Any]]] = {}
     words = sum(s.rows[1] - s.rows[0] for s in todo)
     pending: dict[Any, tuple[ShardSpec, Any]] = {}
     queue = list(todo)
-    try:
-        with Progress(f"extract {key.model}", words, unit="word", callback=callback) as bar:
-            idle = list(actors)
-            while queue or pending:
-                while queue and idle:
-                    spec, who = queue.pop(0), idle.pop()
-                    ref = who.build.remote(
-                        split_ref, spec, str(folder), settings, key.model_fingerprint
-                    )
-                    pending[ref] = (spec, who)
-                ready, _ = ray.wait(list(pending), num_returns=1)
-                spec, who = pending.pop(ready[0])
-                try:
-                    done[spec.index] = ray.get(ready[0])
-                except Exception as exc:  # a RayTaskError / ActorDiedError after its retries
-                    raise _unwrap(exc) from None
-                idle.append(who)
-                bar.update(spec.rows[1] - spec.rows[0])
-    finally:
-        for a in actors:
-            ray.kill(a)
+    with Progress(f"extract {key.model}", words, unit="word", callback=callback) as bar:
+        idle = list(actors)
+        while queue or pending:
+            while queue and idle:
+                spec, who = queue.pop(0), idle.pop()
+                ref = who.build.remote(
+                    split_ref, spec, str(folder), settings, key.model_fingerprint
+                )
+                pending[ref] = (spec, who)
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            spec, who = pending.pop(ready[0])
+            try:
+                done[spec.index] = ray.get(ready[0])
+            except Exception as exc:  # a RayTaskError / ActorDiedError after its retries
+                raise _unwrap(exc) from None
+            idle.append(who)
+            bar.update(spec.rows[1] - spec.rows[0])
     return done
 
 

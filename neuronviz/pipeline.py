@@ -11,6 +11,7 @@ import logging
 import shutil
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -236,49 +237,62 @@ def extract_task(
     )
     entries: dict[str, ActivationEntry] = {}
     cached: dict[str, bool] = {}
-    for name in splits:
-        split = data[name]
-        key = _key(identity, split, settings)
-        entry = cache.lookup(key)
-        cached[name] = entry is not None
-        if entry is None and engine == "ray":
-            from neuronviz.distributed import extract_split_ray
+    with ExitStack() as stack:
+        pool = None  # Ray actors holding the model, started for the first split that needs them
+        for name in splits:
+            split = data[name]
+            key = _key(identity, split, settings)
+            entry = cache.lookup(key)
+            cached[name] = entry is not None
+            if entry is None and engine == "ray":
+                from neuronviz.distributed import ExtractorPool, connect, extract_split_ray
 
-            log.info(
-                "extracting %s %s/%s (%d words) on Ray",
-                identity.name,
-                data.name,
-                name,
-                split.n_words,
-            )
-            entry = extract_split_ray(
-                str(model) if loaded is None else loaded.source,
-                split,
-                key,
-                cache,
-                settings,
-                workers=workers,
-                shard_words=shard_words or DEFAULT_SHARD_WORDS,
-                device=device,
-                dtype=dtype,
-                revision=revision,
-                callback=callback,
-            )
-        elif entry is None:
-            if loaded is None:
-                loaded = load_model(
-                    str(model), device=device, dtype=dtype, revision=revision, cache_dir=cache.root
+                source = str(model) if loaded is None else loaded.source
+                if pool is None:
+                    connect()
+                    pool = stack.enter_context(
+                        ExtractorPool(source, cache, device=device, dtype=dtype, revision=revision)
+                    )
+                log.info(
+                    "extracting %s %s/%s (%d words) on Ray",
+                    identity.name,
+                    data.name,
+                    name,
+                    split.n_words,
                 )
-            log.info(
-                "extracting %s %s/%s (%d words)", identity.name, data.name, name, split.n_words
-            )
-            if shard_words:
-                entry = extract_split_sharded(
-                    loaded, split, key, cache, settings, shard_words, callback
+                entry = extract_split_ray(
+                    source,
+                    split,
+                    key,
+                    cache,
+                    settings,
+                    workers=workers,
+                    shard_words=shard_words or DEFAULT_SHARD_WORDS,
+                    device=device,
+                    dtype=dtype,
+                    revision=revision,
+                    callback=callback,
+                    pool=pool,
                 )
-            else:
-                entry = extract_split(loaded, split, key, cache, settings, callback)
-        entries[name] = cache.add_labels(entry, data.name, data.column, split.labels)
+            elif entry is None:
+                if loaded is None:
+                    loaded = load_model(
+                        str(model),
+                        device=device,
+                        dtype=dtype,
+                        revision=revision,
+                        cache_dir=cache.root,
+                    )
+                log.info(
+                    "extracting %s %s/%s (%d words)", identity.name, data.name, name, split.n_words
+                )
+                if shard_words:
+                    entry = extract_split_sharded(
+                        loaded, split, key, cache, settings, shard_words, callback
+                    )
+                else:
+                    entry = extract_split(loaded, split, key, cache, settings, callback)
+            entries[name] = cache.add_labels(entry, data.name, data.column, split.labels)
     return ExtractionResult(model=identity.name, task=data.name, entries=entries, cached=cached)
 
 
