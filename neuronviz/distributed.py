@@ -223,7 +223,7 @@ class ExtractorPool:
     """Ray actors that each hold the model, kept for every split of one task.
 
     Loading the model is most of a small split's cost, so the actors of the first split extract
-    the others too (more are added if a later split can use more); all are ended on exit.
+    the others too (the train split comes first and uses the most); all are ended on exit.
     """
 
     def __init__(
@@ -248,7 +248,11 @@ class ExtractorPool:
         self.actors = []
 
     def take(self, n_workers: int) -> list[Any]:
-        """``n_workers`` actors, started now where the pool has fewer."""
+        """``n_workers`` actors. A pool with fewer is restarted at the new size: its actors hold
+        CPUs sized for fewer workers, and an added actor waiting for those would wait forever."""
+        if n_workers <= len(self.actors):
+            return self.actors[:n_workers]
+        self.__exit__()
         ray = _ray()
         cpus, _ = _capacity()
         use_gpu = _uses_gpu(self.device)
@@ -261,18 +265,13 @@ class ExtractorPool:
             runtime_env=_worker_env(),
         )(_Extractor)
         worker_device = "cuda" if use_gpu else ("cpu" if self.device == "auto" else self.device)
-        while len(self.actors) < n_workers:
-            self.actors.append(
-                actor.remote(
-                    self.model,
-                    worker_device,
-                    self.dtype,
-                    self.revision,
-                    str(self.cache.root),
-                    threads,
-                )
+        self.actors = [
+            actor.remote(
+                self.model, worker_device, self.dtype, self.revision, str(self.cache.root), threads
             )
-        return self.actors[:n_workers]
+            for _ in range(n_workers)
+        ]
+        return self.actors
 
 
 def _run_shards(

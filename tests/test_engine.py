@@ -57,3 +57,44 @@ def test_the_local_path_runs_without_ray_installed(tiny_bert, data_dir, tmp_path
     )
     assert "LOCAL-OK" in run.stdout, run.stderr[-3000:]
     assert "needs Ray" in run.stderr
+
+
+class _FakeRay:
+    """Records actors started (with their CPUs) and killed, without a cluster."""
+
+    def __init__(self, cpus: int) -> None:
+        self.cpus, self.started, self.killed = cpus, [], []
+
+    def cluster_resources(self) -> dict:
+        return {"CPU": self.cpus}
+
+    def remote(self, **options):
+        fake = self
+
+        class Handle:
+            def remote(self, *args):
+                actor = (len(fake.started), options["num_cpus"])
+                fake.started.append(actor)
+                return actor
+
+        return lambda cls: Handle()
+
+    def kill(self, actor) -> None:
+        self.killed.append(actor)
+
+
+def test_the_extractor_pool_reuses_its_actors_and_restarts_to_grow(monkeypatch, tmp_path):
+    from neuronviz import distributed
+    from neuronviz.cache import ActivationCache
+
+    fake = _FakeRay(cpus=2)
+    monkeypatch.setattr(distributed, "_ray", lambda: fake)
+    with distributed.ExtractorPool("m", ActivationCache(tmp_path)) as pool:
+        first = pool.take(1)
+        assert first == [(0, 2)]  # one actor holding both CPUs
+        assert pool.take(1) == first and fake.killed == []  # the next split reuses it
+        grown = pool.take(2)
+        # the one-worker actor holds every CPU: an added one would wait forever, so all restart
+        assert fake.killed == first and grown == [(1, 1), (2, 1)]
+        assert pool.take(1) == grown[:1]
+    assert fake.killed == [*first, *grown]
