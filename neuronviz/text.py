@@ -15,7 +15,8 @@ __all__ = ["plain", "quoted"]
 
 # Inline Markdown, HTML, LaTeX ($) and Streamlit's :directive[...] / :emoji: syntax.
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#!|<>~$&:])")
-# Block syntax only counts at the start of a line: a list item, a numbered item, a quote.
+# List and numbering marks only count at the start of a line (a quote's > and a list's * are
+# escaped everywhere above).
 _LEADING_MARK = re.compile(r"^(\s*)([-+])")
 _LEADING_NUMBER = re.compile(r"^(\s*\d+)\.")
 _ADDRESS = re.compile(r"(?i)(https?|ftp|file|mailto|javascript|data|www)")
