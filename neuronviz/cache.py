@@ -6,7 +6,9 @@ or a few neurons are read without touching the rest), the words themselves, labe
 tasks that used it, and a JSON manifest with shapes, sizes and SHA-256 sums.
 
 Entries are keyed by model (name + weight fingerprint), corpus, split, the exact token content,
-aggregation and window, under ``<cache>/activations/<model>/<entry id>/``. They are built in a
+aggregation and window, under ``<cache>/activations/<model>/<entry id>/``. Every file is read
+only after it matches what was recorded when it was written (``neuronviz.integrity``): layers,
+labels and tokens by checksum, the manifest by the shapes of the files it describes. They are built in a
 ``.partial`` folder under a file lock and renamed into place when complete: an interrupted run
 leaves no entry, only a partial folder that the next run resumes, and two processes asking for
 the same entry build it once.
@@ -14,6 +16,7 @@ the same entry build it once.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -31,8 +34,10 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
+from neuronviz.data.corpus import tokens_digest
 from neuronviz.errors import CacheError, ConfigError
 from neuronviz.fileutil import atomic_write_bytes, atomic_write_json, file_digest, slug
+from neuronviz.integrity import inside, verify_file
 from neuronviz.settings import resolve_cache_dir
 
 __all__ = [
@@ -68,8 +73,6 @@ class EntryKey:
 
     @cached_property
     def digest(self) -> str:
-        import hashlib
-
         text = json.dumps({**asdict(self), "format": FORMAT_VERSION}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -217,12 +220,23 @@ class ActivationEntry:
             shards = self.manifest.shards
             return ShardedLayer(
                 [
-                    np.load(self.path / s.folder / s.layers[index].file, mmap_mode="r")
+                    self._load(replace(s.layers[index], file=f"{s.folder}/{s.layers[index].file}"))
                     for s in shards
                 ],
                 [s.rows[0] for s in shards],
             )
-        return np.load(self.path / self.manifest.layers[index].file, mmap_mode="r")
+        return self._load(self.manifest.layers[index])
+
+    def _load(self, f: LayerFile) -> np.ndarray:
+        """A layer file as a read-only memmap, once its bytes match the manifest's sum."""
+        return np.load(verify_file(self.path, f.file, f.size, f.sha256), mmap_mode="r")
+
+    def verified(self) -> ActivationEntry:
+        """This entry once every layer file matches its checksum (``CacheError`` naming the
+        first that does not); one ``stat`` per file when they were checked before."""
+        for f in self._files():
+            verify_file(self.path, f.file, f.size, f.sha256)
+        return self
 
     def row_blocks(
         self, index: int, n_rows: int, block_rows: int
@@ -306,8 +320,27 @@ class ActivationEntry:
             yield self.matrix(slice(start, start + batch_rows), layers, dtype)
 
     def tokens(self) -> list[list[str]]:
-        """The words, sentence by sentence, aligned with the matrix rows."""
-        return json.loads((self.path / "tokens.json").read_text(encoding="utf-8"))
+        """The words, sentence by sentence, aligned with the matrix rows (checked against the
+        token digest the entry is keyed by)."""
+        path = self.path / "tokens.json"
+        hint = "remove the entry (neuronviz cache remove ID) to rebuild it"
+        try:
+            tokens = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CacheError(
+                f"cannot read the entry's words: {exc}", path=path, hint=hint
+            ) from None
+        if (
+            not isinstance(tokens, list)
+            or not all(isinstance(s, list) and all(isinstance(w, str) for w in s) for s in tokens)
+            or tokens_digest(tokens) != self.manifest.key.tokens_digest
+        ):
+            raise CacheError(
+                "the entry's words do not match the digest recorded when it was written",
+                path=path,
+                hint=hint,
+            )
+        return tokens
 
     def has_labels(self, task: str) -> bool:
         return task in self.manifest.labels
@@ -321,30 +354,122 @@ class ActivationEntry:
                 path=self.path,
                 hint=f"run neuronviz extract --task {task} with the same model",
             )
-        return np.load(self.path / info["file"]), list(info["vocab"])
+        hint = f"remove the entry (neuronviz cache remove {self.manifest.entry_id}) to rebuild it"
+        if "sha256" in info:
+            path = verify_file(self.path, info["file"], int(info["size"]), info["sha256"])
+        else:
+            path = inside(self.path, info["file"])
+        try:
+            ids = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise CacheError(
+                f"cannot read the labels of {task!r}: {exc}", path=path, hint=hint
+            ) from None
+        vocab = list(info["vocab"])
+        # Entries written before label checksums: their class counts are the check.
+        if (
+            ids.shape != (self.manifest.n_words,)
+            or ids.dtype.kind not in "iu"
+            or (ids.size and (ids.min() < 0 or ids.max() >= len(vocab)))
+            or (
+                "counts" in info
+                and np.bincount(ids, minlength=len(vocab)).tolist() != info["counts"]
+            )
+        ):
+            raise CacheError(
+                f"the labels of {task!r} do not match what was recorded when they were written",
+                path=path,
+                hint=hint,
+            )
+        return ids, vocab
 
     def verify(self, checksums: bool = True) -> list[str]:
-        """Problems found with this entry's files (empty when sound)."""
-        problems = []
+        """Problems found with this entry's files (empty when sound).
+
+        Always: the manifest's numbers against each other, every file inside the entry, of its
+        recorded size, and a ``.npy`` header of the shape and type the manifest says. With
+        ``checksums``: every layer's and label file's SHA-256 sum and the words' digest (labels
+        are also checked when read, and written again from the corpus when they differ).
+        """
+        m, problems = self.manifest, []
+        if min(m.n_words, m.n_layers, m.hidden_size) < 1 or len(m.layers) != m.n_layers:
+            problems.append(
+                f"the manifest is inconsistent: {m.n_words} words, {m.n_layers} layers of "
+                f"{m.hidden_size} neurons, {len(m.layers)} layer files"
+            )
+            return problems
         if self.sharded:
-            rows = [s.rows for s in self.manifest.shards]
+            rows = [s.rows for s in m.shards]
             if (
                 rows[0][0] != 0
-                or rows[-1][1] != self.manifest.n_words
+                or rows[-1][1] != m.n_words
                 or any(a[1] != b[0] for a, b in pairwise(rows))
+                or any(len(s.layers) != m.n_layers for s in m.shards)
             ):
                 problems.append("its shards do not cover the rows in order")
-        for f in self._files():
-            path = self.path / f.file
+                return problems
+            expected_rows = [s.n_rows for s in m.shards for _ in s.layers]
+        else:
+            expected_rows = [m.n_words] * len(m.layers)
+        for f, n_rows in zip(self._files(), expected_rows, strict=True):
+            try:
+                path = inside(self.path, f.file)
+            except CacheError as exc:
+                problems.append(exc.message)
+                continue
             if not path.is_file():
                 problems.append(f"{f.file} is missing")
             elif path.stat().st_size != f.size:
                 problems.append(f"{f.file} has {path.stat().st_size} bytes, expected {f.size}")
+            elif (header := _npy_header(path)) != ((n_rows, m.hidden_size), DTYPE):
+                problems.append(
+                    f"{f.file} holds {header[0] if header else 'no readable array'} where the "
+                    f"manifest says {n_rows} x {m.hidden_size} float16"
+                )
             elif checksums and file_digest(path) != f.sha256:
                 problems.append(f"{f.file} does not match its SHA-256 sum")
         if not (self.path / "tokens.json").is_file():
             problems.append("tokens.json is missing")
+        elif checksums:
+            problems += _problems(self.tokens)
+        for task, info in m.labels.items() if checksums else ():
+            found = _problems(lambda t=task: self.labels(t))
+            if (
+                not found
+                and checksums
+                and "sha256" in info
+                and file_digest(self.path / info["file"]) != info["sha256"]
+            ):
+                found = [f"{info['file']} does not match its SHA-256 sum"]
+            problems += found
         return problems
+
+
+def _problems(read: Callable[[], Any]) -> list[str]:
+    """What ``read`` complained of, as a list (empty when it read cleanly)."""
+    try:
+        read()
+    except CacheError as exc:
+        return [exc.message]
+    except (KeyError, TypeError, ValueError) as exc:
+        return [f"unreadable record: {exc!r}"]
+    return []
+
+
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype] | None:
+    """``(shape, dtype)`` from a C-ordered ``.npy`` file's header, or None when unreadable."""
+    try:
+        with path.open("rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read(fh)
+    except (OSError, ValueError, SyntaxError):
+        return None
+    return None if fortran else (tuple(shape), dtype)
 
 
 class ShardedLayer:
@@ -517,8 +642,18 @@ class ActivationCache:
         return self.base / key.model_dir / key.entry_id
 
     def lookup(self, key: EntryKey) -> ActivationEntry | None:
-        """The complete, intact entry for ``key``, or None (a damaged one is logged and ignored)."""
-        return self._open(self.path_for(key), expect=key)
+        """The complete, intact entry for ``key``, or None (a damaged one is logged and ignored,
+        so the caller rebuilds it). Intact means every layer file matches its checksum."""
+        entry = self._open(self.path_for(key), expect=key)
+        if entry is None:
+            return None
+        try:
+            return entry.verified()
+        except CacheError as exc:
+            log.warning(
+                "cache entry %s is damaged (%s); it will be rebuilt", entry.path, exc.message
+            )
+            return None
 
     @staticmethod
     def _open(path: Path, expect: EntryKey | None = None) -> ActivationEntry | None:
@@ -615,18 +750,35 @@ class ActivationCache:
                 f"task {task!r} has {len(flat)} labels but the entry has {entry.manifest.n_words} words",
                 path=entry.path,
             )
+        vocab = sorted(set(flat))
+        index = {v: i for i, v in enumerate(vocab)}
+        ids = np.fromiter((index[v] for v in flat), dtype=np.int32, count=len(flat))
         with self.locked(entry.manifest.key):
             current = self._open(entry.path) or entry
             if task in current.manifest.labels:
-                return current
-            vocab = sorted(set(flat))
-            index = {v: i for i, v in enumerate(vocab)}
-            ids = np.fromiter((index[v] for v in flat), dtype=np.int32, count=len(flat))
+                try:
+                    stored, stored_vocab = current.labels(task)
+                    same = stored_vocab == vocab and np.array_equal(stored, ids)
+                    problem = None if same else "they differ from the corpus's labels"
+                except CacheError as exc:
+                    problem = exc.message
+                if problem is None and "sha256" in current.manifest.labels[task]:
+                    return current
+                if problem is not None:
+                    log.warning(
+                        "the stored labels of %r in %s are damaged (%s); they are written again",
+                        task,
+                        entry.path,
+                        problem,
+                    )
+                # else: written before label checksums; written again with one
             file = f"labels/{slug(task)}.npy"
             buffer = _npy_bytes(ids)
             atomic_write_bytes(entry.path / file, buffer)
             info = {
                 "file": file,
+                "size": len(buffer),
+                "sha256": hashlib.sha256(buffer).hexdigest(),
                 "column": column,
                 "vocab": vocab,
                 "counts": np.bincount(ids, minlength=len(vocab)).tolist(),
@@ -655,6 +807,30 @@ class ActivationCache:
         if not entry_id:
             return None
         return next((e for e in self.entries(model) if e.manifest.entry_id == entry_id), None)
+
+    def audit(self, checksums: bool = True) -> list[tuple[Path, list[str]]]:
+        """Every entry folder with the problems found in it, unreadable manifests and folders
+        without one included (``neuronviz cache verify``)."""
+        if not self.base.is_dir():
+            return []
+        found = []
+        for folder in sorted(p for p in self.base.glob("*/*") if p.is_dir()):
+            if folder.name.endswith(".partial"):
+                continue
+            try:
+                manifest = Manifest.from_dict(
+                    json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+                )
+            except FileNotFoundError:
+                found.append((folder, ["manifest.json is missing"]))
+                continue
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                found.append((folder, [f"manifest.json is unreadable: {exc!r}"]))
+                continue
+            entry = ActivationEntry(folder, manifest)
+            problems = [] if folder.name == manifest.entry_id else ["the folder is not its key's"]
+            found.append((folder, problems + entry.verify(checksums=checksums)))
+        return found
 
     def partials(self) -> list[Path]:
         """Folders of interrupted builds, which the next run of the same request resumes."""

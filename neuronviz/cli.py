@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from neuronviz import __version__
-from neuronviz.errors import ConfigError, NeuronvizError
+from neuronviz.errors import CacheError, ConfigError, NeuronvizError
 from neuronviz.progress import set_bars_enabled
 
 __all__ = ["main"]
@@ -473,16 +473,36 @@ def cmd_cache_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_cache_verify(args: argparse.Namespace) -> int:
+    """Checks every activation entry and analysis result (or the ones named) and names each
+    with what is wrong; exits 1 when anything is damaged."""
     from neuronviz.cache import ActivationCache
+    from neuronviz.results import audit_results
 
     cache = ActivationCache(args.cache_dir)
-    entries = [cache.find(i) for i in args.ids] if args.ids else cache.entries()
+    if not cache.root.is_dir():
+        raise CacheError(
+            "no cache folder here" if not cache.root.exists() else "the cache is not a folder",
+            path=cache.root,
+            hint="give the folder with --cache-dir (or set NEURONVIZ_CACHE)",
+        )
+    if args.ids:
+        wanted = {cache.find(i).path for i in args.ids}
+        found = [(p, problems) for p, problems in cache.audit() if p in wanted]
+    else:
+        found = cache.audit() + audit_results(cache.root)
     bad = 0
-    for entry in entries:
-        problems = entry.verify(checksums=True)
+    for folder, problems in found:
         bad += bool(problems)
         status = "ok" if not problems else "DAMAGED: " + "; ".join(problems)
-        _out(f"{entry.manifest.key.model}/{entry.manifest.entry_id}: {status}")
+        _out(f"{folder.relative_to(cache.root)}: {status}")
+    if not found:
+        _out(f"nothing to verify in {cache.root}")
+    elif bad:
+        _out(
+            f"{bad} of {len(found)} damaged: remove an activation entry with "
+            "`neuronviz cache remove ID` (the next extract or probe rebuilds it), a result "
+            "folder with rm -r, or run the probe again with --force"
+        )
     return 1 if bad else 0
 
 

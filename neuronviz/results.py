@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from neuronviz.fileutil import atomic_write_json, slug
+from neuronviz.fileutil import atomic_write_json, file_digest, slug
 from neuronviz.ranking import NeuronRanking
 
 __all__ = ["RESULT_VERSION", "AnalysisResult", "ResultStore"]
@@ -346,6 +346,7 @@ class ResultStore:
         try:
             np.savez(work / "arrays.npz", **{k: np.asarray(v) for k, v in result.arrays.items()})
             atomic_write_json(work / "result.json", result.to_dict())
+            _record_checksums(work)
             shutil.rmtree(final, ignore_errors=True)
             work.rename(final)
         finally:
@@ -360,14 +361,15 @@ class ResultStore:
 
     @staticmethod
     def read(folder: Path) -> AnalysisResult | None:
+        """The result in ``folder``, or None (logged) when it is unreadable, damaged or of
+        another format version (the version is read first: another version may keep its
+        files differently)."""
         try:
             d = json.loads((folder / "result.json").read_text(encoding="utf-8"))
-            with np.load(folder / "arrays.npz", allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except (OSError, ValueError, KeyError) as exc:
+            version = d.get("version")
+        except (OSError, ValueError, AttributeError) as exc:
             log.warning("result in %s is unreadable (%s); it will be recomputed", folder, exc)
             return None
-        version = d.get("version")
         if version != RESULT_VERSION:
             newer = isinstance(version, int) and version > RESULT_VERSION
             log.warning(
@@ -380,6 +382,16 @@ class ResultStore:
                 else "it was written by an older neuronviz and is not read; run the analysis "
                 "again (the old folder can be removed with `neuronviz cache remove`)",
             )
+            return None
+        problem = result_problem(folder)
+        if problem:
+            log.warning("result in %s is damaged (%s); it will be recomputed", folder, problem)
+            return None
+        try:
+            with np.load(folder / "arrays.npz", allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("result in %s is unreadable (%s); it will be recomputed", folder, exc)
             return None
         return AnalysisResult.from_dict(d, arrays)
 
@@ -395,3 +407,63 @@ class ResultStore:
             if not p.parent.name.startswith(".")
         ]
         return [r for r in found if r is not None]
+
+
+CHECKSUMS = "checksums.json"
+_RESULT_FILES = ("result.json", "arrays.npz")
+
+
+def _record_checksums(folder: Path) -> None:
+    atomic_write_json(
+        folder / CHECKSUMS, {name: file_digest(folder / name) for name in _RESULT_FILES}
+    )
+
+
+def result_problem(folder: Path) -> str | None:
+    """What is wrong with the files of the result in ``folder`` (None when they match the
+    checksums written with them). A result written before checksums is checked from here on:
+    its checksums are recorded on first read."""
+    try:
+        recorded = json.loads((folder / CHECKSUMS).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        if all((folder / name).is_file() for name in _RESULT_FILES):
+            try:
+                _record_checksums(folder)
+                log.info("recorded the checksums of %s (written before checksums)", folder)
+            except OSError:
+                pass  # a read-only cache: read as it is
+        return None
+    except (OSError, ValueError) as exc:
+        return f"{CHECKSUMS} is unreadable: {exc}"
+    if not isinstance(recorded, dict):
+        return f"{CHECKSUMS} is not a table of checksums"
+    for name in _RESULT_FILES:
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if file_digest(path) != recorded.get(name):
+            return f"{name} does not match the checksum written with it"
+    return None
+
+
+def audit_results(root: str | Path) -> list[tuple[Path, list[str]]]:
+    """Every stored result under ``root`` with what is wrong with it (``cache verify``)."""
+    base = Path(root) / "results"
+    found = []
+    for folder in sorted(base.glob("*/*")) if base.is_dir() else []:
+        if not folder.is_dir() or folder.name.endswith(".partial") or folder.name.startswith("."):
+            continue
+        problem = result_problem(folder)
+        if problem is None:
+            try:
+                d = json.loads((folder / "result.json").read_text(encoding="utf-8"))
+                with np.load(folder / "arrays.npz", allow_pickle=False) as z:
+                    arrays = {k: z[k] for k in z.files}
+                if d.get("version") != RESULT_VERSION:
+                    problem = f"format version {d.get('version')}, not {RESULT_VERSION}"
+                else:
+                    AnalysisResult.from_dict(d, arrays).neuron_ranking()
+            except Exception as exc:  # any failure to read it is the finding
+                problem = f"unreadable: {exc!r}"
+        found.append((folder, [problem] if problem else []))
+    return found

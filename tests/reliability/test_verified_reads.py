@@ -1,0 +1,211 @@
+"""Verified reads: a damaged cache file is never used, whatever kind of damage it is, and
+``cache verify`` names every damaged entry and result and exits non-zero."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from neuronviz import integrity
+from neuronviz.cache import ActivationCache
+from neuronviz.cli import main
+from neuronviz.errors import CacheError
+from neuronviz.pipeline import extract_task
+from neuronviz.results import ResultStore
+
+
+@pytest.fixture
+def extracted(tiny_bert, data_dir, cache_dir):
+    integrity.forget()
+    return extract_task(str(tiny_bert), "pos", data_dir=data_dir, cache=cache_dir)
+
+
+def flip_bytes_keeping_times(path, at=-64):
+    """Changes one byte in place and sets the modification time back, as a careful tool would."""
+    st = path.stat()
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0x5A
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def verify(cache_dir, capsys, *ids) -> tuple[int, str]:
+    code = main(["cache", "verify", "--cache-dir", str(cache_dir), *ids])
+    return code, capsys.readouterr().out
+
+
+def test_a_flipped_byte_is_never_read_and_the_entry_is_rebuilt(
+    extracted, tiny_bert, data_dir, cache_dir, caplog
+):
+    entry = extracted.entries["test"]
+    before = np.array(entry.layer(2))
+    flip_bytes_keeping_times(entry.path / "layer_002.npy")
+    integrity.forget()  # a new process: only the stamp on disk remembers
+    with pytest.raises(CacheError, match=r"layer_002\.npy does not match the SHA-256 sum"):
+        entry.layer(2)
+    assert ActivationCache(cache_dir).lookup(entry.manifest.key) is None
+    assert "damaged" in caplog.text
+    again = extract_task(str(tiny_bert), "pos", data_dir=data_dir, cache=cache_dir)
+    assert again.cached == {"train": True, "dev": True, "test": False}
+    np.testing.assert_array_equal(np.asarray(again.entries["test"].layer(2)), before)
+
+
+def test_an_unchanged_file_is_hashed_once_then_stat_only(extracted, monkeypatch):
+    entry = extracted.entries["dev"]
+    integrity.forget()
+    hashed = []
+    real = integrity.file_digest
+    monkeypatch.setattr(integrity, "file_digest", lambda p: hashed.append(p) or real(p))
+    entry.layer(1)
+    entry.layer(1)
+    integrity.forget()  # another process reads the stamp
+    entry.layer(1)
+    assert [p.name for p in hashed] == ["layer_001.npy"]
+    stamps = json.loads((entry.path / integrity.STAMP_FILE).read_text())["files"]
+    assert "layer_001.npy" in stamps
+
+
+def test_altered_labels_are_refused_and_written_again_from_the_corpus(
+    extracted, tiny_bert, data_dir, cache_dir, caplog
+):
+    entry = extracted.entries["train"]
+    ids, _ = entry.labels("pos")
+    swapped = ids.copy()
+    first, other = 0, int(np.flatnonzero(ids != ids[0])[0])
+    swapped[[first, other]] = swapped[[other, first]]  # same class counts, other labels
+    np.save(entry.path / "labels" / "pos.npy", swapped)
+    with pytest.raises(CacheError, match="does not match the SHA-256 sum"):
+        entry.labels("pos")
+    again = extract_task(str(tiny_bert), "pos", data_dir=data_dir, cache=cache_dir)
+    assert "labels of 'pos'" in caplog.text and "written again" in caplog.text
+    np.testing.assert_array_equal(again.entries["train"].labels("pos")[0], ids)
+
+
+def test_labels_written_before_checksums_are_checked_by_their_counts(extracted):
+    entry = extracted.entries["train"]
+    manifest = json.loads((entry.path / "manifest.json").read_text())
+    for key in ("sha256", "size"):
+        del manifest["labels"]["pos"][key]
+    (entry.path / "manifest.json").write_text(json.dumps(manifest))
+    legacy = ActivationCache(entry.path.parents[2]).lookup(entry.manifest.key)
+    ids, _ = legacy.labels("pos")
+    np.save(entry.path / "labels" / "pos.npy", np.where(ids == ids[0], ids[-1], ids))
+    with pytest.raises(CacheError, match="do not match what was recorded"):
+        legacy.labels("pos")
+
+
+def test_altered_words_are_refused(extracted):
+    entry = extracted.entries["dev"]
+    tokens = entry.tokens()
+    tokens[0][0] = "tampered"
+    (entry.path / "tokens.json").write_text(json.dumps(tokens))
+    with pytest.raises(CacheError, match="words do not match"):
+        entry.tokens()
+
+
+@pytest.mark.parametrize(
+    "damage, expected",
+    [
+        ("more_words", "where the manifest says"),
+        ("empty_manifest", "manifest.json is unreadable"),
+        ("truncated", "bytes, expected"),
+        ("outside", "outside its entry"),
+        ("no_manifest", "manifest.json is missing"),
+        ("labels", "does not match"),
+    ],
+)
+def test_cache_verify_names_each_kind_of_damage_and_exits_non_zero(
+    extracted, cache_dir, capsys, damage, expected
+):
+    entry = extracted.entries["dev"]
+    manifest_file = entry.path / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    if damage == "more_words":
+        manifest["n_words"] += 7
+        manifest_file.write_text(json.dumps(manifest))
+    elif damage == "empty_manifest":
+        manifest_file.write_text("{}")
+    elif damage == "truncated":
+        with (entry.path / "layer_000.npy").open("r+b") as fh:
+            fh.truncate(100)
+    elif damage == "outside":
+        manifest["layers"][0]["file"] = "../../../outside.npy"
+        manifest_file.write_text(json.dumps(manifest))
+    elif damage == "no_manifest":
+        manifest_file.unlink()
+    else:
+        flip_bytes_keeping_times(entry.path / "labels" / "pos.npy", at=-1)
+    code, out = verify(cache_dir, capsys)
+    assert code == 1
+    damaged = [line for line in out.splitlines() if "DAMAGED" in line]
+    assert len(damaged) == 1 and entry.path.name in damaged[0] and expected in damaged[0]
+    assert sum(line.endswith(": ok") for line in out.splitlines()) == 2  # train and test
+
+
+def test_cache_verify_on_a_sound_cache_lists_everything_and_exits_zero(
+    extracted, cache_dir, capsys
+):
+    code, out = verify(cache_dir, capsys)
+    assert code == 0 and out.count(": ok") == 3
+
+
+@pytest.mark.parametrize("where", ["missing", "file"])
+def test_cache_verify_without_a_cache_folder_fails_with_a_message(tmp_path, capsys, where):
+    target = tmp_path / "cache"
+    if where == "file":
+        target.write_text("not a cache")
+    code = main(["cache", "verify", "--cache-dir", str(target)])
+    assert code != 0
+    assert "cache" in capsys.readouterr().err
+
+
+@pytest.fixture
+def results_copy(analysed, tmp_path):
+    copy = tmp_path / "results-cache"
+    shutil.copytree(analysed, copy)
+    return copy
+
+
+def test_a_reordered_ranking_is_refused(results_copy, capsys, caplog):
+    store = ResultStore(results_copy)
+    result = store.all("bert")[0]
+    folder = store.folder(result.model, result.task, result.method, result.key)
+    with np.load(folder / "arrays.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["order"] = arrays["order"][::-1]
+    np.savez(folder / "arrays.npz", **arrays)
+    assert store.read(folder) is None
+    assert "arrays.npz does not match" in caplog.text
+    code, out = verify(results_copy, capsys)
+    assert code == 1 and f"{folder.name}: DAMAGED: arrays.npz does not match" in out
+
+
+def test_an_edited_result_is_refused(results_copy, capsys):
+    store = ResultStore(results_copy)
+    result = store.all("bert")[0]
+    folder = store.folder(result.model, result.task, result.method, result.key)
+    d = json.loads((folder / "result.json").read_text())
+    d["oracle"]["test_accuracy"] = 0.999
+    (folder / "result.json").write_text(json.dumps(d))
+    assert store.read(folder) is None
+    assert all(r.key != result.key for r in store.all("bert"))
+    code, out = verify(results_copy, capsys)
+    assert code == 1 and "result.json does not match" in out
+
+
+def test_a_result_written_before_checksums_is_checked_from_its_first_read(results_copy):
+    store = ResultStore(results_copy)
+    result = store.all("bert")[0]
+    folder = store.folder(result.model, result.task, result.method, result.key)
+    (folder / "checksums.json").unlink()
+    assert store.read(folder) is not None  # read, and its checksums recorded
+    assert (folder / "checksums.json").is_file()
+    with np.load(folder / "arrays.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["order"] = arrays["order"][::-1]
+    np.savez(folder / "arrays.npz", **arrays)
+    assert store.read(folder) is None
