@@ -393,7 +393,15 @@ class ResultStore:
         except (OSError, ValueError, KeyError) as exc:
             log.warning("result in %s is unreadable (%s); it will be recomputed", folder, exc)
             return None
-        return AnalysisResult.from_dict(d, arrays)
+        try:
+            result = AnalysisResult.from_dict(d, arrays)
+            problem = consistency_problem(result)
+        except (KeyError, TypeError, ValueError) as exc:
+            problem = f"unreadable: {exc!r}"
+        if problem:
+            log.warning("result in %s is damaged (%s); it will be recomputed", folder, problem)
+            return None
+        return result
 
     def latest(self, model: str, task: str) -> AnalysisResult | None:
         """The result of ``model`` x ``task`` to show: see :func:`preferred`."""
@@ -462,8 +470,31 @@ def audit_results(root: str | Path) -> list[tuple[Path, list[str]]]:
                 if d.get("version") != RESULT_VERSION:
                     problem = f"format version {d.get('version')}, not {RESULT_VERSION}"
                 else:
-                    AnalysisResult.from_dict(d, arrays).neuron_ranking()
+                    result = AnalysisResult.from_dict(d, arrays)
+                    result.neuron_ranking()
+                    problem = consistency_problem(result)
             except Exception as exc:  # any failure to read it is the finding
                 problem = f"unreadable: {exc!r}"
         found.append((folder, [problem] if problem else []))
     return found
+
+
+def consistency_problem(result: AnalysisResult) -> str | None:
+    """What in ``result`` contradicts the rest of it, checked from its own arrays (no trust in
+    its checksums): the ranking is a permutation of the neurons, an LCA ranking puts exactly the
+    oracle's weighted neurons first, and the minimal set is a prefix of the ranking."""
+    order, n = np.asarray(result.order), result.n_neurons
+    if order.shape != (n,) or not np.array_equal(np.sort(order), np.arange(n)):
+        return f"the ranking is not an order of the {n} neurons"
+    weights = np.asarray(result.arrays.get("weights", np.zeros((0, n))))
+    n_weighted = int(result.ranking.get("n_weighted", -1))
+    if result.method == "lca" and n_weighted >= 0 and weights.shape[-1] == n:
+        weighted = np.flatnonzero(np.abs(weights).sum(0) > 0)
+        if n_weighted != weighted.size or set(order[:n_weighted].tolist()) != set(
+            weighted.tolist()
+        ):
+            return "the ranking does not start with the oracle's weighted neurons"
+    minimal = np.asarray(result.minimal_neurons)
+    if set(minimal.tolist()) != set(order[: minimal.size].tolist()):
+        return "the minimal set is not the ranking's first neurons"
+    return None
