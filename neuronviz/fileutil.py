@@ -5,11 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_json", "file_digest", "slug"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "file_digest",
+    "not_regular",
+    "read_regular",
+    "slug",
+]
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -45,3 +53,44 @@ def slug(text: str) -> str:
     """A file-name-safe form of ``text`` (letters, digits, ``.-_``), never empty."""
     out = "".join(c if c.isalnum() or c in ".-_" else "_" for c in text).strip("._")
     return out[:80] or "_"
+
+
+def not_regular(mode: int) -> str | None:
+    """What a file of ``mode`` is when it is not a regular file (``"a FIFO"``...), else None."""
+    if stat.S_ISREG(mode):
+        return None
+    kinds = {
+        stat.S_ISDIR: "a folder",
+        stat.S_ISFIFO: "a FIFO (named pipe)",
+        stat.S_ISSOCK: "a socket",
+    }
+    kinds |= {stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device"}
+    return next((name for test, name in kinds.items() if test(mode)), "not a regular file")
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes.
+
+    Opened without blocking and checked on the open descriptor, so a FIFO (which would wait
+    for a writer forever) or a device such as ``/dev/zero`` (which never ends) is refused before
+    a byte is read. Raises ``ValueError`` saying what the file is or how large; ``OSError`` as
+    ``open`` does.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        kind = not_regular(info.st_mode)
+        if kind:
+            raise ValueError(f"is {kind}, not a regular file")
+        if info.st_size > limit:
+            raise ValueError(
+                f"is {info.st_size / 2**20:.0f} MiB; the limit is {limit / 2**20:.0f} MiB"
+            )
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(limit + 1)
+        if len(data) > limit:
+            raise ValueError(f"grew past the limit of {limit / 2**20:.0f} MiB while being read")
+        return data
+    finally:
+        os.close(fd)

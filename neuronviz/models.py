@@ -27,6 +27,7 @@ import torch
 
 from neuronviz.device import resolve_device, resolve_dtype
 from neuronviz.errors import ModelError
+from neuronviz.fileutil import not_regular
 from neuronviz.settings import is_offline, resolve_cache_dir
 
 __all__ = [
@@ -253,10 +254,38 @@ def resolve_model_source(name: str, cache_dir: str | Path | None = None) -> tupl
                 path=path,
                 hint="give a folder saved with save_pretrained",
             )
+        _check_model_files(path)
         return path.name, str(path.resolve())
     if not key or " " in key or key.count("/") > 1 or key.startswith(("/", ".")):
         raise _unknown(key)
     return key, key
+
+
+MAX_MODEL_TEXT_BYTES = 256 << 20  # config, tokenizer and vocabulary files
+
+
+def _check_model_files(folder: Path) -> None:
+    """Every file of a local model folder is a regular file (a FIFO would hang the loader, a
+    device never end), and its text files are of a sane size."""
+    for f in sorted(folder.iterdir()):
+        try:
+            info = f.stat()
+        except OSError as exc:
+            raise ModelError(f"cannot read {f.name}: {exc.strerror}", path=f) from None
+        kind = not_regular(info.st_mode)
+        if kind and kind != "a folder":
+            raise ModelError(
+                f"{f.name} is {kind}, not a regular file",
+                path=f,
+                hint="a model folder holds the files save_pretrained wrote; remove the others",
+            )
+        if f.suffix in {".json", ".txt", ".model"} and info.st_size > MAX_MODEL_TEXT_BYTES:
+            raise ModelError(
+                f"{f.name} is {info.st_size / 2**20:.0f} MiB, too large for a model's "
+                f"{'configuration' if f.name == 'config.json' else 'tokenizer file'}",
+                path=f,
+                hint="check the folder's files against what save_pretrained writes",
+            )
 
 
 def _unknown(name: str, reason: str | None = None) -> ModelError:

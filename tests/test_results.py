@@ -22,7 +22,11 @@ def test_round_trip_keeps_every_number(tmp_path):
     )
     store = ResultStore(tmp_path)
     folder = store.save(result)
-    assert sorted(p.name for p in folder.iterdir()) == ["arrays.npz", "checksums.json", "result.json"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "arrays.npz",
+        "checksums.json",
+        "result.json",
+    ]
     loaded = store.load("synthetic", result.key)
     assert loaded.to_dict() == json.loads(json.dumps(result.to_dict()))
     for name, array in result.arrays.items():

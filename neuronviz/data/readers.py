@@ -13,6 +13,7 @@ from pathlib import Path
 
 from neuronviz.data.corpus import Corpus
 from neuronviz.errors import DataError
+from neuronviz.fileutil import read_regular
 
 __all__ = [
     "CONLL2000_COLUMNS",
@@ -32,6 +33,7 @@ PMB_COLUMNS = ("word", "tok", "sym", "sem", "ccg", "sense", "roles")
 CONLLU_COLUMNS = ("id", "word", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")
 
 _BINARY_SNIFF = 8192
+MAX_CORPUS_BYTES = 2 << 30  # read whole into memory: larger corpora are split into files
 
 
 def read_text_lines(path: str | Path) -> list[str]:
@@ -46,11 +48,17 @@ def read_text_lines(path: str | Path) -> list[str]:
             "is a directory, not a corpus file", path=p, hint="point at the file itself"
         )
     try:
-        raw = p.read_bytes()
+        raw = read_regular(p, MAX_CORPUS_BYTES)
     except FileNotFoundError:
         raise DataError("file not found", path=p) from None
     except OSError as exc:
         raise DataError(f"cannot be read: {exc.strerror}", path=p) from None
+    except ValueError as exc:
+        raise DataError(
+            str(exc),
+            path=p,
+            hint="give a corpus file on disk; split a larger corpus into several files",
+        ) from None
     if b"\x00" in raw[:_BINARY_SNIFF]:
         raise DataError(
             "looks like a binary file (it contains NUL bytes)", path=p, hint="give a text corpus"

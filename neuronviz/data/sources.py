@@ -18,8 +18,9 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from neuronviz.data.readers import MAX_CORPUS_BYTES
 from neuronviz.errors import DataError
-from neuronviz.fileutil import file_digest
+from neuronviz.fileutil import file_digest, read_regular
 from neuronviz.progress import Progress
 from neuronviz.settings import (
     DATA_ENV,
@@ -121,7 +122,12 @@ def tree_digest(folder: Path, pattern: str) -> str:
     """SHA-256 of the bytes of the files matching ``pattern``, sorted by name, concatenated."""
     h = hashlib.sha256()
     for path in sorted(folder.glob(pattern)):
-        h.update(path.read_bytes())
+        try:
+            h.update(read_regular(path, MAX_CORPUS_BYTES))
+        except ValueError as exc:
+            raise DataError(
+                str(exc), path=path, hint="a corpus folder holds its files only"
+            ) from None
     return h.hexdigest()
 
 

@@ -6,6 +6,7 @@ the Start page pass it. Cases the format allows (a BOM, Windows line endings) mu
 
 from __future__ import annotations
 
+import os
 import string
 from pathlib import Path
 
@@ -155,3 +156,19 @@ def test_one_broken_line_is_named_by_the_error(tmp_path_factory, sents, breakage
         read_conll2000(path)
     if breakage != "NUL byte":  # a binary file is refused as a whole
         assert f"train.txt:{target + 1}:" in str(err.value)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_fifo_or_a_device_is_refused_at_once(tmp_path, tiny_bert, kind):
+    """A named pipe would wait for a writer forever and /dev/zero never ends: both are refused
+    before a byte is read, saying what the file is."""
+    path = tmp_path / "train.txt"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    what = "FIFO" if kind == "fifo" else "character device"
+    with pytest.raises(DataError, match=f"is a {what}.*not a regular file"):
+        read_conll2000(path)
+    with pytest.raises(DataError, match="not a regular file"):
+        extract_task(str(tiny_bert), f"upos:{path}", cache=tmp_path / "cache")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -57,3 +58,17 @@ def test_a_tokenizer_without_word_ids_is_refused(tiny_bert, monkeypatch):
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", slow)
     with pytest.raises(ModelError, match="fast tokenizer"):
         load_model(str(tiny_bert), device="cpu")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_model_folder_with_a_fifo_or_a_device_is_refused(tiny_bert, tmp_path, kind):
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_bert, folder)
+    target = folder / "tokenizer.json"
+    target.unlink(missing_ok=True)
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.symlink_to("/dev/zero")
+    with pytest.raises(ModelError, match=r"tokenizer\.json is a .*not a regular file"):
+        load_model(str(folder))
