@@ -6,7 +6,9 @@ import numpy as np
 
 from neuronviz.errors import ConfigError
 
-__all__ = ["neuron_label", "parse_neuron", "top_active_neurons"]
+__all__ = ["MAX_LISTED", "neuron_label", "parse_neuron", "parse_neurons", "top_active_neurons"]
+
+MAX_LISTED = 32  # neurons one explorer view describes and highlights at once
 
 
 def neuron_label(neuron: int, hidden_size: int) -> str:
@@ -33,6 +35,18 @@ def parse_neuron(text: str, n_layers: int, hidden_size: int) -> int:
             hint=f"layers 0..{n_layers - 1}, indices 0..{hidden_size - 1}",
         )
     return layer * hidden_size + index
+
+
+def parse_neurons(text: str, n_layers: int, hidden_size: int, limit: int = MAX_LISTED) -> list[int]:
+    """The neurons of a comma-separated list, in order, duplicates dropped; at most ``limit``
+    (each is described and highlighted, so a pasted list of thousands would run for minutes)."""
+    items = [t for t in text.split(",") if t.strip()]
+    if len(items) > limit:
+        raise ConfigError(
+            f"{len(items)} neurons listed; one view shows at most {limit}",
+            hint=f"list the {limit} you want to compare, or use the heatmap page for many",
+        )
+    return list(dict.fromkeys(parse_neuron(t, n_layers, hidden_size) for t in items))
 
 
 def top_active_neurons(activations: np.ndarray, word: int, k: int = 10) -> np.ndarray:

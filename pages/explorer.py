@@ -9,7 +9,7 @@ from neuronviz.errors import NeuronvizError
 from neuronviz.explore import class_activations, sentence_values, top_firing
 from neuronviz.extract import extract_words
 from neuronviz.figures import class_distribution_figure, highlight_legend_html, token_highlight_html
-from neuronviz.neurons import neuron_label, parse_neuron
+from neuronviz.neurons import neuron_label, parse_neurons
 from pages._shared import (
     chart,
     download_table,
@@ -37,9 +37,7 @@ text = st.sidebar.text_input(
     help="layer 0 = embeddings",
 )
 try:
-    neurons = [
-        parse_neuron(t, result.n_layers, result.hidden_size) for t in text.split(",") if t.strip()
-    ]
+    neurons = parse_neurons(text, result.n_layers, result.hidden_size)
 except NeuronvizError as exc:
     show_error(exc)
     st.stop()

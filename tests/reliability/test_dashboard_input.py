@@ -73,3 +73,17 @@ def test_links_with_unknown_names_fall_back_with_a_message(app, page, params, me
 def test_explorer_neuron_out_of_range_or_malformed(app, neuron):
     at = open_page(app, "explorer", model="bert", task="pos", neuron=neuron)
     assert at.error and not at.exception
+
+
+def test_a_list_of_thousands_of_neurons_is_refused_with_a_message(app):
+    """A pasted list is capped like typed text: a clear error at once, not minutes of work."""
+    many = ",".join(f"1:{i % 8}" for i in range(5000))
+    at = open_page(app, "explorer", model="bert", task="pos", neuron=many)
+    assert not at.exception
+    assert any("5000 neurons listed" in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_a_short_list_with_repeats_shows_each_neuron_once(app):
+    at = open_page(app, "explorer", model="bert", task="pos", neuron="1:3,1:3,2:5")
+    assert not at.exception and not at.error
+    assert at.query_params["neuron"] == "1:3,2:5"
