@@ -37,7 +37,7 @@ from filelock import FileLock, Timeout
 from neuronviz.data.corpus import tokens_digest
 from neuronviz.errors import CacheError, ConfigError
 from neuronviz.fileutil import atomic_write_bytes, atomic_write_json, file_digest, slug
-from neuronviz.integrity import inside, verify_file
+from neuronviz.integrity import inside, stamp_written, verify_file
 from neuronviz.settings import resolve_cache_dir
 
 __all__ = [
@@ -205,11 +205,7 @@ class ActivationEntry:
 
     def _files(self) -> list[LayerFile]:
         """Every layer file of the entry, with its path relative to the entry folder."""
-        if not self.sharded:
-            return list(self.manifest.layers)
-        return [
-            replace(f, file=f"{s.folder}/{f.file}") for s in self.manifest.shards for f in s.layers
-        ]
+        return _files(self.manifest)
 
     def layer(self, index: int) -> np.ndarray | ShardedLayer:
         """Layer ``index`` (0 = embeddings), read-only float16 ``(words, hidden)``: a memmap, or
@@ -443,6 +439,12 @@ class ActivationEntry:
                 found = [f"{info['file']} does not match its SHA-256 sum"]
             problems += found
         return problems
+
+
+def _files(manifest: Manifest) -> list[LayerFile]:
+    if not manifest.shards:
+        return list(manifest.layers)
+    return [replace(f, file=f"{s.folder}/{f.file}") for s in manifest.shards for f in s.layers]
 
 
 def _problems(read: Callable[[], Any]) -> list[str]:
@@ -729,6 +731,8 @@ class ActivationCache:
                 if final.exists():
                     shutil.rmtree(final)
                 partial.rename(final)
+                # The sums were just computed from these files: the first read need not hash.
+                stamp_written(final, [(f.file, f.size, f.sha256) for f in _files(manifest)])
             except OSError as exc:
                 raise CacheError(
                     f"could not write the cache entry: {exc.strerror or exc}",

@@ -18,7 +18,7 @@ from pathlib import Path
 from neuronviz.errors import CacheError
 from neuronviz.fileutil import atomic_write_json, file_digest
 
-__all__ = ["STAMP_FILE", "inside", "verify_file"]
+__all__ = ["STAMP_FILE", "inside", "stamp_written", "verify_file"]
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,23 @@ def verify_file(entry: Path, relative: str, size: int, sha256: str) -> Path:
     _known[identity] = sha256
     _write_stamp(entry, relative, stamp)
     return path
+
+
+def stamp_written(entry: Path, files: list[tuple[str, int, str]]) -> None:
+    """Stamps ``(relative, size, sha256)`` files as verified without hashing them again: for
+    the writer, whose sums were computed from these very files, once they are in place (a
+    rename changes their status-change time, so stamps made before it would not hold)."""
+    stamps = _read_stamps(entry)
+    for relative, size, sha256 in files:
+        identity = _identity(inside(entry, relative))
+        if identity[1] == size:
+            stamps[relative] = [identity[1], identity[2], identity[3], identity[4], sha256]
+            _known[identity] = sha256
+    with _lock:
+        try:
+            atomic_write_json(entry / STAMP_FILE, {"version": _STAMP_VERSION, "files": stamps})
+        except OSError as exc:
+            log.debug("cannot write %s: %s", entry / STAMP_FILE, exc)
 
 
 def forget() -> None:

@@ -77,7 +77,13 @@ def _results_signature(root: str) -> tuple:
     """Changes whenever a result is added or replaced (cheap: folder names and mtimes)."""
     base = Path(root) / "results"
     return (
-        tuple(sorted((str(p), p.stat().st_mtime) for p in base.glob("*/*/result.json")))
+        tuple(
+            sorted(
+                (str(p), p.stat().st_mtime_ns, p.stat().st_size)
+                for name in ("result.json", "arrays.npz", "checksums.json")
+                for p in base.glob(f"*/*/{name}")
+            )
+        )
         if base.is_dir()
         else ()
     )
