@@ -40,6 +40,25 @@ def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def _tasks(groups: list[str], required: bool = True) -> list[str]:
+    """Task names from ``--task`` values (repeated or comma-separated). ``parallel:S,L`` keeps
+    its own comma: a ``parallel:`` item without one takes the next item as its label file."""
+    tasks = []
+    for group in groups:
+        items = _csv(group)
+        while items:
+            item = items.pop(0)
+            if item.startswith("parallel:") and "," not in item and items:
+                item = f"{item},{items.pop(0)}"
+            tasks.append(item)
+    if required and not tasks:
+        raise ConfigError(
+            f"no task given ({', '.join(map(repr, groups)) or 'nothing'})",
+            hint="name one, e.g. --task pos (neuronviz tasks lists them)",
+        )
+    return tasks
+
+
 def _engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--engine",
@@ -64,7 +83,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
         aggregation=args.aggregation, max_length=args.max_length, batch_tokens=args.batch_tokens
     )
     rows = []
-    for task in [t for group in args.task for t in _csv(group)]:
+    for task in _tasks(args.task):
         result = extract_task(
             args.model,
             task,
@@ -294,7 +313,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         tie_draws=args.tie_draws,
     )
     summaries = []
-    for task in [t for group in args.task for t in _csv(group)]:
+    for task in _tasks(args.task):
         result = run_analysis(
             args.model,
             task,
@@ -569,7 +588,7 @@ def cmd_intervene(args: argparse.Namespace) -> int:
             f"no analysis of {args.model} in the cache: interventions are measured on its probes",
             hint=f"run: neuronviz probe --model {args.model} --task pos",
         )
-    tasks = [t for group in args.task for t in _csv(group)] or sorted(analysed)
+    tasks = _tasks(args.task, required=False) or sorted(analysed)
     missing = [t for t in tasks if t not in analysed]
     if missing:
         raise NeuronvizError(
@@ -662,7 +681,7 @@ def cmd_intervene(args: argparse.Namespace) -> int:
 def cmd_bundle_export(args: argparse.Namespace) -> int:
     from neuronviz.bundle import export_bundle
 
-    tasks = [t for group in args.task for t in _csv(group)]
+    tasks = _tasks(args.task)
     models = [m for group in args.model for m in _csv(group)]
     pairs = [(m, t) for m in models for t in tasks]
     info = export_bundle(

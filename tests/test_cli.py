@@ -72,3 +72,25 @@ def test_python_dash_m_runs_the_same_cli():
         timeout=120,
     )
     assert done.returncode == 0 and __version__ in done.stdout
+
+
+def test_an_empty_task_is_an_error_not_a_silent_success(tiny_bert, cache_dir, capsys):
+    assert (
+        main(["extract", "--model", str(tiny_bert), "--task", "", "--cache-dir", str(cache_dir)])
+        == 2
+    )
+    assert "no task given" in capsys.readouterr().err
+
+
+def test_a_parallel_task_keeps_its_comma_among_other_tasks(tiny_bert, data_dir, tmp_path, capsys):
+    """The documented ``parallel:SENTENCES,LABELS`` form works from the CLI, alone or listed."""
+    words = "".join(f"the {w} runs\n" for w in ("cat", "dog", "cow", "pig", "hen", "elk") * 4)
+    labels = "".join("DET NOUN VERB\n" for _ in range(24))
+    (tmp_path / "s.txt").write_text(words)
+    (tmp_path / "l.txt").write_text(labels)
+    task = f"parallel:{tmp_path / 's.txt'},{tmp_path / 'l.txt'}"
+    argv = ["extract", "--model", str(tiny_bert), "--data-dir", str(data_dir)]
+    argv += ["--cache-dir", str(tmp_path / "cache"), "--task", f"pos,{task}"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "s.txt" in out and "pos" in out
