@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages._shared import run_page
+
 # Presentation mode (large type, pages in a top bar, sidebar folded away) follows ?present=1 and
 # then stays on for the session while pages change.
 if "present" in st.query_params:
@@ -67,4 +69,4 @@ st.sidebar.toggle(
 if present:
     st.markdown(PRESENT_CSS, unsafe_allow_html=True)
     st.query_params["present"] = "1"
-navigation.run()
+run_page(navigation)

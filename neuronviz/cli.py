@@ -574,7 +574,7 @@ def cmd_intervene(args: argparse.Namespace) -> int:
     import json
 
     from neuronviz.cache import ActivationCache
-    from neuronviz.effects import build_intervention, probe_effects, select_neurons
+    from neuronviz.effects import build_intervention, probe_effects, select_neurons, spec_task
     from neuronviz.models import display_name, load_model
     from neuronviz.results import ResultStore
     from neuronviz.settings import resolve_cache_dir
@@ -599,10 +599,8 @@ def cmd_intervene(args: argparse.Namespace) -> int:
         raise ConfigError(f"--sentences must be at least 1, got {args.sentences}")
     neurons = select_neurons(args.neurons, list(analysed.values()))
     source = next(iter(analysed.values()))
-    spec_task = args.neurons.split(":")[0]
-    intervention = build_intervention(
-        neurons, args.mode, analysed.get(spec_task, source), args.factor
-    )
+    named = spec_task(args.neurons, analysed) or ""
+    intervention = build_intervention(neurons, args.mode, analysed.get(named, source), args.factor)
     model = load_model(
         source.model_source or args.model, device=args.device, with_head=bool(args.prompt)
     )
@@ -614,7 +612,7 @@ def cmd_intervene(args: argparse.Namespace) -> int:
         sentences=args.sentences,
         random_draws=args.draws,
         seed=args.seed,
-        means_from=analysed.get(spec_task, source),
+        means_from=analysed.get(named, source),
     )
     what = f"{args.mode}" + (f" x{args.factor:g}" if args.mode == "scale" else "")
     _out(
@@ -640,9 +638,7 @@ def cmd_intervene(args: argparse.Namespace) -> int:
         from neuronviz.effects import random_controls
         from neuronviz.generation import output_effect
 
-        [control] = random_controls(
-            model, intervention, analysed.get(spec_task, source), 1, args.seed
-        )
+        [control] = random_controls(model, intervention, analysed.get(named, source), 1, args.seed)
         output = output_effect(
             model, intervention, args.prompt, new_tokens=args.new_tokens, control=control
         )

@@ -11,7 +11,7 @@ neurons of those layers does anyway.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -32,6 +32,7 @@ __all__ = [
     "probe_predict",
     "random_controls",
     "select_neurons",
+    "spec_task",
 ]
 
 log = logging.getLogger(__name__)
@@ -60,16 +61,26 @@ class ProbeEffect:
         return {**asdict(self), "drop": self.drop, "random_drop": self.random_drop}
 
 
+def spec_task(spec: str, tasks: Iterable[str]) -> str | None:
+    """The task a neuron spec (``TASK:minimal``, ``TASK:top50``...) names, or None. Task names
+    can hold colons themselves (``upos:PATH``, ``parallel:S,L``): the longest that starts the
+    spec wins."""
+    spec = spec.strip()
+    return max((t for t in tasks if spec.startswith(f"{t}:")), key=len, default=None)
+
+
 def select_neurons(spec: str, results: Sequence[AnalysisResult]) -> tuple[int, ...]:
     """Neuron ids from a spec: ``TASK:minimal``, ``TASK:topK``, ``TASK:CLASS:topK`` or labels.
 
     Labels are ``layer:index`` pairs separated by commas (``1:62,3:5``). ``TASK:CLASS:topK`` is
     the K neurons with the largest absolute probe weight for that class.
     """
-    parts = spec.strip().split(":")
+    spec = spec.strip()
     by_task = {r.task: r for r in results}
-    if parts[0] in by_task:
-        r = by_task[parts[0]]
+    task = spec_task(spec, by_task)
+    if task is not None:
+        r = by_task[task]
+        parts = [task, *spec[len(task) + 1 :].split(":")]
         if len(parts) == 2 and parts[1] == "minimal":
             return tuple(int(n) for n in r.minimal_neurons)
         if len(parts) == 2 and parts[1].startswith("top"):

@@ -6,6 +6,8 @@ view; widgets read their defaults from there and write their choice back.
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +19,8 @@ from neuronviz.models import LoadedModel, load_model
 from neuronviz.results import AnalysisResult, ResultStore, preferred
 from neuronviz.settings import resolve_cache_dir
 from neuronviz.text import plain, quoted
+
+log = logging.getLogger(__name__)
 
 
 @st.cache_resource(show_spinner="Loading model...")
@@ -67,6 +71,30 @@ def show_error(exc: NeuronvizError) -> None:
     """A neuronviz error as a readable box, never a traceback; shown as plain text, since its
     message may quote what a user typed or a link carried."""
     st.error(plain(str(exc), limit=None), icon=":material/error:")
+
+
+RAISE_ENV = "NEURONVIZ_RAISE_ERRORS"  # tests set it: an unexpected error must fail them
+
+
+def run_page(navigation) -> None:
+    """Runs the chosen page; any error ends in a box saying what went wrong and what to do,
+    never a traceback (that goes to the server log). A neuronviz error carries its own fix;
+    anything else on a cache read most likely comes from files changed by hand."""
+    try:
+        navigation.run()
+    except NeuronvizError as exc:
+        show_error(exc)
+    except Exception as exc:
+        if os.environ.get(RAISE_ENV) == "1":
+            raise
+        log.exception("page failed")
+        what = plain(f"{type(exc).__name__}: {str(exc)[:300]}", limit=None)
+        st.error(
+            f"This page could not be shown ({what}). If the cache folder was changed or copied "
+            "by hand, run `neuronviz cache verify` to find the damaged entry, remove it and run "
+            "the analysis again; otherwise this is a bug, and the server log has the details.",
+            icon=":material/error:",
+        )
 
 
 def cache_root() -> Path:

@@ -13,6 +13,7 @@ from neuronviz.effects import (
     probe_predict,
     random_controls,
     select_neurons,
+    spec_task,
 )
 from neuronviz.errors import NeuronvizError
 from neuronviz.extract import extract_words
@@ -106,8 +107,8 @@ except NeuronvizError as exc:
 if not neurons:
     st.info("Choose the neurons to change in the sidebar.")
     st.stop()
-spec_task = spec.split(":")[0]
-base = mine.get(spec_task, next(iter(mine.values())))
+named = spec_task(spec, mine) or ""
+base = mine.get(named, next(iter(mine.values())))
 try:
     intervention = build_intervention(neurons, mode, base, factor)
 except NeuronvizError as exc:
@@ -200,7 +201,7 @@ if text_tab.open is not False:
         probe_task = st.selectbox(
             "Tags from the probe of",
             tasks,
-            index=tasks.index(spec_task) if spec_task in tasks else 0,
+            index=tasks.index(named) if named in tasks else 0,
             key="iv_probe_task",
         )
         if words:

@@ -25,6 +25,9 @@ def _offline(monkeypatch, tmp_path):
     monkeypatch.setenv("NEURONVIZ_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("NEURONVIZ_DATA", raising=False)
     monkeypatch.setenv("NEURONVIZ_AUTOSTART", "0")
+    monkeypatch.setenv(
+        "NEURONVIZ_RAISE_ERRORS", "1"
+    )  # the dashboard's error box must not hide bugs
     set_bars_enabled(False)
 
 

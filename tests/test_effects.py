@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from neuronviz.effects import (
     layer_matched_random,
     probe_effects,
     select_neurons,
+    spec_task,
 )
 from neuronviz.errors import ConfigError
 from neuronviz.interventions import Intervention
@@ -49,6 +51,19 @@ def test_neuron_specs(bert_results):
     for bad in ("pos:everything", "pos:topX", "pos:NOPE:top3", "9:9"):
         with pytest.raises(ConfigError):
             select_neurons(bad, bert_results)
+
+
+def test_specs_of_tasks_whose_names_hold_colons(bert_results):
+    """``upos:PATH`` and ``parallel:S,L`` tasks: the longest task name that starts the spec."""
+    pos = next(r for r in bert_results if r.task == "pos")
+    named = [replace(pos, task="upos:/data/en_ewt:train.conllu"), replace(pos, task="upos:/data")]
+    spec = "upos:/data/en_ewt:train.conllu:top3"
+    assert spec_task(spec, [r.task for r in named]) == named[0].task
+    assert select_neurons(spec, named) == tuple(int(n) for n in pos.order[:3])
+    assert select_neurons(
+        "parallel:s.txt,l.txt:minimal", [replace(pos, task="parallel:s.txt,l.txt")]
+    )
+    assert spec_task("1:3,2:5", [r.task for r in named]) is None
 
 
 def test_no_change_means_no_effect_and_silencing_everything_hurts(bert, bert_results, analysed):
