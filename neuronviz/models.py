@@ -413,10 +413,31 @@ def load_model(
             "encoders and decoder-only models",
             hint="use its encoder as a separate model, or pick another model",
         )
+    _check_config(display, config)
+    if Path(source).is_dir() and not any(
+        f.suffix in {".safetensors", ".bin", ".pt"} for f in Path(source).iterdir()
+    ):
+        raise ModelError(
+            f"{display!r} has no weight files (.safetensors, .bin)",
+            path=Path(source),
+            hint="save the model with model.save_pretrained(folder)",
+        )
+    if Path(source).is_dir() and not any((Path(source) / f).is_file() for f in TOKENIZER_FILES):
+        raise ModelError(
+            f"{display!r} has no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}, ...)",
+            path=Path(source),
+            hint="save the tokenizer beside the weights: tokenizer.save_pretrained(folder)",
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, use_fast=True)
         loader = AutoModelForCausalLM if with_head else AutoModel
-        model = loader.from_pretrained(source, revision=revision, dtype=dt, trust_remote_code=False)
+        model, info = loader.from_pretrained(
+            source,
+            revision=revision,
+            dtype=dt,
+            trust_remote_code=False,
+            output_loading_info=True,
+        )
     except pickle.UnpicklingError:
         raise ModelError(
             f"the weights of {display!r} ({source}) are a pickle file holding more than tensors; "
@@ -433,6 +454,7 @@ def load_model(
             f"{display!r} has no fast tokenizer, which word alignment needs",
             hint="use a model with a tokenizer.json (a 'fast' tokenizer)",
         )
+    _check_weights(display, source, info)
     model.eval().to(dev)
     language_model = model if with_head else None
     if with_head:
@@ -458,6 +480,48 @@ def load_model(
         architecture=str(config.model_type),
         language_model=language_model,
     )
+
+
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "vocab.txt",
+    "vocab.json",
+    "tokenizer.model",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+)
+# Weights a model may lack without changing any hidden state neuronviz reads.
+_UNREAD = ("pooler.", "lm_head.", "cls.", "position_ids")
+
+
+def _check_config(display: str, config: object) -> None:
+    """A configuration describes a model with at least one layer of at least one neuron."""
+    for name in ("num_hidden_layers", "hidden_size"):
+        value = getattr(config, name, None)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ModelError(
+                f"the configuration of {display!r} gives {name} = {value!r}; a model needs at "
+                "least one layer of at least one neuron",
+                hint="check config.json against the weights it came with",
+            )
+
+
+def _check_weights(display: str, source: str, info: dict) -> None:
+    """Every weight the analysed hidden states depend on was in the checkpoint: a missing one
+    would be randomly initialised and analysed as the model's (e.g. a config claiming 12
+    layers over 6 layers of weights)."""
+    missing = sorted(k for k in info.get("missing_keys", ()) if not any(u in k for u in _UNREAD))
+    mismatched = sorted(str(k) for k in info.get("mismatched_keys", ()))
+    if missing or mismatched:
+        shown = ", ".join((missing or mismatched)[:4])
+        what = "missing from" if missing else "of another shape in"
+        raise ModelError(
+            f"{len(missing) or len(mismatched)} weights of {display!r} are {what} its "
+            f"checkpoint ({shown}{', ...' if len(missing or mismatched) > 4 else ''}); they would "
+            "be random numbers analysed as the model's",
+            path=Path(source) if Path(source).is_dir() else None,
+            hint="the configuration does not match the weights: use the config.json saved with them",
+        )
 
 
 def _is_causal(model: torch.nn.Module) -> bool:

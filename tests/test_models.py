@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 
@@ -55,9 +57,10 @@ def test_folder_without_config(tmp_path):
 
 def test_folder_without_weights(tiny_models, tmp_path):
     folder = tmp_path / "noweights"
-    folder.mkdir()
-    (folder / "config.json").write_text((tiny_models["bert"] / "config.json").read_text())
-    with pytest.raises(ModelError, match="could not load"):
+    shutil.copytree(tiny_models["bert"], folder)
+    for weights in folder.glob("*.safetensors"):
+        weights.unlink()
+    with pytest.raises(ModelError, match="has no weight files"):
         load_model(str(folder))
 
 

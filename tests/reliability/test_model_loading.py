@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -71,4 +72,42 @@ def test_a_model_folder_with_a_fifo_or_a_device_is_refused(tiny_bert, tmp_path, 
     else:
         target.symlink_to("/dev/zero")
     with pytest.raises(ModelError, match=r"tokenizer\.json is a .*not a regular file"):
+        load_model(str(folder))
+
+
+def _edited_copy(tiny_bert, tmp_path, **config_changes) -> Path:
+    folder = tmp_path / "edited"
+    shutil.copytree(tiny_bert, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config.update(config_changes)
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_a_config_claiming_more_layers_than_the_weights_hold_is_refused(tiny_bert, tmp_path):
+    layers = json.loads((tiny_bert / "config.json").read_text())["num_hidden_layers"]
+    folder = _edited_copy(tiny_bert, tmp_path, num_hidden_layers=layers * 2)
+    with pytest.raises(ModelError, match=r"weights of .* are missing from its checkpoint"):
+        load_model(str(folder))
+
+
+@pytest.mark.parametrize("value", [0, -3])
+def test_a_degenerate_config_is_a_model_error(tiny_bert, tmp_path, value):
+    folder = _edited_copy(tiny_bert, tmp_path, hidden_size=value)
+    with pytest.raises(ModelError, match=f"hidden_size = {value}"):
+        load_model(str(folder))
+
+
+def test_a_model_folder_without_a_tokenizer_is_refused(tiny_bert, tmp_path):
+    folder = tmp_path / "no-tokenizer"
+    shutil.copytree(tiny_bert, folder)
+    for name in (
+        "tokenizer.json",
+        "vocab.txt",
+        "vocab.json",
+        "merges.txt",
+        "tokenizer_config.json",
+    ):
+        (folder / name).unlink(missing_ok=True)
+    with pytest.raises(ModelError, match="has no tokenizer files"):
         load_model(str(folder))
