@@ -232,6 +232,10 @@ class LoadedModel:
 def display_name(name: str) -> str:
     """The name results are stored under, without loading or fetching anything."""
     key = name.strip()
+    if not key:
+        raise ModelError(
+            "no model given", hint=f"name one: {', '.join(MODELS)}, a local folder or a hub id"
+        )
     if key in MODELS:
         return key
     path = Path(key).expanduser()
@@ -241,6 +245,10 @@ def display_name(name: str) -> str:
 def resolve_model_source(name: str, cache_dir: str | Path | None = None) -> tuple[str, str]:
     """Return ``(display name, local folder or hub id)`` for a registry name, folder or hub id."""
     key = name.strip()
+    if not key:
+        raise ModelError(
+            "no model given", hint=f"name one: {', '.join(MODELS)}, a local folder or a hub id"
+        )
     if key in MODELS:
         spec = MODELS[key]
         if spec.locate is None:
@@ -347,6 +355,12 @@ def _config(name: str, source: str, revision: str | None) -> object:
     try:
         return AutoConfig.from_pretrained(source, revision=revision, local_files_only=True)
     except (OSError, ValueError) as exc:
+        if Path(source).is_dir():
+            raise ModelError(
+                f"cannot read the configuration of {name!r}: {str(exc).splitlines()[0]}",
+                path=Path(source) / "config.json",
+                hint="config.json must be the JSON save_pretrained wrote, with a model_type",
+            ) from None
         if (
             Path(source).exists()
             or is_offline()

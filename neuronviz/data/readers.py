@@ -187,6 +187,16 @@ def read_conllu(path: str | Path) -> Corpus:
         skip_row=_conllu_skip,
         word_column=1,
     )
+    for ids, line in zip(corpus.tokens, corpus.lines or [None] * len(corpus), strict=True):
+        if ids != [str(i) for i in range(1, len(ids) + 1)]:
+            raise DataError(
+                f"word ids run {' '.join(ids[:8])}{' ...' if len(ids) > 8 else ''} where CoNLL-U "
+                "numbers a sentence's words 1, 2, 3, ... (duplicate, skipped, out-of-order or "
+                "0 ids)",
+                path=Path(path),
+                line=line,
+                hint="fix the id column of this sentence, or check that the file is CoNLL-U",
+            )
     # In CoNLL-U the first column is the id and the form is the second.
     return Corpus(
         source=corpus.source,

@@ -172,3 +172,17 @@ def test_a_fifo_or_a_device_is_refused_at_once(tmp_path, tiny_bert, kind):
         read_conll2000(path)
     with pytest.raises(DataError, match="not a regular file"):
         extract_task(str(tiny_bert), f"upos:{path}", cache=tmp_path / "cache")
+
+
+@pytest.mark.parametrize("ids", [("1", "1"), ("2", "1"), ("0", "1"), ("1", "3")])
+def test_conllu_word_ids_that_do_not_run_1_2_3_are_refused(tmp_path, ids):
+    from neuronviz.data.readers import read_conllu
+
+    good = "1\tA\ta\tDET\tDT\t_\t2\tdet\t_\t_\n2\tcat\tcat\tNOUN\tNN\t_\t0\troot\t_\t_\n\n"
+    bad = "".join(
+        f"{i}\t{w}\t{w}\tX\tX\t_\t0\tdep\t_\t_\n" for i, w in zip(ids, ("big", "dog"), strict=True)
+    )
+    (tmp_path / "c.conllu").write_text(good + "# sent_id = 2\n" + bad + "\n")
+    with pytest.raises(DataError, match=f"word ids run {' '.join(ids)}") as caught:
+        read_conllu(tmp_path / "c.conllu")
+    assert caught.value.line == 5

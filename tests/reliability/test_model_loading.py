@@ -111,3 +111,18 @@ def test_a_model_folder_without_a_tokenizer_is_refused(tiny_bert, tmp_path):
         (folder / name).unlink(missing_ok=True)
     with pytest.raises(ModelError, match="has no tokenizer files"):
         load_model(str(folder))
+
+
+def test_an_invalid_config_is_named_as_such(tiny_bert, tmp_path):
+    folder = tmp_path / "bad-config"
+    shutil.copytree(tiny_bert, folder)
+    (folder / "config.json").write_text("{not json")
+    with pytest.raises(ModelError, match="cannot read the configuration") as caught:
+        load_model(str(folder))
+    assert "not a registered name" not in str(caught.value)
+
+
+def test_an_empty_model_name_is_refused_even_inside_a_model_folder(tiny_bert, monkeypatch):
+    monkeypatch.chdir(tiny_bert)
+    with pytest.raises(ModelError, match="no model given"):
+        load_model("  ")
