@@ -25,7 +25,7 @@ from neuronviz.cache import ActivationCache, ActivationEntry, Manifest
 from neuronviz.errors import CacheError, ConfigError
 from neuronviz.fileutil import file_digest
 from neuronviz.integrity import STAMP_FILE
-from neuronviz.results import ResultStore, result_problem
+from neuronviz.results import ResultStore, oracle_problem, result_problem
 from neuronviz.settings import resolve_cache_dir
 
 __all__ = ["BUNDLE_VERSION", "BundleInfo", "export_bundle", "import_bundle", "read_bundle_info"]
@@ -233,8 +233,22 @@ def _check_unpacked(work: Path, where: Path) -> None:
         problems += [f"{folder.relative_to(work)}: {p}" for p in found]
     for folder in sorted((work / "results").glob("*/*")):
         problem = result_problem(folder) if (folder / "checksums.json").is_file() else None
-        if problem is None and ResultStore.read(folder) is None:
+        result = ResultStore.read(folder) if problem is None else None
+        if problem is None and result is None:
             problem = "the result cannot be read (see the log)"
+        test = (
+            work / "activations" / folder.parent.name / str(result.entries.get("test"))
+            if result
+            else None
+        )
+        if result is not None and test is not None and (test / "manifest.json").is_file():
+            try:
+                entry = ActivationEntry(
+                    test, Manifest.from_dict(json.loads((test / "manifest.json").read_text()))
+                )
+                problem = oracle_problem(result, entry)
+            except (CacheError, OSError, ValueError, KeyError, TypeError) as exc:
+                problem = f"its test activations cannot be read: {exc}"
         if problem:
             problems.append(f"{folder.relative_to(work)}: {problem}")
     if problems:

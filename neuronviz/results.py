@@ -498,3 +498,33 @@ def consistency_problem(result: AnalysisResult) -> str | None:
     if set(minimal.tolist()) != set(order[: minimal.size].tolist()):
         return "the minimal set is not the ranking's first neurons"
     return None
+
+
+def oracle_problem(result: AnalysisResult, test_entry, tolerance: float = 1e-3) -> str | None:
+    """Whether ``result``'s stored oracle test accuracy follows from its own weights applied to
+    the test activations (``test_entry``, an ``ActivationEntry``): a check that needs no trust
+    in any checksum. None when it does, or when the result lacks what it needs (older results
+    hold no feature statistics)."""
+    arrays = result.arrays
+    stored = result.oracle.get("test_accuracy")
+    if stored is None or "feature_mean" not in arrays or not test_entry.has_labels(result.task):
+        return None
+    ids, vocab = test_entry.labels(result.task)
+    index = {c: i for i, c in enumerate(result.classes)}
+    gold = np.array([index.get(vocab[i], -1) for i in ids])
+    weights, bias = arrays["weights"], arrays["bias"]
+    mean, scale = arrays["feature_mean"], arrays["feature_scale"]
+    if weights.shape[1] != test_entry.shape[1] or mean.shape != (weights.shape[1],):
+        return "its weights do not fit the test activations"
+    correct, block = 0, 8192
+    for start in range(0, test_entry.manifest.n_words, block):
+        x = test_entry.matrix(slice(start, start + block), dtype=np.float32)
+        predicted = (((x - mean) / scale) @ weights.T + bias).argmax(1)
+        correct += int((predicted == gold[start : start + block]).sum())
+    recomputed = correct / max(len(gold), 1)
+    if abs(recomputed - float(stored)) > tolerance:
+        return (
+            f"its oracle test accuracy {100 * float(stored):.2f}% does not follow from its weights "
+            f"on its test activations ({100 * recomputed:.2f}%)"
+        )
+    return None

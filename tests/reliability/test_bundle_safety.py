@@ -127,3 +127,20 @@ def test_export_onto_a_folder_or_an_unwritable_place_fails_cleanly(analysed, tmp
     with pytest.raises(CacheError, match="cannot write the bundle"):
         export_bundle([("bert", "pos")], blocked / "talk.zip", cache_dir=analysed)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "here"]
+
+
+def test_an_edited_accuracy_with_every_checksum_updated_is_refused(bundle, tmp_path):
+    """The stored oracle accuracy is recomputed from the shipped weights and test activations."""
+    with zipfile.ZipFile(bundle) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    folder = next(n.rsplit("/", 1)[0] for n in members if n.endswith("result.json"))
+    result = json.loads(members[f"{folder}/result.json"])
+    result["oracle"]["test_accuracy"] = 0.999
+    members[f"{folder}/result.json"] = json.dumps(result).encode()
+    sums = {
+        f: hashlib.sha256(members[f"{folder}/{f}"]).hexdigest()
+        for f in ("result.json", "arrays.npz")
+    }
+    members[f"{folder}/checksums.json"] = json.dumps(sums).encode()
+    altered = rebuilt(bundle, tmp_path / "acc.zip", lambda n, d: (n, members[n]))
+    refused(altered, tmp_path / "cache", "does not follow from its weights")
