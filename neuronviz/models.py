@@ -451,6 +451,9 @@ def load_model(
             dtype=dt,
             trust_remote_code=False,
             output_loading_info=True,
+            # Mismatched shapes are listed in the loading info and refused below, with the
+            # shapes in our own message (transformers' error points at a log report that -q hides).
+            ignore_mismatched_sizes=True,
         )
     except pickle.UnpicklingError:
         raise ModelError(
@@ -525,7 +528,12 @@ def _check_weights(display: str, source: str, info: dict) -> None:
     would be randomly initialised and analysed as the model's (e.g. a config claiming 12
     layers over 6 layers of weights)."""
     missing = sorted(k for k in info.get("missing_keys", ()) if not any(u in k for u in _UNREAD))
-    mismatched = sorted(str(k) for k in info.get("mismatched_keys", ()))
+    mismatched = sorted(
+        f"{k[0]}: {tuple(k[1])} in the checkpoint, {tuple(k[2])} by the config"
+        if isinstance(k, tuple) and len(k) == 3
+        else str(k)
+        for k in info.get("mismatched_keys", ())
+    )
     if missing or mismatched:
         shown = ", ".join((missing or mismatched)[:4])
         what = "missing from" if missing else "of another shape in"

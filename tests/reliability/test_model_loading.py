@@ -126,3 +126,14 @@ def test_an_empty_model_name_is_refused_even_inside_a_model_folder(tiny_bert, mo
     monkeypatch.chdir(tiny_bert)
     with pytest.raises(ModelError, match="no model given"):
         load_model("  ")
+
+
+def test_weights_of_another_shape_are_named_with_both_shapes(tiny_bert, tmp_path):
+    """The message carries the shapes itself (transformers' own points at a log report that
+    ``-q`` hides)."""
+    size = json.loads((tiny_bert / "config.json").read_text())["intermediate_size"]
+    folder = _edited_copy(tiny_bert, tmp_path, intermediate_size=size + 8)
+    with pytest.raises(
+        ModelError, match=r"of another shape .* in the checkpoint, .* by the config"
+    ):
+        load_model(str(folder))
