@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from neuronviz.fileutil import atomic_write_json, slug
+from neuronviz.fileutil import atomic_write_json, file_digest, slug
 from neuronviz.probe import FitResult
 
 if TYPE_CHECKING:  # lambdas imports retrain, which imports this module
@@ -60,6 +60,10 @@ def _fit_result(meta: dict, weights: np.ndarray, bias: np.ndarray, device) -> Fi
         str(meta["solver"]),
         float(meta["kkt_tol"]),
     )
+
+
+def _line_digest(line: dict) -> str:
+    return hashlib.sha256(json.dumps(line, sort_keys=True).encode()).hexdigest()
 
 
 def _bits(text: str) -> np.ndarray:
@@ -153,6 +157,7 @@ class Checkpoint:
             "grad_max": float(result.grad_max),
             "converged": bool(result.converged),
         }
+        line["digest"] = _line_digest(line)
         with self._journal.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(line) + "\n")
             fh.flush()
@@ -168,6 +173,12 @@ class Checkpoint:
             try:
                 d = json.loads(line)
                 if d["key"] != self.key:
+                    continue
+                recorded = d.pop("digest", None)  # None: written before checksums
+                if recorded is not None and recorded != _line_digest(d):
+                    log.warning(
+                        "a retrained probe in %s was altered; it is retrained", self._journal
+                    )
                     continue
                 out[(bool(d["control"]), str(d["columns"]))] = Retrained(
                     int(d["size"]),
@@ -190,7 +201,10 @@ class Checkpoint:
         np.savez(tmp, **arrays)
         tmp.replace(self.folder / f"{name}.npz")
         # the JSON goes last: a piece counts as done only when both files are there
-        atomic_write_json(self.folder / f"{name}.json", {"key": self.key, **meta})
+        digest = file_digest(self.folder / f"{name}.npz")
+        atomic_write_json(
+            self.folder / f"{name}.json", {"key": self.key, **meta, "arrays_sha256": digest}
+        )
 
     def _load(self, name: str) -> tuple[dict, dict[str, np.ndarray]] | None:
         meta_path, array_path = self.folder / f"{name}.json", self.folder / f"{name}.npz"
@@ -206,5 +220,11 @@ class Checkpoint:
             )
             return None
         if meta.get("key") != self.key:
+            return None
+        recorded = meta.pop("arrays_sha256", None)  # None: written before checksums
+        if recorded is not None and file_digest(array_path) != recorded:
+            log.warning(
+                "checkpoint %s in %s does not match its checksum; recomputing", name, self.folder
+            )
             return None
         return meta, arrays

@@ -53,6 +53,21 @@ def test_fits_and_retrained_probes_round_trip(tmp_path):
     assert not point.exists()
 
 
+def test_altered_checkpoint_pieces_are_recomputed_not_trusted(tmp_path, caplog):
+    """A fit rewritten as a valid file with other weights, and a retrained probe's line edited
+    into valid JSON with another accuracy, both fail their recorded checksums."""
+    point = Checkpoint(tmp_path / "x.partial", "key-a")
+    point.save_fit("oracle", _fit(0))
+    np.savez(point.folder / "oracle.npz", weights=np.zeros((5, 3)), bias=np.zeros(3))
+    assert point.load_fit("oracle") is None
+    cols = np.array([1, 2])
+    point.record_retrained(False, cols, Retrained(2, 0.8, 0.75, grad_max=2e-4, converged=True))
+    journal = point.folder / "retrained.jsonl"
+    journal.write_text(journal.read_text().replace('"test": 0.75', '"test": 0.99'))
+    assert point.retrained() == {}
+    assert "does not match its checksum" in caplog.text and "was altered" in caplog.text
+
+
 class Killed(RuntimeError):
     pass
 
