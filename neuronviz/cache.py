@@ -37,7 +37,7 @@ from filelock import FileLock, Timeout
 from neuronviz.data.corpus import tokens_digest
 from neuronviz.errors import CacheError, ConfigError
 from neuronviz.fileutil import atomic_write_bytes, atomic_write_json, file_digest, slug
-from neuronviz.integrity import inside, stamp_written, verify_file
+from neuronviz.integrity import inside, known_problem, stamp_written, verify_file
 from neuronviz.settings import resolve_cache_dir
 
 __all__ = [
@@ -424,6 +424,8 @@ class ActivationEntry:
                 )
             elif checksums and file_digest(path) != f.sha256:
                 problems.append(f"{f.file} does not match its SHA-256 sum")
+            elif not checksums and (found := known_problem(self.path, f.file)):
+                problems.append(found)  # found by a read in this process: no need to hash
         if not (self.path / "tokens.json").is_file():
             problems.append("tokens.json is missing")
         elif checksums:
@@ -439,6 +441,21 @@ class ActivationEntry:
                 found = [f"{info['file']} does not match its SHA-256 sum"]
             problems += found
         return problems
+
+
+def audit_folder(folder: Path, checksums: bool = True) -> list[str]:
+    """The problems found in the entry folder ``folder`` (see ``ActivationEntry.verify``)."""
+    try:
+        manifest = Manifest.from_dict(
+            json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        )
+    except FileNotFoundError:
+        return ["manifest.json is missing"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return [f"manifest.json is unreadable: {exc!r}"]
+    entry = ActivationEntry(folder, manifest)
+    problems = [] if folder.name == manifest.entry_id else ["the folder is not its key's"]
+    return problems + entry.verify(checksums=checksums)
 
 
 def _files(manifest: Manifest) -> list[LayerFile]:
@@ -815,26 +832,15 @@ class ActivationCache:
     def audit(self, checksums: bool = True) -> list[tuple[Path, list[str]]]:
         """Every entry folder with the problems found in it, unreadable manifests and folders
         without one included (``neuronviz cache verify``)."""
+        return [(folder, audit_folder(folder, checksums)) for folder in self.entry_folders()]
+
+    def entry_folders(self) -> list[Path]:
+        """Every entry folder, complete or damaged (not those of builds under way)."""
         if not self.base.is_dir():
             return []
-        found = []
-        for folder in sorted(p for p in self.base.glob("*/*") if p.is_dir()):
-            if folder.name.endswith(".partial"):
-                continue
-            try:
-                manifest = Manifest.from_dict(
-                    json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-                )
-            except FileNotFoundError:
-                found.append((folder, ["manifest.json is missing"]))
-                continue
-            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-                found.append((folder, [f"manifest.json is unreadable: {exc!r}"]))
-                continue
-            entry = ActivationEntry(folder, manifest)
-            problems = [] if folder.name == manifest.entry_id else ["the folder is not its key's"]
-            found.append((folder, problems + entry.verify(checksums=checksums)))
-        return found
+        return sorted(
+            p for p in self.base.glob("*/*") if p.is_dir() and not p.name.endswith(".partial")
+        )
 
     def partials(self) -> list[Path]:
         """Folders of interrupted builds, which the next run of the same request resumes."""

@@ -18,7 +18,14 @@ from pathlib import Path
 from neuronviz.errors import CacheError
 from neuronviz.fileutil import atomic_write_json, file_digest
 
-__all__ = ["STAMP_FILE", "inside", "stamp_written", "verify_file"]
+__all__ = [
+    "STAMP_FILE",
+    "damage_seen",
+    "inside",
+    "known_problem",
+    "stamp_written",
+    "verify_file",
+]
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +34,7 @@ _STAMP_VERSION = 1
 
 _lock = threading.Lock()
 _known: dict[tuple, str] = {}  # (path, size, inode, mtime_ns, ctime_ns) -> verified sha256
+_bad: dict[tuple, str] = {}  # the same identity -> what was wrong when it was hashed
 
 
 def _identity(path: Path) -> tuple:
@@ -94,15 +102,32 @@ def verify_file(entry: Path, relative: str, size: int, sha256: str) -> Path:
     if not path.is_file():
         raise CacheError(f"{relative} is not a regular file", path=path, hint=hint)
     if file_digest(path) != sha256:
-        raise CacheError(
+        _bad[identity] = (
             f"{relative} does not match the SHA-256 sum recorded when it was written: "
-            "the file was changed or damaged",
-            path=path,
-            hint=hint,
+            "the file was changed or damaged"
         )
+        raise CacheError(_bad[identity], path=path, hint=hint)
     _known[identity] = sha256
     _write_stamp(entry, relative, stamp)
     return path
+
+
+def known_problem(entry: Path, relative: str) -> str | None:
+    """What a read in this process found wrong with ``relative`` as it is now (None when it
+    was not found damaged, or has changed since): lets a view that does not read the file
+    still say that it is damaged, without hashing it."""
+    if not _bad:
+        return None
+    try:
+        return _bad.get(_identity(inside(entry, relative)))
+    except (OSError, CacheError):
+        return None
+
+
+def damage_seen() -> int:
+    """How many damaged files reads in this process have found (grows as they are found):
+    part of the key of anything that caches ``known_problem`` answers."""
+    return len(_bad)
 
 
 def stamp_written(entry: Path, files: list[tuple[str, int, str]]) -> None:
@@ -125,3 +150,4 @@ def stamp_written(entry: Path, files: list[tuple[str, int, str]]) -> None:
 def forget() -> None:
     """Drop what this process remembers (tests; the stamps on disk stay)."""
     _known.clear()
+    _bad.clear()

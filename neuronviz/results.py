@@ -364,43 +364,48 @@ class ResultStore:
         """The result in ``folder``, or None (logged) when it is unreadable, damaged or of
         another format version (the version is read first: another version may keep its
         files differently)."""
+        found = ResultStore.diagnose(folder)
+        if isinstance(found, UnreadResult):
+            log.warning("result in %s %s", folder, found.reason)
+            return None
+        return found
+
+    @staticmethod
+    def diagnose(folder: Path) -> AnalysisResult | UnreadResult:
+        """The result in ``folder``, or what keeps it from being read and what to do."""
         try:
             d = json.loads((folder / "result.json").read_text(encoding="utf-8"))
             version = d.get("version")
         except (OSError, ValueError, AttributeError) as exc:
-            log.warning("result in %s is unreadable (%s); it will be recomputed", folder, exc)
-            return None
+            return UnreadResult(folder, f"is unreadable ({exc}); it will be recomputed")
         if version != RESULT_VERSION:
             newer = isinstance(version, int) and version > RESULT_VERSION
-            log.warning(
-                "result in %s has format version %s, this neuronviz reads version %d: %s",
+            return UnreadResult(
                 folder,
-                version,
-                RESULT_VERSION,
-                "it was written by a newer neuronviz; upgrade to read it (it is left as it is)"
-                if newer
-                else "it was written by an older neuronviz and is not read; run the analysis "
-                "again (the old folder can be removed with `neuronviz cache remove`)",
+                f"has format version {version}, this neuronviz reads version {RESULT_VERSION}: "
+                + (
+                    "it was written by a newer neuronviz; upgrade to read it (it is left as it is)"
+                    if newer
+                    else "it was written by an older neuronviz and is not read; run the analysis "
+                    "again (the old folder can be removed with `neuronviz cache remove`)"
+                ),
+                damaged=False,
             )
-            return None
         problem = result_problem(folder)
         if problem:
-            log.warning("result in %s is damaged (%s); it will be recomputed", folder, problem)
-            return None
+            return UnreadResult(folder, f"is damaged ({problem}); it will be recomputed")
         try:
             with np.load(folder / "arrays.npz", allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
         except (OSError, ValueError, KeyError) as exc:
-            log.warning("result in %s is unreadable (%s); it will be recomputed", folder, exc)
-            return None
+            return UnreadResult(folder, f"is unreadable ({exc}); it will be recomputed")
         try:
             result = AnalysisResult.from_dict(d, arrays)
             problem = consistency_problem(result)
         except (KeyError, TypeError, ValueError) as exc:
             problem = f"unreadable: {exc!r}"
         if problem:
-            log.warning("result in %s is damaged (%s); it will be recomputed", folder, problem)
-            return None
+            return UnreadResult(folder, f"is damaged ({problem}); it will be recomputed")
         return result
 
     def latest(self, model: str, task: str) -> AnalysisResult | None:
@@ -408,13 +413,45 @@ class ResultStore:
         return preferred([r for r in self.all(model) if r.task == task])
 
     def all(self, model: str | None = None) -> list[AnalysisResult]:
-        pattern = f"{slug(model)}/*/result.json" if model else "*/*/result.json"
-        found = [
-            self.read(p.parent)
-            for p in sorted(self.base.glob(pattern))
-            if not p.parent.name.startswith(".")
-        ]
-        return [r for r in found if r is not None]
+        return self.scan(model)[0]
+
+    def scan(self, model: str | None = None) -> tuple[list[AnalysisResult], list[UnreadResult]]:
+        """Every stored result, and every result folder that could not be read (with why)."""
+        pattern = f"{slug(model)}/*" if model else "*/*"
+        found, unread = [], []
+        for folder in sorted(self.base.glob(pattern)):
+            if folder.name.startswith(".") or folder.name.endswith(".partial"):
+                continue  # being written, or an analysis' checkpoints
+            if not folder.is_dir():
+                unread.append(UnreadResult(folder, "is not a result folder"))
+                continue
+            if not (folder / "result.json").exists():
+                unread.append(
+                    UnreadResult(folder, "has no result.json (copied or removed in part)")
+                )
+                continue
+            got = self.diagnose(folder)
+            if isinstance(got, UnreadResult):
+                log.warning("result in %s %s", folder, got.reason)
+                unread.append(got)
+            else:
+                found.append(got)
+        return found, unread
+
+
+@dataclass(frozen=True)
+class UnreadResult:
+    """A result folder that could not be read: where, why, and whether it is damaged (as
+    opposed to written by another version of neuronviz)."""
+
+    folder: Path
+    reason: str
+    damaged: bool = True
+
+    @property
+    def name(self) -> str:
+        """``model/folder``, as `neuronviz cache verify` names it."""
+        return f"{self.folder.parent.name}/{self.folder.name}"
 
 
 CHECKSUMS = "checksums.json"

@@ -13,10 +13,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from neuronviz.cache import ActivationCache
-from neuronviz.errors import NeuronvizError
+from neuronviz.cache import ActivationCache, audit_folder
+from neuronviz.errors import CacheError, NeuronvizError
+from neuronviz.integrity import STAMP_FILE, damage_seen
 from neuronviz.models import LoadedModel, load_model
-from neuronviz.results import AnalysisResult, ResultStore, preferred
+from neuronviz.results import AnalysisResult, ResultStore, UnreadResult, preferred
 from neuronviz.settings import resolve_cache_dir
 from neuronviz.text import plain, quoted
 
@@ -81,6 +82,7 @@ def run_page(navigation) -> None:
     never a traceback (that goes to the server log). A neuronviz error carries its own fix;
     anything else on a cache read most likely comes from files changed by hand."""
     try:
+        show_cache_problems()
         navigation.run()
     except NeuronvizError as exc:
         show_error(exc)
@@ -118,14 +120,76 @@ def _results_signature(root: str) -> tuple:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _load_results(root: str, signature: tuple) -> list[AnalysisResult]:
-    return ResultStore(root).all()
+def _load_results(root: str, signature: tuple) -> tuple[list[AnalysisResult], list[UnreadResult]]:
+    return ResultStore(root).scan()
 
 
 def stored_results() -> list[AnalysisResult]:
     """Every stored analysis (several per model x task when run with different settings)."""
     root = str(cache_root())
-    return _load_results(root, _results_signature(root))
+    return _load_results(root, _results_signature(root))[0]
+
+
+def cache_problems() -> tuple[list[str], list[str]]:
+    """What is damaged in the cache (errors) and what this version cannot read (warnings), one
+    line each naming the result or entry and what to do. Cheap enough for every page view: no
+    file is hashed here (a layer file is hashed when a view reads it, and a mismatch found then
+    is remembered and listed here on every page)."""
+    root = str(cache_root())
+    errors, warnings = [], []
+    for u in _load_results(root, _results_signature(root))[1]:
+        line = f"result {plain(u.name)} {plain(u.reason, limit=300)}"
+        if u.damaged:
+            errors.append(
+                f"{line}: remove the folder (rm -r {plain(str(u.folder), limit=None)}) and run the analysis "
+                "again, here or with `neuronviz probe ... --force`"
+            )
+        else:
+            warnings.append(line)
+    for folder in activation_cache(root).entry_folders():
+        problems = _entry_problems(str(folder), _entry_signature(folder), damage_seen())
+        if problems:
+            errors.append(
+                f"activations {plain(folder.parent.name)}/{plain(folder.name)}: "
+                f"{plain('; '.join(problems), limit=300)}: remove the entry "
+                f"(neuronviz cache remove {plain(folder.name)}); the next analysis or "
+                "`neuronviz extract` builds it again"
+            )
+    return errors, warnings
+
+
+def _entry_signature(folder: Path) -> tuple:
+    """Changes whenever a file of the entry is written, replaced, resized or touched (stats
+    only; the stamps of verified reads excluded, since reading writes them)."""
+    found = []
+    for where, _, names in os.walk(folder):
+        for name in names:
+            if name != STAMP_FILE:
+                st = os.stat(os.path.join(where, name))
+                found.append((where, name, st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(sorted(found))
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _entry_problems(folder: str, signature: tuple, damage: int) -> list[str]:
+    return audit_folder(Path(folder), checksums=False)
+
+
+_SHOWN_PROBLEMS = 5
+
+
+def show_cache_problems() -> None:
+    """One box on every page listing damaged cache entries and results (see ``cache_problems``)."""
+    errors, warnings = cache_problems()
+    for lines, box in ((errors, st.error), (warnings, st.warning)):
+        if not lines:
+            continue
+        more = len(lines) - _SHOWN_PROBLEMS
+        text = "\n".join(f"- {line}" for line in lines[:_SHOWN_PROBLEMS])
+        if more > 0:
+            text += f"\n- and {more} more: `neuronviz cache verify` lists them all"
+        what = "damaged, so not shown" if box is st.error else "not read by this version"
+        box(f"Part of the cache is {what}:\n{text}", icon=":material/error:")
 
 
 def all_results() -> list[AnalysisResult]:
@@ -142,8 +206,26 @@ def activation_cache(root: str) -> ActivationCache:
 
 
 def test_entry(result: AnalysisResult):
-    """The cached test-split activations a result was computed from (None if removed)."""
-    return activation_cache(str(cache_root())).by_id(result.model, result.entries.get("test"))
+    """The cached test-split activations a result was computed from (None if removed; a
+    ``CacheError`` naming the entry when its folder is there but damaged)."""
+    cache = activation_cache(str(cache_root()))
+    entry_id = result.entries.get("test")
+    entry = cache.by_id(result.model, entry_id)
+    if entry is None and entry_id:
+        damaged = [
+            folder / entry_id
+            for folder in (cache.base.iterdir() if cache.base.is_dir() else ())
+            if folder.is_dir() and entry_id in {p.name for p in folder.iterdir()}
+        ]
+        if damaged:
+            raise CacheError(
+                f"the test activations of {result.model} x {result.task} are damaged "
+                "(see the list above)",
+                path=damaged[0],
+                hint=f"remove the entry (neuronviz cache remove {entry_id}) and run "
+                "`neuronviz extract` or the analysis again",
+            )
+    return entry
 
 
 # The selection carries over when the user switches pages (query parameters do not).
