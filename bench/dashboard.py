@@ -17,8 +17,10 @@ typed sentence of 30 words with `minilm` (model loaded, as the explorer does onc
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -155,7 +157,7 @@ def summary(times: list[float]) -> dict:
     return {"median_s": round(statistics.median(times), 2), "max_s": round(max(times), 2)}
 
 
-def view_seconds(url: str, repeats: int = 5) -> dict:
+def view_seconds(url: str, repeats: int = 5, views: list[str] | None = None) -> dict:
     """Per view: full page loads and in-app switches, median and worst of ``repeats`` after a warm-up."""
     from playwright.sync_api import sync_playwright
 
@@ -166,6 +168,8 @@ def view_seconds(url: str, repeats: int = 5) -> dict:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.add_init_script(WATCH % json.dumps(selectors))
         for name, (path, selector) in VIEWS.items():
+            if views is not None and name not in views:
+                continue
             loads = [load_seconds(page, url, path, selector) for _ in range(repeats + 1)][1:]
             switches = [switch_seconds(page, url, path, selector) for _ in range(repeats + 1)][1:]
             out[name] = {
@@ -179,14 +183,33 @@ def view_seconds(url: str, repeats: int = 5) -> dict:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--views", nargs="+", choices=list(VIEWS), help="only these views")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", help="also write the report here")
+    args = parser.parse_args()
     with serve_dashboard() as url:
         report = {
             "environment": environment(),
-            "views": view_seconds(url),
+            "command": " ".join(["python", *sys.argv]),
+            "commit": _commit(),
+            "views": view_seconds(url, args.repeats, args.views),
             "typed_highlight": typed_highlight_seconds(),
         }
     print(f"[typed] {report['typed_highlight']}")
     print(json.dumps(report, indent=1))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        )
+        return out.stdout.strip()
+    except OSError:
+        return ""
 
 
 if __name__ == "__main__":

@@ -181,6 +181,13 @@ class AnalysisSettings:
                 "random_draws must be at least 2 (their spread is the test), seeds and "
                 "tie_draws at least 1"
             )
+        for name, most in _MOST.items():
+            if getattr(self, name) > most:
+                raise ConfigError(
+                    f"{name} = {getattr(self, name)} is more than this analysis allows ({most}): "
+                    "each one is a fit over the data, so the run would not end in useful time",
+                    hint=f"use at most {most}",
+                )
         if not (0 < self.kkt_tol < 1) or self.oracle_iter < 1:
             raise ConfigError(
                 f"kkt_tol must lie in (0, 1) and oracle_iter be positive, got {self.kkt_tol} "
@@ -200,6 +207,18 @@ class AnalysisSettings:
         d["lambdas"] = [list(map(float, p)) for p in self.lambdas]
         d["percents"] = [float(p) for p in self.percents]
         return d
+
+
+# Upper bounds on the counts a user sets: beyond them the run does not end in useful time (a
+# random draw or a seed is a retrained probe, a bootstrap resample a pass over the predictions).
+_MOST = {
+    "random_draws": 1000,
+    "tie_draws": 100,
+    "seeds": 100,
+    "bootstrap": 100_000,
+    "oracle_iter": 100_000,
+    "retrain_iter": 100_000,
+}
 
 
 def rank(

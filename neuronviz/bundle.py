@@ -14,19 +14,28 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import shutil
+import stat
 import tempfile
 import time
+import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from neuronviz.cache import ActivationCache, ActivationEntry, Manifest
 from neuronviz.errors import CacheError, ConfigError
-from neuronviz.fileutil import file_digest
+from neuronviz.fileutil import file_digest, not_regular
 from neuronviz.integrity import STAMP_FILE
-from neuronviz.results import ResultStore, oracle_problem, result_problem
+from neuronviz.results import CHECKSUMS, ResultStore, oracle_problem, result_problem
 from neuronviz.settings import resolve_cache_dir
+
+try:
+    from lzma import LZMAError
+except ImportError:  # a Python built without lzma cannot unpack such members at all
+    LZMAError = zlib.error
 
 __all__ = ["BUNDLE_VERSION", "BundleInfo", "export_bundle", "import_bundle", "read_bundle_info"]
 
@@ -42,6 +51,19 @@ MAX_MEMBER_BYTES = 64 << 30
 MAX_TOTAL_BYTES = 256 << 30
 MAX_RATIO = 200  # uncompressed / compressed; float16 activations compress about 1.2x
 _INFO_BYTES = 64 << 20
+_RESULT_FILES = frozenset({"result.json", "arrays.npz", CHECKSUMS})  # what a result folder holds
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+# What reading a member whose directory entry lies about it (sizes, compression) can raise.
+_UNPACK_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    LZMAError,
+    EOFError,
+    OSError,
+    NotImplementedError,  # an unknown compression method
+    RuntimeError,  # an encrypted member
+)
+_FORGED = "only import bundles made by neuronviz bundle export"
 
 
 @dataclass(frozen=True)
@@ -70,14 +92,32 @@ def export_bundle(
     *,
     cache_dir: str | Path | None = None,
     activations: bool = True,
+    overwrite: bool = False,
 ) -> BundleInfo:
     """Write the shown results (``ResultStore.latest``) of ``pairs`` (model, task), with their
-    test activations, to ``path``."""
+    test activations, to ``path``: a new file or an earlier bundle, which is replaced. Another
+    existing file is replaced only with ``overwrite``; a folder, link or device never is."""
     if not pairs:
         raise ConfigError("choose at least one model x task pair to bundle")
-    root = resolve_cache_dir(cache_dir)
-    store = ResultStore(root)
-    cache = ActivationCache(root)
+    target = Path(path)
+    _check_target(target, overwrite)  # before the slow part: hashing every file
+    files = _collect(pairs, resolve_cache_dir(cache_dir), activations)
+    info = BundleInfo(
+        version=BUNDLE_VERSION,
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        pairs=[tuple(p) for p in pairs],
+        files={name: file_digest(f) for name, f in files.items()},
+        activations=activations,
+    )
+    _write(info, files, target, overwrite)
+    log.info("wrote %s: %d pairs, %d files", target, len(pairs), len(files))
+    return info
+
+
+def _collect(pairs: list[tuple[str, str]], root: Path, activations: bool) -> dict[str, Path]:
+    """The files to bundle, by archive name: each pair's result folder and test entry (only
+    the files import accepts; not this machine's ``verified.json``)."""
+    store, cache = ResultStore(root), ActivationCache(root)
     files: dict[str, Path] = {}
     for model, task in pairs:
         result = store.latest(model, task)
@@ -88,7 +128,8 @@ def export_bundle(
             )
         folder = store.folder(result.model, result.task, result.method, result.key)
         for f in sorted(folder.iterdir()):
-            files[f.relative_to(root).as_posix()] = f
+            if f.name in _RESULT_FILES and f.is_file():
+                files[f.relative_to(root).as_posix()] = f
         test_id = result.entries.get("test")
         if activations and test_id:
             entry = cache.by_id(result.model, test_id)
@@ -97,44 +138,92 @@ def export_bundle(
                     "%s x %s: its test activations were removed; bundling results only", model, task
                 )
                 continue
+            shipped = _entry_files(entry.manifest)
             for f in sorted(p for p in entry.path.rglob("*") if p.is_file()):
-                if f.name != STAMP_FILE:  # this machine's record of what it checked
+                if _ships(f.relative_to(entry.path).as_posix(), shipped):
                     files[f.relative_to(root).as_posix()] = f
-    info = BundleInfo(
-        version=BUNDLE_VERSION,
-        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        pairs=[tuple(p) for p in pairs],
-        files={name: file_digest(f) for name, f in files.items()},
-        activations=activations,
-    )
-    target = Path(path)
-    if target.is_dir():
-        raise CacheError(
-            "the bundle's path is a folder", path=target, hint="name a file, e.g. -o talk.zip"
-        )
-    partial = target.with_name(target.name + ".partial")
+    return files
+
+
+def _is_bundle(path: Path) -> bool:
+    """Whether the regular file ``path`` is a zip holding a bundle's contents list."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(partial, "w", allowZip64=True) as zf:
-            zf.writestr(
-                _INFO, json.dumps(info.to_dict(), indent=1), compress_type=zipfile.ZIP_DEFLATED
-            )
-            for name, f in files.items():
-                stored = f.suffix in (".npy", ".npz")
-                zf.write(
-                    f, name, compress_type=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-                )
-        partial.replace(target)
+        with zipfile.ZipFile(path) as zf:
+            return _INFO in zf.namelist()
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile):
+        return False
+
+
+def _check_target(target: Path, overwrite: bool) -> None:
+    """Refuses to write a bundle to a name with control characters (it would print raw), over
+    anything but a regular file, or over a file that is not a bundle unless ``overwrite``."""
+    if any(unicodedata.category(c) == "Cc" for c in str(target)):
+        raise CacheError(
+            f"the bundle's name {str(target)!r} holds control characters (a newline, a tab...)",
+            hint="name it with printable characters only, e.g. -o talk.zip",
+        )
+    try:
+        mode = target.lstat().st_mode
+    except FileNotFoundError:
+        return
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
         raise CacheError(
             f"cannot write the bundle: {exc.strerror or exc}",
             path=target,
             hint="choose a writable place with enough free space",
         ) from None
-    log.info("wrote %s: %d pairs, %d files", target, len(pairs), len(files))
-    return info
+    if stat.S_ISDIR(mode):
+        raise CacheError(
+            "the bundle's path is a folder", path=target, hint="name a file, e.g. -o talk.zip"
+        )
+    kind = "a symbolic link" if stat.S_ISLNK(mode) else not_regular(mode)
+    if kind:
+        raise CacheError(
+            f"the bundle's path exists and is {kind}, not a regular file; it is left as it is",
+            path=target,
+            hint="name a new file, e.g. -o talk.zip",
+        )
+    if not overwrite and not _is_bundle(target):
+        raise CacheError(
+            "the bundle's path is an existing file that is not a neuronviz bundle; it is left "
+            "as it is",
+            path=target,
+            hint="name a new file, or replace this one on purpose with --force",
+        )
+
+
+def _write(info: BundleInfo, files: dict[str, Path], target: Path, overwrite: bool) -> None:
+    """Write the zip to ``<target>.partial``, then rename it over ``target`` (checked again)."""
+    partial = target.with_name(target.name + ".partial")
+    created = done = False
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if partial.is_symlink() or partial.is_file():
+            partial.unlink()  # left by an export that was stopped
+        with open(partial, "xb") as fh:  # a new file: never through a link or into a device
+            created = True
+            with zipfile.ZipFile(fh, "w", allowZip64=True) as zf:
+                zf.writestr(
+                    _INFO, json.dumps(info.to_dict(), indent=1), compress_type=zipfile.ZIP_DEFLATED
+                )
+                for name, f in files.items():
+                    stored = f.suffix in (".npy", ".npz")  # float16 barely compresses
+                    kind = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+                    zf.write(f, name, compress_type=kind)
+        _check_target(target, overwrite)  # nothing else took its place meanwhile
+        partial.replace(target)
+        done = True
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename and exc.filename != str(target) else ""
+        raise CacheError(
+            f"cannot write the bundle: {exc.strerror or exc}{where}",
+            path=target,
+            hint="choose a writable place with enough free space",
+        ) from None
+    finally:
+        if created and not done:
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
 
 
 def read_bundle_info(path: str | Path) -> BundleInfo:
@@ -148,42 +237,73 @@ def read_bundle_info(path: str | Path) -> BundleInfo:
             if zf.getinfo(_INFO).file_size > _INFO_BYTES:
                 raise CacheError(f"{_INFO} is too large to be a contents list", path=where)
             raw = json.loads(zf.read(_INFO))
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, ValueError) as exc:
         raise CacheError(
             f"{where} is not a neuronviz bundle ({exc})", path=where, hint=hint
         ) from None
-    if not isinstance(raw, dict) or raw.get("version") != BUNDLE_VERSION:
-        version = raw.get("version") if isinstance(raw, dict) else None
+    _check_version(raw, where)
+    problem = _schema_problem(raw)
+    if problem:
         raise CacheError(
-            f"bundle version {version!r} is not {BUNDLE_VERSION}",
-            path=where,
-            hint="export it again with this neuronviz version",
-        )
-    pairs, files = raw.get("pairs", []), raw.get("files", {})
-    if (
-        not isinstance(pairs, list)
-        or not all(
-            isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p)
-            for p in pairs
-        )
-        or not isinstance(files, dict)
-        or not all(
-            isinstance(k, str) and isinstance(v, str) and len(v) == 64 for k, v in files.items()
-        )
-        or not isinstance(raw.get("created", ""), str)
-    ):
-        raise CacheError(
-            f"{_INFO} is not a bundle's contents list (pairs of names, a SHA-256 per file)",
+            f"{_INFO} is not a bundle's contents list: {problem}",
             path=where,
             hint="the file is damaged or not from neuronviz bundle export; export it again",
         )
     return BundleInfo(
         version=raw["version"],
         created=raw.get("created", ""),
-        pairs=[tuple(p) for p in pairs],
-        files=dict(files),
+        pairs=[tuple(p) for p in raw.get("pairs", [])],
+        files={name: digest.lower() for name, digest in raw.get("files", {}).items()},
         activations=bool(raw.get("activations", True)),
     )
+
+
+def _check_version(raw: object, where: Path) -> None:
+    """Refuses a contents list without a version this neuronviz reads, saying whose it is."""
+    damaged = "the file is damaged or not from neuronviz bundle export; export it again"
+    if not isinstance(raw, dict) or "version" not in raw:
+        raise CacheError(
+            f"{_INFO} is not a bundle's contents list (an object with a version)",
+            path=where,
+            hint=damaged,
+        )
+    version = raw["version"]
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CacheError(
+            f"{_INFO}'s version must be an integer, not {repr(version)[:40]}",
+            path=where,
+            hint=damaged,
+        )
+    if version > BUNDLE_VERSION:
+        raise CacheError(
+            f"bundle version {version} was written by a newer neuronviz (this one reads "
+            f"version {BUNDLE_VERSION})",
+            path=where,
+            hint="upgrade neuronviz to import it",
+        )
+    if version != BUNDLE_VERSION:
+        raise CacheError(
+            f"bundle version {version} is not {BUNDLE_VERSION}, the one this neuronviz reads",
+            path=where,
+            hint="export it again with this neuronviz version",
+        )
+
+
+def _schema_problem(raw: dict) -> str | None:
+    """What is wrong with the fields of a contents list (None when they have their shapes)."""
+    pairs, files = raw.get("pairs", []), raw.get("files", {})
+    if not isinstance(pairs, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in pairs
+    ):
+        return "pairs must be a list of [model, task] names"
+    if not isinstance(files, dict):
+        return "files must map each archive name to its SHA-256"
+    for name, digest in files.items():
+        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+            return f"the SHA-256 of {name!r} is not 64 hexadecimal digits"
+    if not isinstance(raw.get("created", ""), str):
+        return "created must be a date as text"
+    return None
 
 
 def _check_sizes(zf: zipfile.ZipFile, where: Path, root: Path) -> None:
@@ -218,19 +338,47 @@ def _check_sizes(zf: zipfile.ZipFile, where: Path, root: Path) -> None:
         )
 
 
+def _entry_files(manifest: Manifest) -> set[str]:
+    """The files of an activation entry that export ships, relative to its folder (besides
+    ``labels/*``): its manifest, its words and the layer files the manifest names."""
+    if manifest.shards:
+        layers = {f"{s.folder}/{f.file}" for s in manifest.shards for f in s.layers}
+    else:
+        layers = {f.file for f in manifest.layers}
+    return layers | {"manifest.json", "tokens.json"}
+
+
+def _ships(relative: str, entry_files: set[str]) -> bool:
+    """Whether an entry's file ``relative`` is one that export writes and import accepts."""
+    return relative in entry_files or (relative.startswith("labels/") and relative.count("/") == 1)
+
+
+def _entry_problems(folder: Path) -> list[str]:
+    """What is wrong with the unpacked activation entry ``folder`` (empty when it is whole)."""
+    held = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
+    try:
+        manifest = Manifest.from_dict(json.loads((folder / "manifest.json").read_text()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return [f"manifest.json is unreadable: {exc!r}"]
+    shipped = _entry_files(manifest)
+    extra = sorted(f for f in held if not _ships(f, shipped))  # listed before verify stamps it
+    if extra:
+        return [f"it holds files export never writes: {_shown(extra)}"]
+    try:
+        found = ActivationEntry(folder, manifest).verify(checksums=True)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return [f"its files cannot be checked: {exc!r}"]
+    if manifest.entry_id != folder.name:
+        found.append("the folder is not its key's")
+    return found
+
+
 def _check_unpacked(work: Path, where: Path) -> None:
     """Every unpacked activation entry and result is whole by its own checksums, and every
     file its manifest names lies inside it."""
     problems = []
     for folder in sorted((work / "activations").glob("*/*")):
-        try:
-            manifest = Manifest.from_dict(json.loads((folder / "manifest.json").read_text()))
-            found = ActivationEntry(folder, manifest).verify(checksums=True)
-            if manifest.entry_id != folder.name:
-                found.append("the folder is not its key's")
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            found = [f"manifest.json is unreadable: {exc!r}"]
-        problems += [f"{folder.relative_to(work)}: {p}" for p in found]
+        problems += [f"{folder.relative_to(work)}: {p}" for p in _entry_problems(folder)]
     for folder in sorted((work / "results").glob("*/*")):
         problem = result_problem(folder) if (folder / "checksums.json").is_file() else None
         result = ResultStore.read(folder) if problem is None else None
@@ -259,6 +407,12 @@ def _check_unpacked(work: Path, where: Path) -> None:
         )
 
 
+def _shown(names: list[str]) -> str:
+    """The first few of ``names``, quoted (a name may hold a newline)."""
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    return ", ".join(repr(n) for n in sorted(names)[:3]) + more
+
+
 def _safe_name(name: str) -> bool:
     parts = PurePosixPath(name).parts
     return (
@@ -271,6 +425,104 @@ def _safe_name(name: str) -> bool:
     )
 
 
+def _member_kind(member: zipfile.ZipInfo) -> str | None:
+    """What a member is when it is not a plain file (its Unix mode says a link, a folder, a
+    device...), else None. A mode without a file type counts as a plain file."""
+    mode = member.external_attr >> 16
+    if member.is_dir() or stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    return not_regular(mode) if stat.S_IFMT(mode) else None
+
+
+def _check_members(zf: zipfile.ZipFile, info: BundleInfo, where: Path) -> None:
+    """Refuses members that are not plain files, lie outside a result folder or entry, are not
+    files export writes, or do not match the contents list."""
+    special = [f"{m.filename!r} is {kind}" for m in zf.infolist() if (kind := _member_kind(m))]
+    if special:
+        raise CacheError(
+            f"bundle has members that are not plain files: {'; '.join(special[:3])}",
+            path=where,
+            hint=_FORGED,
+        )
+    names = set(zf.namelist()) - {_INFO}
+    bad = [n for n in names if not _safe_name(n)]
+    if bad:
+        raise CacheError(
+            f"bundle has files outside results/ and activations/: {_shown(bad)}",
+            path=where,
+            hint=_FORGED,
+        )
+    unknown = [
+        n
+        for n in names
+        if n.startswith("results/")
+        and (n.count("/") != 3 or PurePosixPath(n).name not in _RESULT_FILES)
+    ]
+    if unknown:
+        raise CacheError(
+            f"bundle has files export never writes in a result folder: {_shown(unknown)}",
+            path=where,
+            hint=_FORGED,
+        )
+    if names != set(info.files):
+        missing = sorted(set(info.files) - names)[:3]
+        extra = sorted(names - set(info.files))[:3]
+        raise CacheError(
+            f"bundle contents do not match its list (missing {missing}, unlisted {extra})",
+            path=where,
+            hint="the file is damaged; export it again",
+        )
+
+
+def _unpack(zf: zipfile.ZipFile, name: str, target: Path, where: Path) -> None:
+    """Copy member ``name`` to ``target``. A member that does not read back as its directory
+    entry says (sizes, compression, CRC) is a ``CacheError``, as is a cache that cannot be written."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        dst = open(target, "wb")  # noqa: SIM115
+    except OSError as exc:
+        raise _unwritable(exc, target) from None
+    with dst:
+        try:
+            with zf.open(name) as src:
+                while chunk := src.read(1 << 20):
+                    try:
+                        dst.write(chunk)
+                    except OSError as exc:
+                        raise _unwritable(exc, target) from None
+        except _UNPACK_ERRORS as exc:
+            raise CacheError(
+                f"the bundle is damaged or forged: its member {name!r} cannot be unpacked "
+                f"({type(exc).__name__}: {exc})",
+                path=where,
+                hint=f"nothing was imported; {_FORGED}",
+            ) from None
+
+
+def _unwritable(exc: OSError, target: Path) -> CacheError:
+    return CacheError(
+        f"cannot unpack the bundle into the cache: {exc.strerror or exc}",
+        path=target.parent,
+        hint="free disk space, fix the cache's permissions or import into another --cache-dir",
+    )
+
+
+def _move_in(work: Path, root: Path) -> int:
+    """Move the checked folders from ``work`` into the cache; returns how many were added."""
+    added = 0
+    for top in _ROOTS:
+        for folder in sorted((work / top).glob("*/*")) if (work / top).is_dir() else []:
+            final = root / folder.relative_to(work)
+            if final.exists():
+                continue  # the same entry or result is already cached
+            final.parent.mkdir(parents=True, exist_ok=True)
+            folder.rename(final)
+            added += 1
+    return added
+
+
 def import_bundle(path: str | Path, *, cache_dir: str | Path | None = None) -> BundleInfo:
     """Check a bundle completely, then add its results and activations to the cache."""
     where = Path(path)
@@ -279,45 +531,19 @@ def import_bundle(path: str | Path, *, cache_dir: str | Path | None = None) -> B
     root.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(where) as zf:
         _check_sizes(zf, where, root)
-        names = set(zf.namelist()) - {_INFO}
-        bad = [n for n in names if not _safe_name(n)]
-        if bad:
-            raise CacheError(
-                f"bundle has files outside results/ and activations/: {', '.join(sorted(bad)[:3])}",
-                path=where,
-                hint="only import bundles made by neuronviz bundle export",
-            )
-        if names != set(info.files):
-            missing = sorted(set(info.files) - names)[:3]
-            extra = sorted(names - set(info.files))[:3]
-            raise CacheError(
-                f"bundle contents do not match its list (missing {missing}, unlisted {extra})",
-                path=where,
-                hint="the file is damaged; export it again",
-            )
+        _check_members(zf, info, where)
         work = Path(tempfile.mkdtemp(prefix=".bundle-", dir=root))
         try:
-            for name in sorted(names):
-                target = work / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(name) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-                if file_digest(target) != info.files[name]:
+            for name in sorted(info.files):
+                _unpack(zf, name, work / name, where)
+                if file_digest(work / name) != info.files[name]:
                     raise CacheError(
-                        f"checksum mismatch for {name}",
+                        f"checksum mismatch for {name!r}",
                         path=where,
                         hint="the file is damaged; export it again",
                     )
             _check_unpacked(work, where)
-            added = 0
-            for top in _ROOTS:
-                for folder in sorted((work / top).glob("*/*")) if (work / top).is_dir() else []:
-                    final = root / folder.relative_to(work)
-                    if final.exists():
-                        continue  # the same entry or result is already cached
-                    final.parent.mkdir(parents=True, exist_ok=True)
-                    folder.rename(final)
-                    added += 1
+            added = _move_in(work, root)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     log.info("imported %s into %s: %d folders added", where, root, added)

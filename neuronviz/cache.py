@@ -417,6 +417,8 @@ class ActivationEntry:
                 problems.append(f"{f.file} is missing")
             elif path.stat().st_size != f.size:
                 problems.append(f"{f.file} has {path.stat().st_size} bytes, expected {f.size}")
+            elif not os.access(path, os.R_OK):
+                problems.append(f"{f.file} cannot be read (permission denied): fix its permissions")
             elif (header := _npy_header(path)) != ((n_rows, m.hidden_size), DTYPE):
                 problems.append(
                     f"{f.file} holds {header[0] if header else 'no readable array'} where the "
@@ -445,6 +447,8 @@ class ActivationEntry:
 
 def audit_folder(folder: Path, checksums: bool = True) -> list[str]:
     """The problems found in the entry folder ``folder`` (see ``ActivationEntry.verify``)."""
+    if not folder.is_dir():
+        return ["is a stray file where the folders of entries are kept"]
     try:
         manifest = Manifest.from_dict(
             json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -719,8 +723,9 @@ class ActivationCache:
         except OSError as exc:
             raise CacheError(
                 f"cannot lock the cache entry: {exc.strerror}",
-                path=folder,
-                hint="check permissions or use --cache-dir",
+                path=Path(lock.lock_file),
+                hint="the lock file must be a file this user can write: remove what is in its "
+                "place or fix its permissions, or use --cache-dir",
             ) from None
         try:
             yield
@@ -838,9 +843,15 @@ class ActivationCache:
         """Every entry folder, complete or damaged (not those of builds under way)."""
         if not self.base.is_dir():
             return []
-        return sorted(
-            p for p in self.base.glob("*/*") if p.is_dir() and not p.name.endswith(".partial")
-        )
+        found = []
+        for model in sorted(self.base.iterdir()):
+            if not model.is_dir():
+                found.append(model)  # a stray file: audit_folder says so
+                continue
+            found += [
+                p for p in sorted(model.iterdir()) if p.is_dir() and not p.name.endswith(".partial")
+            ]
+        return found
 
     def partials(self) -> list[Path]:
         """Folders of interrupted builds, which the next run of the same request resumes."""

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from neuronviz import __version__
-from neuronviz.errors import CacheError, ConfigError, NeuronvizError
+from neuronviz.errors import CacheError, ConfigError, NeuronvizError, visible
 from neuronviz.progress import set_bars_enabled
 
 __all__ = ["main"]
@@ -25,7 +26,7 @@ log = logging.getLogger("neuronviz")
 
 def _table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
     """Plain aligned text table."""
-    cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
+    cells = [[visible(str(c)) for c in header]] + [[visible(str(c)) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -41,21 +42,31 @@ def _csv(value: str) -> list[str]:
 
 
 def _tasks(groups: list[str], required: bool = True) -> list[str]:
-    """Task names from ``--task`` values (repeated or comma-separated). ``parallel:S,L`` keeps
-    its own comma: a ``parallel:`` item without one takes the next item as its label file."""
+    """Task names from ``--task`` values (repeated or comma-separated), each checked before any
+    work starts. A path keeps its commas: after ``upos:PATH`` or ``parallel:PATH``, items that
+    are not task names belong to the path (``parallel:S,L``, ``upos:a,b.conllu``)."""
+    from neuronviz.data.tasks import TASKS, parse_task_name
+
+    def is_task(item: str) -> bool:
+        return item.partition(":")[0].strip().lower() in TASKS
+
     tasks = []
     for group in groups:
         items = _csv(group)
         while items:
             item = items.pop(0)
-            if item.startswith("parallel:") and "," not in item and items:
-                item = f"{item},{items.pop(0)}"
+            spec = TASKS.get(item.partition(":")[0].strip().lower())
+            if spec is not None and spec.needs_path:
+                while items and not is_task(items[0]):
+                    item = f"{item},{items.pop(0)}"
             tasks.append(item)
     if required and not tasks:
         raise ConfigError(
             f"no task given ({', '.join(map(repr, groups)) or 'nothing'})",
             hint="name one, e.g. --task pos (neuronviz tasks lists them)",
         )
+    for task in tasks:
+        parse_task_name(task)
     return tasks
 
 
@@ -574,7 +585,14 @@ def cmd_intervene(args: argparse.Namespace) -> int:
     import json
 
     from neuronviz.cache import ActivationCache
-    from neuronviz.effects import build_intervention, probe_effects, select_neurons, spec_task
+    from neuronviz.effects import (
+        MAX_EFFECT_SENTENCES,
+        build_intervention,
+        probe_effects,
+        select_neurons,
+        spec_task,
+    )
+    from neuronviz.generation import MAX_NEW_TOKENS
     from neuronviz.models import display_name, load_model
     from neuronviz.results import ResultStore
     from neuronviz.settings import resolve_cache_dir
@@ -595,8 +613,17 @@ def cmd_intervene(args: argparse.Namespace) -> int:
             f"no analysis of {args.model} x {', '.join(missing)}",
             hint=f"analysed: {', '.join(sorted(analysed))}",
         )
-    if args.sentences < 1:
-        raise ConfigError(f"--sentences must be at least 1, got {args.sentences}")
+    if not 1 <= args.sentences <= MAX_EFFECT_SENTENCES:
+        raise ConfigError(
+            f"--sentences must lie in 1..{MAX_EFFECT_SENTENCES}, got {args.sentences}",
+            hint="the effect is measured on the first N test sentences of each task",
+        )
+    if not 1 <= args.draws <= 1000:
+        raise ConfigError(f"--draws must lie in 1..1000, got {args.draws}")
+    if not math.isfinite(args.factor):
+        raise ConfigError(f"--factor must be a finite number, got {args.factor}")
+    if args.prompt and not 1 <= args.new_tokens <= MAX_NEW_TOKENS:
+        raise ConfigError(f"--new-tokens must lie in 1..{MAX_NEW_TOKENS}, got {args.new_tokens}")
     neurons = select_neurons(args.neurons, list(analysed.values()))
     source = next(iter(analysed.values()))
     named = spec_task(args.neurons, analysed) or ""
@@ -616,7 +643,9 @@ def cmd_intervene(args: argparse.Namespace) -> int:
     )
     what = f"{args.mode}" + (f" x{args.factor:g}" if args.mode == "scale" else "")
     _out(
-        f"{name}: {what} on {len(neurons)} neurons ({args.neurons}); test sentences: {args.sentences}"
+        f"{name}: {what} on {len(neurons)} neurons ({args.neurons}); "
+        f"words scored: {', '.join(f'{e.task} {e.words}' for e in effects)} "
+        f"(first {args.sentences} test sentences at most)"
     )
     rows = [
         [
@@ -681,7 +710,11 @@ def cmd_bundle_export(args: argparse.Namespace) -> int:
     models = [m for group in args.model for m in _csv(group)]
     pairs = [(m, t) for m in models for t in tasks]
     info = export_bundle(
-        pairs, args.output, cache_dir=args.cache_dir, activations=not args.no_activations
+        pairs,
+        args.output,
+        cache_dir=args.cache_dir,
+        activations=not args.no_activations,
+        overwrite=args.force,
     )
     size = Path(args.output).stat().st_size / 2**20
     _out(
@@ -981,6 +1014,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="results only (smaller; corpus views of the explorer are then unavailable)",
     )
+    bx.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing file at -o even if it is not a neuronviz bundle",
+    )
     bx.set_defaults(func=cmd_bundle_export)
     bi = bundle_sub.add_parser("import", parents=[common], help="add a bundle to the cache")
     bi.add_argument("path", help="bundle file")
@@ -995,15 +1033,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _OneLineFormatter(logging.Formatter):
+    """One log record, one line: control characters in a message (a newline in a file name)
+    are written as escapes, so nothing a user named can forge a line of the log."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return visible(super().formatMessage(record))
+
+
 def _configure_logging(quiet: bool, verbose: bool) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     # Other libraries speak at warning level unless --verbose (kaleido's browser driver, for
     # one, logs every temporary folder it removes at info level).
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler])
     logging.getLogger("neuronviz").setLevel(level)
     set_bars_enabled(not quiet)
     if quiet:

@@ -37,6 +37,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# Effects are measured on the first N test sentences of a task; more than any split holds is
+# a typo, not a request.
+MAX_EFFECT_SENTENCES = 100_000
+
 
 @dataclass(frozen=True)
 class ProbeEffect:
@@ -84,7 +88,7 @@ def select_neurons(spec: str, results: Sequence[AnalysisResult]) -> tuple[int, .
         if len(parts) == 2 and parts[1] == "minimal":
             return tuple(int(n) for n in r.minimal_neurons)
         if len(parts) == 2 and parts[1].startswith("top"):
-            return tuple(int(n) for n in r.order[: _count(parts[1], spec)])
+            return tuple(int(n) for n in r.order[: _count(parts[1], spec, r.n_neurons)])
         if len(parts) == 3 and parts[2].startswith("top"):
             if parts[1] not in r.classes:
                 raise ConfigError(
@@ -92,7 +96,8 @@ def select_neurons(spec: str, results: Sequence[AnalysisResult]) -> tuple[int, .
                     hint=f"classes: {', '.join(r.classes[:20])}",
                 )
             row = np.abs(r.weights[r.classes.index(parts[1])])
-            return tuple(int(n) for n in np.argsort(-row, kind="stable")[: _count(parts[2], spec)])
+            top = np.argsort(-row, kind="stable")[: _count(parts[2], spec, r.n_neurons)]
+            return tuple(int(n) for n in top)
         raise ConfigError(
             f"cannot read neuron set {spec!r}",
             hint="write TASK:minimal, TASK:top50, TASK:CLASS:top10 or layer:index,layer:index",
@@ -103,13 +108,16 @@ def select_neurons(spec: str, results: Sequence[AnalysisResult]) -> tuple[int, .
     return tuple(parse_neuron(t, first.n_layers, first.hidden_size) for t in spec.split(","))
 
 
-def _count(text: str, spec: str) -> int:
-    try:
-        k = int(text[3:])
-    except ValueError:
-        raise ConfigError(f"cannot read the count in {spec!r}", hint="e.g. pos:top50") from None
-    if k < 1:
-        raise ConfigError(f"{spec!r} asks for {k} neurons; ask for at least one")
+def _count(text: str, spec: str, n_neurons: int) -> int:
+    digits = text[3:]
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 9):
+        raise ConfigError(f"cannot read the count in {spec!r}", hint="e.g. pos:top50")
+    k = int(digits)
+    if not 1 <= k <= n_neurons:
+        raise ConfigError(
+            f"{spec!r} asks for {k} neurons; the model has {n_neurons}",
+            hint=f"ask for 1 to {n_neurons}",
+        )
     return k
 
 
@@ -150,7 +158,7 @@ def random_controls(
 ) -> list[Intervention]:
     """``draws`` copies of ``intervention`` on layer-matched random neurons (same mode)."""
     rng = np.random.default_rng(seed)
-    return [
+    controls = [
         build_intervention(
             layer_matched_random(intervention.neurons, model.hidden_size, model.n_neurons, rng),
             intervention.mode,
@@ -159,6 +167,16 @@ def random_controls(
         )
         for _ in range(draws)
     ]
+    chosen = set(intervention.neurons)
+    shared = max((len(chosen.intersection(c.neurons)) for c in controls), default=0)
+    if shared > len(chosen) / 2:
+        log.warning(
+            "the random control shares %d of its %d neurons with the chosen set (the set fills "
+            "most of its layers): the comparison with random neurons says little",
+            shared,
+            len(chosen),
+        )
+    return controls
 
 
 def probe_predict(result: AnalysisResult, vectors: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ __all__ = [
     "DataError",
     "ModelError",
     "NeuronvizError",
+    "visible",
 ]
 
 
@@ -50,11 +51,21 @@ class NeuronvizError(Exception):
     def _format(self) -> str:
         where = ""
         if self.path is not None:
-            where = f"{self.path}:{self.line}: " if self.line is not None else f"{self.path}: "
+            path = visible(self.path)
+            where = f"{path}:{self.line}: " if self.line is not None else f"{path}: "
         text = f"{where}{self.message}"
         if self.hint:
             text += f" ({self.hint})"
         return text
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters written as escapes (``\\n``, ``\\x1b``): a file name
+    holding a newline must not start a line of its own (a forged log line) in a message."""
+    return "".join(
+        c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    )
 
 
 class DataError(NeuronvizError):

@@ -68,14 +68,20 @@ def not_regular(mode: int) -> str | None:
     return next((name for test, name in kinds.items() if test(mode)), "not a regular file")
 
 
-def read_regular(path: Path, limit: int) -> bytes:
-    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes.
+def read_regular(path: Path, limit: int, head: int | None = None) -> bytes:
+    """The bytes of ``path`` (the first ``head`` of them if given, to look at a file before
+    reading it whole) if it is a regular file of at most ``limit`` bytes.
 
     Opened without blocking and checked on the open descriptor, so a FIFO (which would wait
     for a writer forever) or a device such as ``/dev/zero`` (which never ends) is refused before
     a byte is read. Raises ``ValueError`` saying what the file is or how large; ``OSError`` as
     ``open`` does.
     """
+    if not os.path.lexists(path):
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+    kind = not_regular(os.stat(path).st_mode)
+    if kind:  # a socket cannot even be opened: say what it is first
+        raise ValueError(f"is {kind}, not a regular file")
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         info = os.fstat(fd)
@@ -88,7 +94,7 @@ def read_regular(path: Path, limit: int) -> bytes:
             )
         os.set_blocking(fd, True)
         with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(limit + 1)
+            data = fh.read(limit + 1 if head is None else head)
         if len(data) > limit:
             raise ValueError(f"grew past the limit of {limit / 2**20:.0f} MiB while being read")
         return data

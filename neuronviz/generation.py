@@ -19,6 +19,7 @@ from neuronviz.models import LoadedModel
 __all__ = ["OutputEffect", "output_effect"]
 
 MAX_PROMPT_CHARS = 2000
+MAX_NEW_TOKENS = 200
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,8 @@ def output_effect(
         raise ConfigError(
             f"the prompt has {len(prompt):,} characters; keep it under {MAX_PROMPT_CHARS:,}"
         )
-    if not 1 <= new_tokens <= 200:
-        raise ConfigError(f"new_tokens must be between 1 and 200, got {new_tokens}")
+    if not 1 <= new_tokens <= MAX_NEW_TOKENS:
+        raise ConfigError(f"new_tokens must be between 1 and {MAX_NEW_TOKENS}, got {new_tokens}")
     ids = model.tokenizer(prompt, return_tensors="pt").input_ids.to(model.device)
     before, text_before = _next_and_continuation(model, ids, new_tokens)
     with intervene(model, intervention):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -45,7 +46,15 @@ def _identity(path: Path) -> tuple:
 def inside(folder: Path, relative: str) -> Path:
     """``folder / relative``, refusing names that lead outside ``folder`` (``..``, absolute
     paths, links out): a manifest from a bundle must not point a read elsewhere."""
-    target = (folder / relative).resolve()
+    link = folder / relative
+    if not Path(relative).is_absolute() and link.is_symlink():
+        raise CacheError(
+            f"{relative} is a symbolic link (to {os.readlink(link)!r}), not a file written "
+            "into the entry",
+            path=link,
+            hint="remove the entry (neuronviz cache remove ID) and build or import it again",
+        )
+    target = link.resolve()
     if Path(relative).is_absolute() or not target.is_relative_to(folder.resolve()):
         raise CacheError(
             f"the manifest names a file outside its entry: {relative!r}",
@@ -101,7 +110,16 @@ def verify_file(entry: Path, relative: str, size: int, sha256: str) -> Path:
         return path
     if not path.is_file():
         raise CacheError(f"{relative} is not a regular file", path=path, hint=hint)
-    if file_digest(path) != sha256:
+    try:
+        digest = file_digest(path)
+    except OSError as exc:
+        raise CacheError(
+            f"{relative} cannot be read: {exc.strerror}",
+            path=path,
+            hint="fix the file's permissions, or remove the entry (neuronviz cache remove ID) "
+            "to rebuild it",
+        ) from None
+    if digest != sha256:
         _bad[identity] = (
             f"{relative} does not match the SHA-256 sum recorded when it was written: "
             "the file was changed or damaged"

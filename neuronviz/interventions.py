@@ -54,7 +54,13 @@ class Intervention:
                 f"unknown intervention mode {self.mode!r}", hint=f"use {', '.join(MODES)}"
             )
         if len(set(self.neurons)) != len(self.neurons):
-            raise ConfigError("the same neuron is listed twice in one intervention")
+            seen: set[int] = set()
+            twice = sorted({n for n in self.neurons if n in seen or seen.add(n)})
+            raise ConfigError(
+                f"{len(twice)} neuron(s) listed twice in one intervention (neuron number "
+                f"{', '.join(map(str, twice[:5]))}{', ...' if len(twice) > 5 else ''})",
+                hint="list each neuron once",
+            )
         if self.mode == "mean" and len(self.values) != len(self.neurons):
             raise ConfigError(
                 f"mode 'mean' needs one value per neuron: {len(self.neurons)} neurons, "

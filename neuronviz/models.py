@@ -9,12 +9,16 @@ and never with ``trust_remote_code``.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import importlib.util
+import json
 import logging
+import math
 import os
 import pickle  # only to recognise refused pickle files, never to load one
+import re
 import shutil
 import subprocess
 import sys
@@ -272,9 +276,18 @@ def resolve_model_source(name: str, cache_dir: str | Path | None = None) -> tupl
 MAX_MODEL_TEXT_BYTES = 256 << 20  # config, tokenizer and vocabulary files
 
 
+_LOADED_SUFFIXES = {".json", ".txt", ".model", ".safetensors", ".bin", ".pt"}
+
+
 def _check_model_files(folder: Path) -> None:
     """Every file of a local model folder is a regular file (a FIFO would hang the loader, a
-    device never end), and its text files are of a sane size."""
+    device never end), the ones loading reads are readable, and its text files are of a sane size."""
+    if not os.access(folder, os.R_OK | os.X_OK):
+        raise ModelError(
+            "cannot be read (permission denied)",
+            path=folder,
+            hint="fix its permissions (chmod a+rx) or run as its owner",
+        )
     for f in sorted(folder.iterdir()):
         try:
             info = f.stat()
@@ -286,6 +299,13 @@ def _check_model_files(folder: Path) -> None:
                 f"{f.name} is {kind}, not a regular file",
                 path=f,
                 hint="a model folder holds the files save_pretrained wrote; remove the others",
+            )
+        # Checked here: the loaders report an unreadable file as "No such file or directory".
+        if not kind and f.suffix in _LOADED_SUFFIXES and not os.access(f, os.R_OK):
+            raise ModelError(
+                f"{f.name} cannot be read (permission denied)",
+                path=f,
+                hint="fix its permissions (chmod a+r) or run as its owner",
             )
         if f.suffix in {".json", ".txt", ".model"} and info.st_size > MAX_MODEL_TEXT_BYTES:
             raise ModelError(
@@ -354,13 +374,14 @@ def _config(name: str, source: str, revision: str | None) -> object:
 
     try:
         return AutoConfig.from_pretrained(source, revision=revision, local_files_only=True)
-    except (OSError, ValueError) as exc:
+    # A field of the wrong type fails transformers' validation with TypeError, ValueError or
+    # huggingface_hub's StrictDataclassError (a bare Exception): for a local folder all are its
+    # config.json's fault.
+    except Exception as exc:
         if Path(source).is_dir():
-            raise ModelError(
-                f"cannot read the configuration of {name!r}: {str(exc).splitlines()[0]}",
-                path=Path(source) / "config.json",
-                hint="config.json must be the JSON save_pretrained wrote, with a model_type",
-            ) from None
+            raise _config_error(name, Path(source) / "config.json", exc) from None
+        if not isinstance(exc, (OSError, ValueError)):
+            raise
         if (
             Path(source).exists()
             or is_offline()
@@ -373,6 +394,23 @@ def _config(name: str, source: str, revision: str | None) -> object:
         return AutoConfig.from_pretrained(source, revision=revision, trust_remote_code=False)
     except (OSError, ValueError) as exc:
         raise _unknown(name, str(exc).splitlines()[0]) from None
+
+
+def _config_error(display: str, config_path: Path, exc: Exception) -> ModelError:
+    """A ModelError for a config.json that transformers cannot turn into a configuration or a
+    model, naming the field when the message does."""
+    detail = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    fields = re.search(r"(?:field|attribute|argument) '(\w+)'", detail)
+    fix = (
+        f"fix {fields.group(1)} in config.json"
+        if fields
+        else "config.json must be the JSON save_pretrained wrote, with a model_type"
+    )
+    return ModelError(
+        f"cannot read the configuration of {display!r}: {detail[:300] or type(exc).__name__}",
+        path=config_path,
+        hint=f"{fix}, or re-download the model",
+    )
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
@@ -415,7 +453,7 @@ def load_model(
     ``with_head`` also keeps a causal model's language-modelling head (``language_model``), so
     text can be generated, for instance before and after an intervention.
     """
-    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModel, AutoModelForCausalLM
 
     display, source = resolve_model_source(name, cache_dir)
     dev = resolve_device(device)
@@ -427,7 +465,8 @@ def load_model(
             "encoders and decoder-only models",
             hint="use its encoder as a separate model, or pick another model",
         )
-    _check_config(display, config)
+    folder = Path(source) if Path(source).is_dir() else None
+    _check_config(display, config, folder)
     if Path(source).is_dir() and not any(
         f.suffix in {".safetensors", ".bin", ".pt"} for f in Path(source).iterdir()
     ):
@@ -442,9 +481,11 @@ def load_model(
             path=Path(source),
             hint="save the tokenizer beside the weights: tokenizer.save_pretrained(folder)",
         )
+    loader = AutoModelForCausalLM if with_head else AutoModel
+    if folder is not None:
+        _check_sizes(display, folder, config, loader)
+    tokenizer = _load_tokenizer(display, source, revision)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, use_fast=True)
-        loader = AutoModelForCausalLM if with_head else AutoModel
         model, info = loader.from_pretrained(
             source,
             revision=revision,
@@ -462,16 +503,11 @@ def load_model(
             hint="use a model saved as safetensors (model.save_pretrained(..., "
             "safe_serialization=True) from a source you trust)",
         ) from None
-    except (OSError, ValueError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError, TypeError) as exc:
         raise ModelError(
             f"could not load {display!r} from {source}: {str(exc).splitlines()[0]}"
         ) from None
-    if not getattr(tokenizer, "is_fast", False):
-        raise ModelError(
-            f"{display!r} has no fast tokenizer, which word alignment needs",
-            hint="use a model with a tokenizer.json (a 'fast' tokenizer)",
-        )
-    _check_weights(display, source, info)
+    _check_weights(display, source, info, int(config.num_hidden_layers))
     model.eval().to(dev)
     language_model = model if with_head else None
     if with_head:
@@ -509,24 +545,210 @@ TOKENIZER_FILES = (
 )
 # Weights a model may lack without changing any hidden state neuronviz reads.
 _UNREAD = ("pooler.", "lm_head.", "cls.", "position_ids")
+# A weight of one of the stacked encoder/decoder layers, with its index (BERT ``encoder.layer.3.``,
+# GPT-2 ``h.3.``, LLaMA ``layers.3.``); ALBERT-style shared layers do not match.
+_LAYER_KEY = re.compile(r"(?:^|\.)(?:layer|layers|h|block)\.(\d+)\.")
+MAX_LAYERS = 1024  # far above any released model (about 130); building more takes minutes
+MAX_HEADER_BYTES = 100 << 20  # a safetensors header (JSON names and shapes)
+_PARAMETER_SLACK = 1 << 20  # a pooler or head a checkpoint may lack (BERT large's pooler: 1M)
+_PROBE_TEXT = "The cat sat ."
 
 
-def _check_config(display: str, config: object) -> None:
-    """A configuration describes a model with at least one layer of at least one neuron."""
-    for name in ("num_hidden_layers", "hidden_size"):
+def _field(config: object, name: str) -> str:
+    """The name config.json uses for an attribute (GPT-2 writes ``n_layer`` for num_hidden_layers)."""
+    aliases = {v: k for k, v in (getattr(config, "attribute_map", None) or {}).items()}
+    return aliases.get(name, name)
+
+
+def _check_config(display: str, config: object, folder: Path | None = None) -> None:
+    """A configuration describes a model with at least one layer of at least one neuron, a
+    vocabulary, and no more layers than can be built in reasonable time."""
+    where = folder / "config.json" if folder is not None else None
+    for name in ("num_hidden_layers", "hidden_size", "vocab_size"):
         value = getattr(config, name, None)
+        if name == "vocab_size" and value is None:
+            continue  # not a text model's field everywhere; the tokenizer probe covers the rest
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ModelError(
-                f"the configuration of {display!r} gives {name} = {value!r}; a model needs at "
-                "least one layer of at least one neuron",
+                f"the configuration of {display!r} gives {_field(config, name)} = {value!r}; a "
+                "model needs at least one layer of at least one neuron and a vocabulary",
+                path=where,
                 hint="check config.json against the weights it came with",
             )
+    layers = config.num_hidden_layers
+    if layers > MAX_LAYERS:
+        raise ModelError(
+            f"the configuration of {display!r} gives {_field(config, 'num_hidden_layers')} = "
+            f"{layers}, more layers than any real model has (neuronviz accepts at most "
+            f"{MAX_LAYERS})",
+            path=where,
+            hint="config.json is damaged or edited: use the one saved with the weights",
+        )
 
 
-def _check_weights(display: str, source: str, info: dict) -> None:
+def _checkpoint_shapes(folder: Path) -> dict[str, tuple[int, ...]] | None:
+    """Names and shapes of the weights transformers would load from ``folder``, read from the
+    safetensors headers alone (no tensor data); None when unknown (``.bin`` files, a damaged
+    header: loading reports those itself)."""
+    index = folder / "model.safetensors.index.json"
+    try:
+        if index.is_file():
+            files = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        elif (folder / "model.safetensors").is_file():
+            files = ["model.safetensors"]
+        else:
+            return None
+        shapes: dict[str, tuple[int, ...]] = {}
+        for name in files:
+            if Path(name).name != name:
+                return None
+            with (folder / name).open("rb") as fh:
+                size = int.from_bytes(fh.read(8), "little")
+                if not 0 < size <= MAX_HEADER_BYTES:
+                    return None
+                header = json.loads(fh.read(size))
+            for key, entry in header.items():
+                if key != "__metadata__":
+                    shapes[key] = tuple(int(d) for d in entry["shape"])
+        return shapes
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _check_sizes(display: str, folder: Path, config: object, loader: type) -> None:
+    """Before any memory is spent, the configuration's layers and parameters fit the weight
+    files: a config.json claiming a million layers, or a huge hidden size, would otherwise take
+    hours or all memory to build, only to be refused for missing weights."""
+    config_path = folder / "config.json"
+    shapes = _checkpoint_shapes(folder)
+    layers = int(config.num_hidden_layers)
+    held = {int(m.group(1)) for k in shapes or () if (m := _LAYER_KEY.search(k))}
+    if held and layers > max(held) + 1:
+        raise ModelError(
+            f"the configuration of {display!r} gives {_field(config, 'num_hidden_layers')} = "
+            f"{layers}, but its weights hold {max(held) + 1} layers; the missing layers would be "
+            "random numbers analysed as the model's",
+            path=config_path,
+            hint="use the config.json saved with these weights",
+        )
+    if getattr(config, "quantization_config", None) is not None:
+        return  # packed quantized weights hold fewer numbers than the parameters they encode
+    try:
+        with torch.device("meta"):  # shapes only: nothing is allocated
+            skeleton = loader.from_config(copy.deepcopy(config))
+    # The model's constructor may reject a field with any exception type; the field is in
+    # config.json either way.
+    except Exception as exc:
+        raise _config_error(display, config_path, exc) from None
+    implied = sum(p.numel() for p in skeleton.parameters())
+    if shapes is not None:
+        stored, bound = sum(math.prod(s) for s in shapes.values()), ""
+    else:  # .bin or .pt: at most two parameters per byte (4-bit)
+        weights = [f for f in folder.iterdir() if f.suffix in {".bin", ".pt", ".safetensors"}]
+        stored, bound = 2 * sum(f.stat().st_size for f in weights), "at most "
+    if implied > 2 * stored + _PARAMETER_SLACK:
+        raise ModelError(
+            f"the configuration of {display!r} describes {implied:,} parameters, but its weight "
+            f"files hold {bound}{stored:,}; a size field (hidden_size, intermediate_size, "
+            "vocab_size, max_position_embeddings, ...) does not match the weights",
+            path=config_path,
+            hint="use the config.json saved with these weights",
+        )
+
+
+def _tokenizer_files(source: str) -> list[Path]:
+    folder = Path(source)
+    if not folder.is_dir():
+        return []
+    names = (*TOKENIZER_FILES, "merges.txt", "tokenizer_config.json", "special_tokens_map.json")
+    return [folder / n for n in names if (folder / n).is_file()]
+
+
+def _load_tokenizer(display: str, source: str, revision: str | None) -> object:
+    """The model's fast tokenizer, checked to turn a short English text into known tokens."""
+    from transformers import AutoTokenizer
+
+    files = _tokenizer_files(source)
+    named = ", ".join(f.name for f in files) or source
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, use_fast=True)
+    # The tokenizers library raises a bare Exception for a tokenizer.json it cannot parse.
+    except Exception as exc:
+        _raise_if_invalid_json(display, files)
+        raise ModelError(
+            f"could not load the tokenizer of {display!r} ({named}): "
+            f"{(str(exc).splitlines() or [type(exc).__name__])[0]}",
+            path=Path(source) if files else None,
+            hint="re-save it with tokenizer.save_pretrained(folder) or re-download the model",
+        ) from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelError(
+            f"{display!r} has no fast tokenizer, which word alignment needs",
+            hint="use a model with a tokenizer.json (a 'fast' tokenizer)",
+        )
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    try:
+        size = backend.get_vocab_size(with_added_tokens=False) if backend else len(tokenizer)
+        ids = tokenizer(_PROBE_TEXT, add_special_tokens=False)["input_ids"]
+        problem = None if size else "its vocabulary is empty"
+    except Exception as exc:  # the tokenizers library raises a bare Exception (WordPiece errors)
+        ids, problem = [], (str(exc).splitlines() or [type(exc).__name__])[0]
+    if problem is None and not any(i != tokenizer.unk_token_id for i in ids):
+        problem = f"it turns {_PROBE_TEXT!r} into no known token"
+    if problem:
+        raise ModelError(
+            f"the tokenizer of {display!r} cannot encode text ({named}): {problem}",
+            path=Path(source) if files else None,
+            hint="its vocabulary file is empty or damaged: re-save the tokenizer with "
+            "tokenizer.save_pretrained(folder) or re-download the model",
+        )
+    return tokenizer
+
+
+def _raise_if_invalid_json(display: str, files: list[Path]) -> None:
+    """Name the tokenizer JSON file that does not parse (a truncated download, for instance)."""
+    for f in files:
+        if f.suffix != ".json":
+            continue
+        try:
+            json.loads(f.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ModelError(
+                f"{f.name}, a tokenizer file of {display!r}, is not valid JSON: {exc.msg} "
+                f"(line {exc.lineno}, column {exc.colno})",
+                path=f,
+                line=exc.lineno,
+                hint="the file is damaged or truncated: re-save the tokenizer with "
+                "tokenizer.save_pretrained(folder) or re-download the model",
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ModelError(
+                f"{f.name}, a tokenizer file of {display!r}, cannot be read: {exc}",
+                path=f,
+                hint="re-save the tokenizer or re-download the model",
+            ) from None
+
+
+def _check_weights(display: str, source: str, info: dict, layers: int) -> None:
     """Every weight the analysed hidden states depend on was in the checkpoint: a missing one
     would be randomly initialised and analysed as the model's (e.g. a config claiming 12
-    layers over 6 layers of weights)."""
+    layers over 6 layers of weights); and no layer of the checkpoint is left out (a config
+    claiming 1 layer over 2 would analyse half the model as the whole)."""
+    extra = sorted(
+        k
+        for k in info.get("unexpected_keys", ())
+        if (m := _LAYER_KEY.search(k)) and int(m.group(1)) >= layers
+    )
+    if extra:
+        held = max(int(_LAYER_KEY.search(k).group(1)) for k in extra) + 1
+        raise ModelError(
+            f"{len(extra)} weights of {display!r} belong to layers its configuration does not "
+            f"have ({', '.join(extra[:3])}{', ...' if len(extra) > 3 else ''}): the checkpoint "
+            f"holds at least {held} layers, the configuration {layers}; the model would be "
+            "analysed without them",
+            path=Path(source) / "config.json" if Path(source).is_dir() else None,
+            hint="the configuration does not match the weights: use the config.json saved with them",
+        )
     missing = sorted(k for k in info.get("missing_keys", ()) if not any(u in k for u in _UNREAD))
     mismatched = sorted(
         f"{k[0]}: {tuple(k[1])} in the checkpoint, {tuple(k[2])} by the config"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from neuronviz.errors import ConfigError
@@ -16,19 +18,24 @@ def neuron_label(neuron: int, hidden_size: int) -> str:
     return f"{neuron // hidden_size}:{neuron % hidden_size}"
 
 
+_NEURON = re.compile(r"(?P<layer>[0-9]{1,9})(?::(?P<index>[0-9]{1,9}))?", re.ASCII)
+
+
 def parse_neuron(text: str, n_layers: int, hidden_size: int) -> int:
     """Global neuron id of ``"layer:index"`` (or a plain global id), checked against the model."""
     text = text.strip()
-    try:
-        if ":" in text:
-            layer_text, index_text = text.split(":", 1)
-            layer, index = int(layer_text), int(index_text)
-        else:
-            layer, index = divmod(int(text), hidden_size)
-    except ValueError:
+    # ASCII digits only: int() would also take "1_5", "+1", " 03" and other scripts' digits,
+    # and open another neuron than the one written.
+    match = _NEURON.fullmatch(text)
+    if match is None:
         raise ConfigError(
-            f"cannot read neuron {text!r}", hint="write layer:index, e.g. 3:127"
-        ) from None
+            f"cannot read neuron {text!r}",
+            hint="write layer:index with digits 0-9, e.g. 3:127 (or a plain neuron number)",
+        )
+    if match["index"] is not None:
+        layer, index = int(match["layer"]), int(match["index"])
+    else:
+        layer, index = divmod(int(match["layer"]), hidden_size)
     if not (0 <= layer < n_layers and 0 <= index < hidden_size):
         raise ConfigError(
             f"neuron {text!r} is outside the model",

@@ -373,11 +373,15 @@ class ResultStore:
     @staticmethod
     def diagnose(folder: Path) -> AnalysisResult | UnreadResult:
         """The result in ``folder``, or what keeps it from being read and what to do."""
+        if not folder.is_dir():
+            return UnreadResult(folder, "a stray file where result folders are kept")
         try:
             d = json.loads((folder / "result.json").read_text(encoding="utf-8"))
-            version = d.get("version")
-        except (OSError, ValueError, AttributeError) as exc:
-            return UnreadResult(folder, f"is unreadable ({exc}); it will be recomputed")
+        except (OSError, ValueError) as exc:
+            return UnreadResult(folder, f"unreadable: {exc}")
+        if not isinstance(d, dict):
+            return UnreadResult(folder, "result.json does not hold a result")
+        version = d.get("version")
         if version != RESULT_VERSION:
             newer = isinstance(version, int) and version > RESULT_VERSION
             return UnreadResult(
@@ -393,19 +397,19 @@ class ResultStore:
             )
         problem = result_problem(folder)
         if problem:
-            return UnreadResult(folder, f"is damaged ({problem}); it will be recomputed")
+            return UnreadResult(folder, problem)
         try:
             with np.load(folder / "arrays.npz", allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
         except (OSError, ValueError, KeyError) as exc:
-            return UnreadResult(folder, f"is unreadable ({exc}); it will be recomputed")
+            return UnreadResult(folder, f"unreadable: {exc}")
         try:
             result = AnalysisResult.from_dict(d, arrays)
             problem = consistency_problem(result)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             problem = f"unreadable: {exc!r}"
         if problem:
-            return UnreadResult(folder, f"is damaged ({problem}); it will be recomputed")
+            return UnreadResult(folder, problem)
         return result
 
     def latest(self, model: str, task: str) -> AnalysisResult | None:
@@ -417,19 +421,8 @@ class ResultStore:
 
     def scan(self, model: str | None = None) -> tuple[list[AnalysisResult], list[UnreadResult]]:
         """Every stored result, and every result folder that could not be read (with why)."""
-        pattern = f"{slug(model)}/*" if model else "*/*"
         found, unread = [], []
-        for folder in sorted(self.base.glob(pattern)):
-            if folder.name.startswith(".") or folder.name.endswith(".partial"):
-                continue  # being written, or an analysis' checkpoints
-            if not folder.is_dir():
-                unread.append(UnreadResult(folder, "is not a result folder"))
-                continue
-            if not (folder / "result.json").exists():
-                unread.append(
-                    UnreadResult(folder, "has no result.json (copied or removed in part)")
-                )
-                continue
+        for folder in self.folders(model):
             got = self.diagnose(folder)
             if isinstance(got, UnreadResult):
                 log.warning("result in %s %s", folder, got.reason)
@@ -438,6 +431,26 @@ class ResultStore:
                 found.append(got)
         return found, unread
 
+    def folders(self, model: str | None = None) -> list[Path]:
+        """Every result folder (of ``model``), and stray files among them, as paths to check;
+        not folders being written (``.name``) or an analysis' checkpoints (``.partial``)."""
+        if not self.base.is_dir():
+            return []
+        models = [self.base / slug(model)] if model else sorted(self.base.iterdir())
+        out = []
+        for folder in models:
+            if folder.name.startswith("."):
+                continue
+            if not folder.is_dir():
+                out += [folder] if folder.exists() else []
+                continue
+            out += [
+                p
+                for p in sorted(folder.iterdir())
+                if not (p.name.startswith(".") or p.name.endswith(".partial"))
+            ]
+        return out
+
 
 @dataclass(frozen=True)
 class UnreadResult:
@@ -445,8 +458,13 @@ class UnreadResult:
     opposed to written by another version of neuronviz)."""
 
     folder: Path
-    reason: str
+    problem: str  # what is wrong, as `cache verify` lists it
     damaged: bool = True
+
+    @property
+    def reason(self) -> str:
+        """The problem as the rest of a sentence starting "result in FOLDER"."""
+        return f"is damaged ({self.problem}); it will be recomputed" if self.damaged else self.problem
 
     @property
     def name(self) -> str:
@@ -493,26 +511,17 @@ def result_problem(folder: Path) -> str | None:
 
 def audit_results(root: str | Path) -> list[tuple[Path, list[str]]]:
     """Every stored result under ``root`` with what is wrong with it (``cache verify``)."""
-    base = Path(root) / "results"
     found = []
-    for folder in sorted(base.glob("*/*")) if base.is_dir() else []:
-        if not folder.is_dir() or folder.name.endswith(".partial") or folder.name.startswith("."):
+    for folder in ResultStore(root).folders():
+        got = ResultStore.diagnose(folder)
+        if isinstance(got, UnreadResult):
+            found.append((folder, [got.problem]))
             continue
-        problem = result_problem(folder)
-        if problem is None:
-            try:
-                d = json.loads((folder / "result.json").read_text(encoding="utf-8"))
-                with np.load(folder / "arrays.npz", allow_pickle=False) as z:
-                    arrays = {k: z[k] for k in z.files}
-                if d.get("version") != RESULT_VERSION:
-                    problem = f"format version {d.get('version')}, not {RESULT_VERSION}"
-                else:
-                    result = AnalysisResult.from_dict(d, arrays)
-                    result.neuron_ranking()
-                    problem = consistency_problem(result)
-            except Exception as exc:  # any failure to read it is the finding
-                problem = f"unreadable: {exc!r}"
-        found.append((folder, [problem] if problem else []))
+        try:
+            got.neuron_ranking()
+            found.append((folder, []))
+        except Exception as exc:  # any failure to read it is the finding
+            found.append((folder, [f"unreadable: {exc!r}"]))
     return found
 
 
@@ -534,6 +543,26 @@ def consistency_problem(result: AnalysisResult) -> str | None:
     minimal = np.asarray(result.minimal_neurons)
     if set(minimal.tolist()) != set(order[: minimal.size].tolist()):
         return "the minimal set is not the ranking's first neurons"
+    return _number_problem(result)
+
+
+def _number_problem(result: AnalysisResult) -> str | None:
+    """Numbers no analysis writes: an accuracy outside 0..1 (or not a number), a word count
+    that is not a positive integer of a corpus' size."""
+    if not isinstance(result.words, dict):
+        return f"its word counts {str(result.words)[:40]!r} are not a table of splits"
+    for split, words in result.words.items():
+        if not (isinstance(words, int) and 0 <= words < 10**10):
+            return f"words.{split} = {words!r} is not a number of words"
+    for part, record in (("oracle", result.oracle), ("minimal", result.minimal)):
+        for name in ("dev_accuracy", "test_accuracy"):
+            value = record.get(name)
+            if not (isinstance(value, (int, float)) and 0 <= value <= 1):
+                return f"{part}.{name} = {value!r} is not an accuracy (0..1)"
+    control = result.control or {}
+    value = control.get("test_accuracy")
+    if value is not None and not (isinstance(value, (int, float)) and 0 <= value <= 1):
+        return f"control.test_accuracy = {value!r} is not an accuracy (0..1)"
     return None
 
 

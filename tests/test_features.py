@@ -38,9 +38,16 @@ def test_a_streamed_analysis_matches_the_in_memory_one(entries):
     assert isinstance(dense.train, DenseDesign) and isinstance(streamed.train, StreamedDesign)
     settings = AnalysisSettings(**FAST, control=False)
     a, b = analyse(dense, settings), analyse(streamed, settings)
-    assert b.oracle["objective"] == pytest.approx(a.oracle["objective"], abs=2e-3)
-    assert b.oracle["test_accuracy"] == pytest.approx(a.oracle["test_accuracy"], abs=0.02)
-    assert b.minimal["size"] == pytest.approx(a.minimal["size"], rel=0.5)
+    # The tolerance docs/reliability.md states: both fits converged (KKT <= tol) on the same
+    # objective, so the objectives agree closely, and each minimal size lies in the other's
+    # interval (the sizes come from retrained curves, which rounding can move by a step).
+    assert a.oracle["converged"] and b.oracle["converged"]
+    assert b.oracle["objective"] == pytest.approx(a.oracle["objective"], rel=1e-3)
+    assert b.oracle["test_accuracy"] == pytest.approx(a.oracle["test_accuracy"], abs=0.01)
+    low, high = a.minimal["size_interval"]
+    assert low <= b.minimal["size"] <= high
+    low, high = b.minimal["size_interval"]
+    assert low <= a.minimal["size"] <= high
 
 
 def test_streamed_curves_skip_sizes_that_do_not_fit_in_memory(entries, caplog):

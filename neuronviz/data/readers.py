@@ -33,7 +33,16 @@ PMB_COLUMNS = ("word", "tok", "sym", "sem", "ccg", "sense", "roles")
 CONLLU_COLUMNS = ("id", "word", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")
 
 _BINARY_SNIFF = 8192
+_PLAIN = {"U+0020", "U+0009"}  # space and tab: the separators a reader expects to see
 MAX_CORPUS_BYTES = 2 << 30  # read whole into memory: larger corpora are split into files
+
+
+def _utf16_without_mark(head: bytes) -> bool:
+    """Whether ``head`` reads as UTF-16 of mostly ASCII text: a NUL in every other byte."""
+    for nul, text in ((head[1::2], head[0::2]), (head[0::2], head[1::2])):
+        if len(nul) >= 4 and nul.count(0) >= 0.9 * len(nul) and text.count(0) == 0:
+            return True
+    return False
 
 
 def read_text_lines(path: str | Path) -> list[str]:
@@ -48,6 +57,19 @@ def read_text_lines(path: str | Path) -> list[str]:
             "is a directory, not a corpus file", path=p, hint="point at the file itself"
         )
     try:
+        head = read_regular(p, MAX_CORPUS_BYTES, head=_BINARY_SNIFF)
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")) or _utf16_without_mark(head):
+            raise DataError(
+                "looks like UTF-16 text",
+                path=p,
+                hint="convert the file to UTF-8, e.g. iconv -f utf-16 -t utf-8",
+            )
+        if b"\x00" in head:
+            raise DataError(
+                "looks like a binary file (it contains NUL bytes)",
+                path=p,
+                hint="give a text corpus",
+            )
         raw = read_regular(p, MAX_CORPUS_BYTES)
     except FileNotFoundError:
         raise DataError("file not found", path=p) from None
@@ -59,10 +81,6 @@ def read_text_lines(path: str | Path) -> list[str]:
             path=p,
             hint="give a corpus file on disk; split a larger corpus into several files",
         ) from None
-    if b"\x00" in raw[:_BINARY_SNIFF]:
-        raise DataError(
-            "looks like a binary file (it contains NUL bytes)", path=p, hint="give a text corpus"
-        )
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
@@ -287,8 +305,14 @@ def read_parallel(sentences: str | Path, labels: str | Path) -> Corpus:
     for number, (s_line, l_line) in enumerate(zip(s_lines, l_lines, strict=True), start=1):
         words, labs = s_line.split(), l_line.split()
         if len(words) != len(labs):
+            unusual = sorted({f"U+{ord(c):04X}" for c in s_line + l_line if c.isspace()} - _PLAIN)
             raise DataError(
-                f"sentence has {len(words)} tokens but its label line has {len(labs)} labels",
+                f"sentence has {len(words)} tokens but its label line has {len(labs)} labels"
+                + (
+                    f" (the lines hold separators that are easy to miss: {', '.join(unusual)})"
+                    if unusual
+                    else ""
+                ),
                 path=s_path,
                 line=number,
                 hint=f"compare with {l_path}:{number}",

@@ -242,6 +242,16 @@ def parse_task_name(name: str) -> tuple[TaskSpec, Path | None]:
         raise ConfigError(
             f"task {base!r} takes no path", hint="its corpus comes from the data folder"
         )
+    if spec.name == "parallel" and "," not in rest and not Path(rest).expanduser().is_dir():
+        raise ConfigError(
+            f"parallel: takes a folder or two paths, SENTENCES,LABELS; {rest!r} is neither",
+            hint="parallel:SENTENCES,LABELS or parallel:FOLDER (with train.word, train.label)",
+        )
+    if spec.name == "parallel" and "," in rest and (rest.count(",") != 1 or "" in rest.split(",")):
+        raise ConfigError(
+            f"parallel: takes two paths, SENTENCES,LABELS, got {rest.count(',') + 1} in {name!r}",
+            hint="parallel:SENTENCES,LABELS or parallel:FOLDER (with train.word, train.label)",
+        )
     return spec, (Path(rest).expanduser() if rest else None)
 
 

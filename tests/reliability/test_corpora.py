@@ -186,3 +186,66 @@ def test_conllu_word_ids_that_do_not_run_1_2_3_are_refused(tmp_path, ids):
     with pytest.raises(DataError, match=f"word ids run {' '.join(ids)}") as caught:
         read_conllu(tmp_path / "c.conllu")
     assert caught.value.line == 5
+
+
+@pytest.mark.parametrize("bom", [True, False])
+def test_utf16_text_is_named_with_the_conversion_to_make(tmp_path, bom):
+    from neuronviz.data.readers import read_text_lines
+
+    text = "the cat sat\n" * 20
+    path = tmp_path / "s.txt"
+    path.write_bytes(text.encode("utf-16") if bom else text.encode("utf-16-le"))
+    with pytest.raises(DataError, match=r"looks like UTF-16 text.*iconv -f utf-16"):
+        read_text_lines(path)
+
+
+def test_a_socket_is_named_as_a_socket(tmp_path):
+    import socket
+
+    from neuronviz.data.readers import read_text_lines
+
+    path = tmp_path / "corpus.conllu"
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(path))
+        with pytest.raises(DataError, match="is a socket, not a regular file"):
+            read_text_lines(path)
+
+
+def test_a_binary_file_is_refused_from_its_first_bytes(tmp_path, monkeypatch):
+    """Looked at before it is read whole (a 2 GiB file of NULs was read in full first)."""
+    from neuronviz.data import readers
+
+    path = tmp_path / "big.txt"
+    with path.open("wb") as fh:
+        fh.truncate(1 << 30)  # sparse: costs no disk
+    sizes = []
+    real = readers.read_regular
+    monkeypatch.setattr(
+        readers,
+        "read_regular",
+        lambda p, limit, head=None: sizes.append(head) or real(p, limit, head),
+    )
+    with pytest.raises(DataError, match="binary"):
+        readers.read_text_lines(path)
+    assert sizes == [readers._BINARY_SNIFF]
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\x85", "\x0c"])
+def test_a_separator_that_is_easy_to_miss_is_named(tmp_path, separator):
+    from neuronviz.data.readers import read_parallel
+
+    (tmp_path / "s.txt").write_text(f"the cat{separator}x sat\nthe dog sat\n", encoding="utf-8")
+    (tmp_path / "l.txt").write_text("DT NN VB\nDT NN VB\n", encoding="utf-8")
+    with pytest.raises(DataError, match=f"easy to miss: U\\+{ord(separator):04X}") as err:
+        read_parallel(tmp_path / "s.txt", tmp_path / "l.txt")
+    assert err.value.line == 1
+
+
+def test_a_newline_in_a_file_name_cannot_forge_a_line(tmp_path):
+    path = tmp_path / "evil\nINFO: all good.conllu"
+    path.write_bytes(b"\x00\x01" * 10)
+    from neuronviz.data.readers import read_text_lines
+
+    with pytest.raises(DataError) as err:
+        read_text_lines(path)
+    assert "\n" not in str(err.value) and "evil\\nINFO" in str(err.value)

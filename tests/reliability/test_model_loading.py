@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,7 @@ def _edited_copy(tiny_bert, tmp_path, **config_changes) -> Path:
 def test_a_config_claiming_more_layers_than_the_weights_hold_is_refused(tiny_bert, tmp_path):
     layers = json.loads((tiny_bert / "config.json").read_text())["num_hidden_layers"]
     folder = _edited_copy(tiny_bert, tmp_path, num_hidden_layers=layers * 2)
-    with pytest.raises(ModelError, match=r"weights of .* are missing from its checkpoint"):
+    with pytest.raises(ModelError, match=r"weights hold 2 layers; the missing layers would be"):
         load_model(str(folder))
 
 
@@ -137,3 +138,103 @@ def test_weights_of_another_shape_are_named_with_both_shapes(tiny_bert, tmp_path
         ModelError, match=r"of another shape .* in the checkpoint, .* by the config"
     ):
         load_model(str(folder))
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"num_hidden_layers": 1_000_000}, r"num_hidden_layers = 1000000, more layers than any"),
+        ({"num_hidden_layers": 500}, r"num_hidden_layers = 500, but its weights hold 2 layers"),
+        ({"intermediate_size": 10**8}, r"describes [\d,]+ parameters, but its weight files hold"),
+        ({"max_position_embeddings": 10**9}, r"a size field .* does not match the weights"),
+    ],
+)
+def test_an_absurd_config_is_refused_at_once_before_building(
+    tiny_bert, tmp_path, changes, expected
+):
+    """A million layers used to hang while the model was built."""
+    folder = _edited_copy(tiny_bert, tmp_path, **changes)
+    started = time.monotonic()
+    with pytest.raises(ModelError, match=expected) as caught:
+        load_model(str(folder), device="cpu")
+    assert time.monotonic() - started < 10
+    assert caught.value.path == str(folder / "config.json")
+
+
+def test_an_absurd_size_over_bin_weights_is_refused(tiny_bert, tmp_path):
+    """Without a safetensors header to read, the weight files' size still bounds the model."""
+    from safetensors.torch import load_file
+
+    folder = _edited_copy(tiny_bert, tmp_path, intermediate_size=10**7)
+    torch.save(load_file(folder / "model.safetensors"), folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+    started = time.monotonic()
+    with pytest.raises(ModelError, match=r"describes [\d,]+ parameters, but .* hold at most"):
+        load_model(str(folder), device="cpu")
+    assert time.monotonic() - started < 10
+
+
+def test_weights_of_layers_the_config_lacks_are_refused(tiny_bert, tmp_path):
+    """A config claiming 1 layer over 2 layers of weights was analysed as a 1-layer model."""
+    folder = _edited_copy(tiny_bert, tmp_path, num_hidden_layers=1)
+    with pytest.raises(
+        ModelError, match=r"16 weights of .* belong to layers its configuration"
+    ) as caught:
+        load_model(str(folder), device="cpu")
+    assert "encoder.layer.1." in str(caught.value)
+    assert caught.value.path == str(folder / "config.json")
+
+
+@pytest.mark.parametrize("arch", ["bert", "roberta", "gpt2", "llama", "xlnet"])
+def test_the_tiny_models_pass_the_weight_checks_with_their_heads(tiny_models, arch):
+    """Pooler, LM-head and buffer keys are not taken for layers the config lacks."""
+    loaded = load_model(str(tiny_models[arch]), device="cpu", with_head=arch in {"gpt2", "llama"})
+    assert loaded.n_layers == 3
+
+
+def test_a_zero_vocabulary_is_a_model_error(tiny_bert, tmp_path):
+    """It was an IndexError inside BertEmbeddings."""
+    folder = _edited_copy(tiny_bert, tmp_path, vocab_size=0)
+    with pytest.raises(ModelError, match="vocab_size = 0") as caught:
+        load_model(str(folder), device="cpu")
+    assert caught.value.path == str(folder / "config.json")
+
+
+def test_a_config_field_of_the_wrong_type_is_named(tiny_bert, tmp_path):
+    """A string hidden size was a TypeError from transformers' validation."""
+    folder = _edited_copy(tiny_bert, tmp_path, hidden_size="16")
+    with pytest.raises(ModelError, match="cannot read the configuration") as caught:
+        load_model(str(folder), device="cpu")
+    assert caught.value.path == str(folder / "config.json")
+    assert "hidden_size" in caught.value.message and "fix hidden_size" in caught.value.hint
+
+
+def test_a_tokenizer_with_an_empty_vocabulary_is_refused_at_load(tiny_bert, tmp_path):
+    """Without tokenizer.json and with an empty vocab.txt, tokenising failed later with a
+    WordPiece error."""
+    folder = _edited_copy(tiny_bert, tmp_path)
+    (folder / "tokenizer.json").unlink()
+    (folder / "vocab.txt").write_text("")
+    with pytest.raises(ModelError, match=r"tokenizer of .* cannot encode text") as caught:
+        load_model(str(folder), device="cpu")
+    assert "vocab.txt" in caught.value.message
+
+
+def test_a_truncated_tokenizer_json_is_named(tiny_bert, tmp_path):
+    folder = _edited_copy(tiny_bert, tmp_path)
+    text = (folder / "tokenizer.json").read_text()
+    (folder / "tokenizer.json").write_text(text[: len(text) // 2])
+    with pytest.raises(ModelError, match=r"tokenizer\.json, a tokenizer file .* is not valid JSON"):
+        load_model(str(folder), device="cpu")
+
+
+def test_an_unreadable_weight_file_says_permission_denied(tiny_bert, tmp_path, monkeypatch):
+    """Loaders said "No such file or directory" for a file that exists but cannot be read.
+    (os.access is faked: the tests run as root, for whom every file is readable.)"""
+    folder = _edited_copy(tiny_bert, tmp_path)
+    weights = folder / "model.safetensors"
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != weights and real(p, mode))
+    with pytest.raises(ModelError, match=r"cannot be read \(permission denied\)") as caught:
+        load_model(str(folder), device="cpu")
+    assert caught.value.path == str(weights) and "permissions" in caught.value.hint

@@ -213,3 +213,89 @@ def test_a_result_written_before_checksums_is_checked_from_its_first_read(result
     arrays["order"] = arrays["order"][::-1]
     np.savez(folder / "arrays.npz", **arrays)
     assert store.read(folder) is None
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "missing.npy"])
+def test_a_layer_file_replaced_by_a_link_is_named_as_a_link(extracted, cache_dir, capsys, target):
+    entry = extracted.entries["dev"]
+    layer = entry.path / "layer_001.npy"
+    layer.unlink()
+    layer.symlink_to(target)
+    code, out = verify(cache_dir, capsys)
+    assert code == 1
+    assert f"layer_001.npy is a symbolic link (to '{target}')" in out
+
+
+def test_an_unreadable_layer_file_says_permission_denied(extracted, cache_dir, capsys, monkeypatch):
+    entry = extracted.entries["dev"]
+    real = os.access
+    monkeypatch.setattr(
+        os, "access", lambda p, mode: False if str(p).endswith("layer_001.npy") else real(p, mode)
+    )
+    code, out = verify(cache_dir, capsys)
+    assert code == 1 and "layer_001.npy cannot be read (permission denied)" in out
+    assert entry.path.name in out
+
+
+def test_stray_files_where_folders_belong_are_listed(extracted, analysed, tmp_path, capsys):
+    copy = tmp_path / "stray"
+    shutil.copytree(analysed, copy)
+    shutil.rmtree(copy / "activations" / "gpt2")
+    (copy / "activations" / "gpt2").write_text("oops")
+    shutil.rmtree(copy / "results" / "gpt2")
+    (copy / "results" / "gpt2").write_text("oops")
+    code, out = verify(copy, capsys)
+    assert code == 1
+    assert "activations/gpt2: DAMAGED: is a stray file" in out
+    assert "results/gpt2: DAMAGED: a stray file" in out
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda d: d["oracle"].update(test_accuracy=float("nan")), "oracle.test_accuracy = nan"),
+        (lambda d: d["minimal"].update(dev_accuracy=float("inf")), "minimal.dev_accuracy = inf"),
+        (lambda d: d["oracle"].update(test_accuracy=1.5), "is not an accuracy"),
+        (lambda d: d.update(words=1e308), "are not a table of splits"),
+        (lambda d: d["words"].update(train=1e308), "is not a number of words"),
+    ],
+)
+def test_impossible_numbers_are_refused_even_with_checksums_resealed(
+    results_copy, capsys, edit, expected
+):
+    from neuronviz.results import _record_checksums
+
+    store = ResultStore(results_copy)
+    result = store.all("bert")[0]
+    folder = store.folder(result.model, result.task, result.method, result.key)
+    d = json.loads((folder / "result.json").read_text())
+    edit(d)
+    (folder / "result.json").write_text(json.dumps(d))
+    _record_checksums(folder)
+    assert store.read(folder) is None
+    code, out = verify(results_copy, capsys)
+    assert code == 1 and expected in out
+
+
+def test_a_result_json_that_is_not_a_result_says_so(results_copy, capsys):
+    from neuronviz.results import _record_checksums
+
+    store = ResultStore(results_copy)
+    result = store.all("bert")[0]
+    folder = store.folder(result.model, result.task, result.method, result.key)
+    (folder / "result.json").write_text("null")
+    _record_checksums(folder)
+    code, out = verify(results_copy, capsys)
+    assert code == 1 and "result.json does not hold a result" in out
+
+
+def test_a_folder_in_place_of_a_lock_is_named(tiny_bert, data_dir, tmp_path):
+    cache = tmp_path / "cache"
+    first = extract_task(str(tiny_bert), "pos", data_dir=data_dir, cache=cache)
+    entry = first.entries["dev"]
+    ActivationCache(cache).remove(entry)
+    lock = entry.path.parent / f"{entry.path.name}.lock"
+    lock.mkdir()
+    with pytest.raises(CacheError, match="cannot lock the cache entry") as err:
+        extract_task(str(tiny_bert), "pos", data_dir=data_dir, cache=cache)
+    assert str(lock) in str(err.value)
