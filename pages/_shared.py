@@ -138,14 +138,14 @@ def cache_problems() -> tuple[list[str], list[str]]:
     root = str(cache_root())
     errors, warnings = [], []
     for u in _load_results(root, _results_signature(root))[1]:
-        line = f"result {plain(u.name)} {plain(u.reason, limit=300)}"
         if u.damaged:
             errors.append(
-                f"{line}: remove the folder (rm -r {plain(str(u.folder), limit=None)}) and run the analysis "
-                "again, here or with `neuronviz probe ... --force`"
+                f"result {plain(u.name)}: {plain(u.problem, limit=300)}: remove it (rm -r "
+                f"{plain(str(u.folder), limit=None)}) and run the analysis again, here or with "
+                "`neuronviz probe ... --force`"
             )
         else:
-            warnings.append(line)
+            warnings.append(f"result {plain(u.name)} {plain(u.problem, limit=300)}")
     for folder in activation_cache(root).entry_folders():
         problems = _entry_problems(str(folder), _entry_signature(folder), damage_seen())
         if problems:
