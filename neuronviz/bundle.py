@@ -237,9 +237,19 @@ def read_bundle_info(path: str | Path) -> BundleInfo:
             if zf.getinfo(_INFO).file_size > _INFO_BYTES:
                 raise CacheError(f"{_INFO} is too large to be a contents list", path=where)
             raw = json.loads(zf.read(_INFO))
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, ValueError) as exc:
+    except (
+        OSError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+        KeyError,
+        ValueError,
+        RuntimeError,  # an encrypted member
+        NotImplementedError,  # a compression method zipfile does not know
+        LZMAError,
+    ) as exc:
         raise CacheError(
-            f"{where} is not a neuronviz bundle ({exc})", path=where, hint=hint
+            f"not a neuronviz bundle ({type(exc).__name__}: {exc})", path=where, hint=hint
         ) from None
     _check_version(raw, where)
     problem = _schema_problem(raw)
@@ -341,8 +351,9 @@ def _check_sizes(zf: zipfile.ZipFile, where: Path, root: Path) -> None:
 def _entry_files(manifest: Manifest) -> set[str]:
     """The files of an activation entry that export ships, relative to its folder (besides
     ``labels/*``): its manifest, its words and the layer files the manifest names."""
-    if manifest.shards:
+    if manifest.shards:  # each shard keeps its own description beside its layer files
         layers = {f"{s.folder}/{f.file}" for s in manifest.shards for f in s.layers}
+        layers |= {f"{s.folder}/shard.json" for s in manifest.shards}
     else:
         layers = {f.file for f in manifest.layers}
     return layers | {"manifest.json", "tokens.json"}
@@ -436,6 +447,12 @@ def _member_kind(member: zipfile.ZipInfo) -> str | None:
     return not_regular(mode) if stat.S_IFMT(mode) else None
 
 
+def _stamps(names) -> set[str]:
+    """Verified-read stamps some earlier exports shipped: another machine's, never trusted and
+    never unpacked (the imported files are hashed here)."""
+    return {n for n in names if PurePosixPath(n).name == STAMP_FILE and n.count("/") == 3}
+
+
 def _check_members(zf: zipfile.ZipFile, info: BundleInfo, where: Path) -> None:
     """Refuses members that are not plain files, lie outside a result folder or entry, are not
     files export writes, or do not match the contents list."""
@@ -446,7 +463,7 @@ def _check_members(zf: zipfile.ZipFile, info: BundleInfo, where: Path) -> None:
             path=where,
             hint=_FORGED,
         )
-    names = set(zf.namelist()) - {_INFO}
+    names = set(zf.namelist()) - {_INFO} - _stamps(zf.namelist())
     bad = [n for n in names if not _safe_name(n)]
     if bad:
         raise CacheError(
@@ -466,7 +483,7 @@ def _check_members(zf: zipfile.ZipFile, info: BundleInfo, where: Path) -> None:
             path=where,
             hint=_FORGED,
         )
-    if names != set(info.files):
+    if names != set(info.files) - _stamps(info.files):
         missing = sorted(set(info.files) - names)[:3]
         extra = sorted(names - set(info.files))[:3]
         raise CacheError(
@@ -534,7 +551,7 @@ def import_bundle(path: str | Path, *, cache_dir: str | Path | None = None) -> B
         _check_members(zf, info, where)
         work = Path(tempfile.mkdtemp(prefix=".bundle-", dir=root))
         try:
-            for name in sorted(info.files):
+            for name in sorted(set(info.files) - _stamps(info.files)):
                 _unpack(zf, name, work / name, where)
                 if file_digest(work / name) != info.files[name]:
                     raise CacheError(

@@ -276,7 +276,22 @@ def resolve_model_source(name: str, cache_dir: str | Path | None = None) -> tupl
 MAX_MODEL_TEXT_BYTES = 256 << 20  # config, tokenizer and vocabulary files
 
 
-_LOADED_SUFFIXES = {".json", ".txt", ".model", ".safetensors", ".bin", ".pt"}
+_WEIGHT_SUFFIXES = {".safetensors", ".bin", ".pt", ".gguf"}
+# The files transformers reads from a folder besides weights (an unreadable README or
+# training_args.json is none of the loader's business).
+_LOADED_NAMES = {
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "tokenizer.model",
+}
 
 
 def _check_model_files(folder: Path) -> None:
@@ -301,7 +316,8 @@ def _check_model_files(folder: Path) -> None:
                 hint="a model folder holds the files save_pretrained wrote; remove the others",
             )
         # Checked here: the loaders report an unreadable file as "No such file or directory".
-        if not kind and f.suffix in _LOADED_SUFFIXES and not os.access(f, os.R_OK):
+        loaded = f.name in _LOADED_NAMES or f.suffix in _WEIGHT_SUFFIXES
+        if not kind and loaded and not os.access(f, os.R_OK):
             raise ModelError(
                 f"{f.name} cannot be read (permission denied)",
                 path=f,
@@ -556,8 +572,7 @@ _PROBE_TEXT = "The cat sat ."
 
 def _field(config: object, name: str) -> str:
     """The name config.json uses for an attribute (GPT-2 writes ``n_layer`` for num_hidden_layers)."""
-    aliases = {v: k for k, v in (getattr(config, "attribute_map", None) or {}).items()}
-    return aliases.get(name, name)
+    return (getattr(config, "attribute_map", None) or {}).get(name, name)
 
 
 def _check_config(display: str, config: object, folder: Path | None = None) -> None:

@@ -106,14 +106,18 @@ def test_a_manifest_pointing_outside_its_entry_is_refused(bundle, tmp_path):
     )
 
 
-def test_a_stamp_file_or_a_shallow_name_is_not_an_expected_member(bundle, tmp_path):
+def test_a_stamp_file_is_never_unpacked_and_a_shallow_name_is_refused(bundle, tmp_path):
+    """A verified.json (which some earlier exports shipped) is another machine's stamp: the
+    bundle imports, the stamp is not written into the cache and every file is hashed here."""
     entry = next(
         n.rsplit("/", 1)[0]
         for n in zipfile.ZipFile(bundle).namelist()
         if n.endswith("manifest.json")
     )
-    stamped = rebuilt(bundle, tmp_path / "s.zip", extra={f"{entry}/verified.json": b"{}"})
-    refused(stamped, tmp_path / "cache", "outside results/ and activations/")
+    forged = json.dumps({"version": 1, "files": {"layer_000.npy": [1, 2, 3, 4, "0" * 64]}})
+    stamped = rebuilt(bundle, tmp_path / "s.zip", extra={f"{entry}/verified.json": forged.encode()})
+    import_bundle(stamped, cache_dir=tmp_path / "stamped")
+    assert all(p.read_text() != forged for p in (tmp_path / "stamped").rglob("verified.json"))
     shallow = rebuilt(bundle, tmp_path / "t.zip", extra={"results/readme.txt": b"hi"})
     refused(shallow, tmp_path / "cache", "outside results/ and activations/")
 
@@ -320,3 +324,17 @@ def test_export_refuses_a_name_with_control_characters(analysed, tmp_path, name)
         export_bundle([("bert", "pos")], tmp_path / name, cache_dir=analysed)
     assert not any(c in str(caught.value) for c in "\n\r\x1b")
     assert not any(tmp_path.iterdir())
+
+
+def test_shard_descriptions_ship_and_stamps_from_elsewhere_are_skipped():
+    """Sharded entries keep a shard.json per shard, which export ships; a verified.json that
+    earlier exports shipped is another machine's stamp: skipped, never unpacked or refused."""
+    from types import SimpleNamespace
+
+    from neuronviz.bundle import _entry_files, _stamps
+
+    shard = SimpleNamespace(folder="shards/00000", layers=[SimpleNamespace(file="layer_000.npy")])
+    files = _entry_files(SimpleNamespace(shards=[shard], layers=[]))
+    assert {"shards/00000/shard.json", "shards/00000/layer_000.npy", "manifest.json"} <= files
+    names = ["activations/m/e/verified.json", "activations/m/e/layer_000.npy"]
+    assert _stamps(names) == {"activations/m/e/verified.json"}

@@ -238,3 +238,28 @@ def test_an_unreadable_weight_file_says_permission_denied(tiny_bert, tmp_path, m
     with pytest.raises(ModelError, match=r"cannot be read \(permission denied\)") as caught:
         load_model(str(folder), device="cpu")
     assert caught.value.path == str(weights) and "permissions" in caught.value.hint
+
+
+def test_a_refused_field_is_named_as_config_json_spells_it(tiny_models, tmp_path):
+    """GPT-2's config.json writes n_layer for num_hidden_layers: the message names n_layer."""
+    folder = tmp_path / "gpt2"
+    shutil.copytree(tiny_models["gpt2"], folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["n_layer"] = 1_000_000
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match=r"gives n_layer = 1000000"):
+        load_model(str(folder), device="cpu")
+
+
+def test_an_unreadable_file_the_loader_never_reads_does_not_matter(
+    tiny_bert, tmp_path, monkeypatch
+):
+    folder = _edited_copy(tiny_bert, tmp_path)
+    (folder / "training_args.json").write_text("{}")
+    real = os.access
+    monkeypatch.setattr(
+        os,
+        "access",
+        lambda p, mode: False if str(p).endswith("training_args.json") else real(p, mode),
+    )
+    assert load_model(str(folder), device="cpu").n_layers == 3
