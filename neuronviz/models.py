@@ -648,6 +648,20 @@ def _check_sizes(display: str, folder: Path, config: object, loader: type) -> No
         )
     if getattr(config, "quantization_config", None) is not None:
         return  # packed quantized weights hold fewer numbers than the parameters they encode
+    mapping = getattr(loader, "_model_mapping", None)
+    if mapping is not None and type(config) not in mapping:
+        causal = "CausalLM" in loader.__name__
+        raise ModelError(
+            f"{display!r} is a {getattr(config, 'model_type', '?')} model"
+            + (
+                ", not a causal language model: it has no next-token output to generate from"
+                if causal
+                else f", which {loader.__name__} does not build"
+            ),
+            hint="generation needs a decoder-only model such as smollm2-135m"
+            if causal
+            else "use a model transformers' AutoModel can load",
+        )
     try:
         with torch.device("meta"):  # shapes only: nothing is allocated
             skeleton = loader.from_config(copy.deepcopy(config))

@@ -263,3 +263,14 @@ def test_an_unreadable_file_the_loader_never_reads_does_not_matter(
         lambda p, mode: False if str(p).endswith("training_args.json") else real(p, mode),
     )
     assert load_model(str(folder), device="cpu").n_layers == 3
+
+
+def test_generation_on_an_encoder_says_it_is_not_a_causal_model(tmp_path):
+    from transformers import DistilBertConfig, DistilBertModel
+
+    config = DistilBertConfig(n_layers=2, dim=32, hidden_dim=64, n_heads=2, vocab_size=16)
+    DistilBertModel(config).save_pretrained(tmp_path)
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "."]
+    (tmp_path / "vocab.txt").write_text("\n".join(words))
+    with pytest.raises(ModelError, match="not a causal language model"):
+        load_model(str(tmp_path), device="cpu", with_head=True)
