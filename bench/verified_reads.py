@@ -35,9 +35,9 @@ def load_part(args) -> dict:
     """Seconds of ``load_probe_data`` with verified reads and without, alternating."""
     from unittest import mock
 
-    from neuronviz.pipeline import cached_entries
     from neuronviz import cache as cache_module
     from neuronviz.features import load_probe_data
+    from neuronviz.pipeline import cached_entries
 
     entries = cached_entries(args.model, args.task, cache=args.cache_dir)
     load_probe_data(entries, args.task)  # stamps written, page cache warm
