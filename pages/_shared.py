@@ -124,6 +124,13 @@ def _load_results(root: str, signature: tuple) -> tuple[list[AnalysisResult], li
     return ResultStore(root).scan()
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _unread_results(root: str, signature: tuple) -> list[UnreadResult]:
+    """The results that could not be read, kept apart so that a page that shows no result (and
+    every page shows this list) does not copy every stored result out of the cache."""
+    return _load_results(root, signature)[1]
+
+
 def stored_results() -> list[AnalysisResult]:
     """Every stored analysis (several per model x task when run with different settings)."""
     root = str(cache_root())
@@ -137,7 +144,7 @@ def cache_problems() -> tuple[list[str], list[str]]:
     is remembered and listed here on every page)."""
     root = str(cache_root())
     errors, warnings = [], []
-    for u in _load_results(root, _results_signature(root))[1]:
+    for u in _unread_results(root, _results_signature(root)):
         if u.damaged:
             errors.append(
                 f"result {plain(u.name)}: {plain(u.problem, limit=300)}: remove it (rm -r "

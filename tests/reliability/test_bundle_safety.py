@@ -57,6 +57,15 @@ def member_folder(bundle, file_name):
         return next(n.rsplit("/", 1)[0] for n in zf.namelist() if n.endswith("/" + file_name))
 
 
+def reseal(members, folder):
+    """Rewrites a result's checksums.json to match its edited files, as a forger would."""
+    sums = {
+        f: hashlib.sha256(members[f"{folder}/{f}"]).hexdigest()
+        for f in ("result.json", "arrays.npz")
+    }
+    members[f"{folder}/checksums.json"] = json.dumps(sums).encode()
+
+
 def refused(path, target, match):
     with pytest.raises(CacheError, match=match):
         import_bundle(path, cache_dir=target)
@@ -84,11 +93,7 @@ def test_a_reordered_ranking_with_updated_checksums_is_refused(bundle, tmp_path)
     out = io.BytesIO()
     np.savez(out, **arrays)
     members[f"{folder}/arrays.npz"] = out.getvalue()
-    sums = {
-        f: hashlib.sha256(members[f"{folder}/{f}"]).hexdigest()
-        for f in ("result.json", "arrays.npz")
-    }
-    members[f"{folder}/checksums.json"] = json.dumps(sums).encode()
+    reseal(members, folder)
     altered = rebuilt(bundle, tmp_path / "a.zip", lambda n, d: (n, members[n]))
     refused(altered, tmp_path / "cache", "damaged")
 
@@ -156,11 +161,7 @@ def test_an_edited_accuracy_with_every_checksum_updated_is_refused(bundle, tmp_p
     result = json.loads(members[f"{folder}/result.json"])
     result["oracle"]["test_accuracy"] = 0.999
     members[f"{folder}/result.json"] = json.dumps(result).encode()
-    sums = {
-        f: hashlib.sha256(members[f"{folder}/{f}"]).hexdigest()
-        for f in ("result.json", "arrays.npz")
-    }
-    members[f"{folder}/checksums.json"] = json.dumps(sums).encode()
+    reseal(members, folder)
     altered = rebuilt(bundle, tmp_path / "acc.zip", lambda n, d: (n, members[n]))
     refused(altered, tmp_path / "cache", "does not follow from its weights")
 
