@@ -5,32 +5,47 @@ Pre-trained Language Models" (EMNLP 2020). The package never imports streamlit; 
 (``app.py``, ``pages/``) and the CLI call the same functions.
 """
 
+import importlib
+
 __version__ = "0.1.0"
 
-from neuronviz.cache import ActivationCache, ActivationEntry, EntryKey
-from neuronviz.data import TASKS, load_task
-from neuronviz.errors import CacheError, ConfigError, DataError, ModelError, NeuronvizError
-from neuronviz.extract import ExtractionSettings, extract_words
-from neuronviz.models import MODELS, identify_model, load_model
-from neuronviz.pipeline import ExtractionResult, extract_task
+from neuronviz.settings import apply_offline
 
-__all__ = [
-    "MODELS",
-    "TASKS",
-    "ActivationCache",
-    "ActivationEntry",
-    "CacheError",
-    "ConfigError",
-    "DataError",
-    "EntryKey",
-    "ExtractionResult",
-    "ExtractionSettings",
-    "ModelError",
-    "NeuronvizError",
-    "__version__",
-    "extract_task",
-    "extract_words",
-    "identify_model",
-    "load_model",
-    "load_task",
-]
+apply_offline()  # before transformers is imported anywhere: it reads its offline switch once
+
+# The public names, imported on first use (PEP 562): `import neuronviz.cache`, `neuronviz
+# --help` and `neuronviz cache list` do not load torch and transformers.
+_EXPORTS = {
+    "ActivationCache": "neuronviz.cache",
+    "ActivationEntry": "neuronviz.cache",
+    "EntryKey": "neuronviz.cache",
+    "TASKS": "neuronviz.data",
+    "load_task": "neuronviz.data",
+    "CacheError": "neuronviz.errors",
+    "ConfigError": "neuronviz.errors",
+    "DataError": "neuronviz.errors",
+    "ModelError": "neuronviz.errors",
+    "NeuronvizError": "neuronviz.errors",
+    "ExtractionSettings": "neuronviz.extract",
+    "extract_words": "neuronviz.extract",
+    "MODELS": "neuronviz.models",
+    "identify_model": "neuronviz.models",
+    "load_model": "neuronviz.models",
+    "ExtractionResult": "neuronviz.pipeline",
+    "extract_task": "neuronviz.pipeline",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'neuronviz' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
