@@ -796,8 +796,12 @@ def run_analysis(
     callback: ProgressCallback | None = None,
     engine: str = "local",
     workers: int | None = None,
+    preview: bool = False,
 ) -> AnalysisResult:
     """Analyse ``model`` x ``task``: cached result if the inputs and settings match, else compute.
+
+    ``preview`` marks the result as a preview of the analysis on ``max_sentences`` sentences a
+    split (see :mod:`neuronviz.previews`), which views label and a full analysis replaces.
 
     ``aggregation`` chooses the word vectors (last, first or mean subword). With
     ``extract=False`` missing activations are an error instead of being extracted.
@@ -834,7 +838,9 @@ def run_analysis(
             settings=ExtractionSettings(aggregation=aggregation),
         )
     store = ResultStore(cache.root)
-    key = store.key(entries, task, settings)
+    if preview and not max_sentences:
+        raise ConfigError("a preview needs a sentence sample (max_sentences)")
+    key = store.key(entries, task, settings, preview=preview)
     stored_model = entries["train"].manifest.key.model
     if not force:
         found = store.load(stored_model, key)
@@ -858,6 +864,8 @@ def run_analysis(
     result = result.with_inputs(
         key=key, entries={s: e.manifest.entry_id for s, e in entries.items()}, model_source=source
     )
+    if preview:
+        result = replace(result, preview={"sentences": int(max_sentences)})
     store.save(result)
     checkpoint.remove()
     return result

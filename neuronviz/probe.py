@@ -32,6 +32,7 @@ import torch
 from neuronviz.design import DenseDesign, Design, StreamedDesign
 from neuronviz.device import resolve_device
 from neuronviz.errors import ConfigError
+from neuronviz.progress import beat
 
 __all__ = [
     "KKT_TOL",
@@ -233,6 +234,7 @@ def fit_elastic_net(
         w, b, logits_w, obj, t = w_new, b_new, logits_new, obj_new, t_new
         if trace is not None:
             trace.append((time.perf_counter(), n_iter, obj))
+        beat(n_iter, max_iter, "iteration")
         if callback is not None:
             callback(n_iter, w, b)
         step_l *= 0.9  # let the step grow again where the surface is flatter
@@ -342,6 +344,7 @@ def fit_owlqn(
         w, b, gw, gb, obj = w_new, b_new, gw_new, gb_new, obj_new
         if trace is not None:
             trace.append((time.perf_counter(), n_iter, obj))
+        beat(n_iter, max_iter, "iteration")
         if callback is not None:
             callback(n_iter, w, b)
     pw = _pseudo_gradient(gw, w, lambda1)
@@ -648,6 +651,7 @@ def fit_ridge(
             w.grad = design.backward(r) + 2 * lambda2 * w
             b.grad = r.sum(0)
         evaluations[0] += 1
+        beat(evaluations[0], max_iter, "step")
         return _loss(logits, y) + lambda2 * (w.detach() * w.detach()).sum()
 
     optimizer.step(closure)

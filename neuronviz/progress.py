@@ -12,11 +12,18 @@ from types import TracebackType
 
 from tqdm.auto import tqdm
 
-__all__ = ["Progress", "ProgressCallback", "bars_enabled", "set_bars_enabled"]
+__all__ = [
+    "Progress",
+    "ProgressCallback",
+    "bars_enabled",
+    "beat",
+    "set_bars_enabled",
+    "set_heartbeat",
+]
 
 ProgressCallback = Callable[[str, int, int], None]
 
-_state = {"bars": True}
+_state: dict = {"bars": True, "heartbeat": None}
 
 
 def set_bars_enabled(enabled: bool) -> None:
@@ -27,6 +34,21 @@ def set_bars_enabled(enabled: bool) -> None:
 def bars_enabled() -> bool:
     """Whether terminal progress bars are shown."""
     return _state["bars"]
+
+
+def set_heartbeat(fn: Callable[[int, int, str], None] | None) -> None:
+    """Receive :func:`beat` reports from inside long stages (a dashboard job's tracker)."""
+    _state["heartbeat"] = fn
+
+
+def beat(done: int, total: int, unit: str) -> None:
+    """Report progress inside a stage: a solver's iteration ``done`` of at most ``total``
+    (unit "iteration"; "step" for the L-BFGS steps of a retrained probe), or the ``done``-th
+    retrained probe of ``total`` planned (unit "probes"; 0: not known). Cheap when nobody
+    listens."""
+    fn = _state["heartbeat"]
+    if fn is not None:
+        fn(done, total, unit)
 
 
 class Progress:

@@ -79,6 +79,8 @@ class AnalysisResult:
     stability: dict | None = None
     timings: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # facts about the data a reader should know
+    # A preview (neuronviz.previews): {"sentences": N a split}; None for a full analysis.
+    preview: dict | None = None
     key: str = ""
     entries: dict = field(default_factory=dict)
     model_source: str = ""  # what load_model needs: a registry name, hub id or local folder
@@ -241,6 +243,7 @@ class AnalysisResult:
         return {
             "model": self.model,
             "task": self.task,
+            "preview": self.preview,  # None, or {"sentences": N a split} (neuronviz.previews)
             "method": self.method,
             "weighting": self.ranking.get("weighting", "uniform"),
             "lambdas": [self.oracle["lambda1"], self.oracle["lambda2"]],
@@ -323,16 +326,16 @@ class ResultStore:
         self.base = Path(root) / "results"
 
     @staticmethod
-    def key(entries: dict, task: str, settings) -> str:
-        text = json.dumps(
-            {
-                "version": RESULT_VERSION,
-                "task": task,
-                "entries": {s: e.manifest.key.digest for s, e in sorted(entries.items())},
-                "settings": settings.to_dict(),
-            },
-            sort_keys=True,
-        )
+    def key(entries: dict, task: str, settings, *, preview: bool = False) -> str:
+        fields = {
+            "version": RESULT_VERSION,
+            "task": task,
+            "entries": {s: e.manifest.key.digest for s, e in sorted(entries.items())},
+            "settings": settings.to_dict(),
+        }
+        if preview:  # keys of full analyses stay what they were before previews existed
+            fields["preview"] = True
+        text = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
     def folder(self, model: str, task: str, method: str, key: str) -> Path:
@@ -464,7 +467,9 @@ class UnreadResult:
     @property
     def reason(self) -> str:
         """The problem as the rest of a sentence starting "result in FOLDER"."""
-        return f"is damaged ({self.problem}); it will be recomputed" if self.damaged else self.problem
+        return (
+            f"is damaged ({self.problem}); it will be recomputed" if self.damaged else self.problem
+        )
 
     @property
     def name(self) -> str:

@@ -26,6 +26,7 @@ from neuronviz.features import (
     standardised_columns,
 )
 from neuronviz.probe import FitResult, fit_ridge
+from neuronviz.progress import beat
 from neuronviz.uncertainty import pack, unpack
 
 if TYPE_CHECKING:
@@ -138,6 +139,8 @@ class Retrainer:
         # accuracies of probes a killed run of the same analysis already retrained
         self._recorded = checkpoint.retrained() if checkpoint is not None else {}
         self.recorded = len(self._recorded)
+        self.fitted = 0  # probes trained by this process (progress reports)
+        self._plan = (0, 0)  # (fitted when the plan was made, probes planned)
 
     def _known(self, key: tuple[bool, bytes]) -> Retrained | None:
         """A remembered retraining: from this run, or recorded by an earlier one."""
@@ -183,6 +186,12 @@ class Retrainer:
             return known
         return self._retrain(cols, control)
 
+    def expect(self, column_sets: Iterable[np.ndarray]) -> None:
+        """Announce the sets a stage will retrain on, so progress reports say 'k of n'."""
+        todo = {np.sort(np.asarray(c, dtype=np.int64)).tobytes() for c in column_sets}
+        n = sum(self._known((False, key)) is None for key in todo)
+        self._plan = (self.fitted, n)
+
     def _retrain(self, cols: np.ndarray, control: tuple | None) -> Retrained:
         y_train, dev, test = (
             control
@@ -206,6 +215,9 @@ class Retrainer:
         self._remember((control is not None, cols.tobytes()), cols, result)
         if control is None:
             self._fits[cols.tobytes()] = fit
+        self.fitted += 1
+        start, planned = self._plan
+        beat(self.fitted - start, planned if self.fitted - start <= planned else 0, "probes")
         return result
 
     def all_retrained(self) -> list[Retrained]:

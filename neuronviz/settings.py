@@ -15,7 +15,9 @@ __all__ = [
     "DATA_ENV",
     "MEMORY_ENV",
     "OFFLINE_ENV",
+    "apply_offline",
     "autostart_enabled",
+    "first_run_choice",
     "is_offline",
     "memory_limit_bytes",
     "resolve_cache_dir",
@@ -47,7 +49,34 @@ def is_offline() -> bool:
     return os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def apply_offline() -> None:
+    """With ``NEURONVIZ_OFFLINE=1`` switch the Hugging Face libraries offline too (their own
+    switches, read when they are first imported), so that nothing the app or a job does reaches
+    for the network. Called by the package on import."""
+    if is_offline():
+        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+            os.environ.setdefault(name, "1")
+
+
 AUTOSTART_ENV = "NEURONVIZ_AUTOSTART"
+
+
+FIRST_RUN_MODELS_ENV = "NEURONVIZ_FIRST_RUN_MODELS"
+FIRST_RUN_TASKS_ENV = "NEURONVIZ_FIRST_RUN_TASKS"
+
+
+def first_run_choice() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The models and tasks a fresh dashboard analyses on its own (previews, then full runs):
+    minilm and smollm2-135m x the paper's four tasks, unless ``NEURONVIZ_FIRST_RUN_MODELS`` /
+    ``NEURONVIZ_FIRST_RUN_TASKS`` (comma-separated) say otherwise."""
+
+    def listed(env: str, default: str) -> tuple[str, ...]:
+        return tuple(v.strip() for v in os.environ.get(env, default).split(",") if v.strip())
+
+    return (
+        listed(FIRST_RUN_MODELS_ENV, "minilm,smollm2-135m"),
+        listed(FIRST_RUN_TASKS_ENV, "pos,chunk,sem,ccg"),
+    )
 
 
 def autostart_enabled() -> bool:

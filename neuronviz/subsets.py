@@ -174,12 +174,14 @@ def curves(
     ]
     tops = [ranking.top_sets(k, t, seed) for k, t in zip(sizes, ties, strict=True)]
     bottoms = [ranking.bottom_sets(k, t, seed) for k, t in zip(sizes, ties, strict=True)]
-    retrain.prefetch(
+    every = [
         cols
         for group in zip(tops, bottoms, draws_at, strict=True)
         for sets in group
         for cols in sets
-    )
+    ]
+    retrain.expect(every)
+    retrain.prefetch(every)
     probes = CurveProbes(
         top=[[retrain(c) for c in sets] for sets in tops],
         random=[[retrain(c) for c in sets] for sets in draws_at],
