@@ -10,20 +10,27 @@ neurons of those layers does anyway.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
 from neuronviz.errors import ConfigError
 from neuronviz.extract import extract_words
+from neuronviz.fileutil import atomic_write_json
 from neuronviz.interventions import Intervention, intervene
 from neuronviz.models import LoadedModel
 from neuronviz.neurons import parse_neuron
+from neuronviz.progress import ProgressCallback
 from neuronviz.results import AnalysisResult
 
 __all__ = [
+    "EffectStore",
     "ProbeEffect",
     "build_intervention",
     "effect_matrix",
@@ -215,9 +222,11 @@ def probe_effects(
     random_draws: int = 3,
     seed: int = 0,
     means_from: AnalysisResult | None = None,
+    callback: ProgressCallback | None = None,
 ) -> list[ProbeEffect]:
     """Each result's probe accuracy on its first ``sentences`` test sentences, before and after
     ``intervention`` and after ``random_draws`` layer-matched random interventions.
+    ``callback`` hears ("model runs", done, total) after each run of the model over a corpus.
 
     ``means_from``: the result whose training means a ``mean`` intervention used, so that the
     random controls take their neurons' means from the same corpus (default: ``results[0]``).
@@ -232,10 +241,16 @@ def probe_effects(
     # model over them once per intervention and let every probe score the same vectors.
     vectors: dict[str, list[np.ndarray]] = {}
     effects = []
-    for r in results:
-        entry_id, tokens = _test_split(r, cache, sentences)
+    splits = [_test_split(r, cache, sentences) for r in results]
+    total = len({entry_id for entry_id, _ in splits}) * len(runs)
+    for r, (entry_id, tokens) in zip(results, splits, strict=True):
         if entry_id not in vectors:
-            vectors[entry_id] = [_words_under(model, run, tokens) for run in runs]
+            vectors[entry_id] = []
+            for run in runs:
+                vectors[entry_id].append(_words_under(model, run, tokens))
+                if callback is not None:
+                    done = sum(len(v) for v in vectors.values())
+                    callback("model runs", done, total)
         n = sum(len(t) for t in tokens)
         gold = np.asarray(r.arrays["test_labels"][:n])
         before, after, *randoms = (
@@ -295,3 +310,45 @@ def effect_matrix(
         )
     extra = np.array([[100 * (e.drop - e.random_drop) for e in row] for row in rows])
     return extra, tasks, rows
+
+
+class EffectStore:
+    """Measured probe effects kept in ``<cache>/effects/<key>.json``, so the Intervene page shows
+    a measurement made once (minutes of model runs on a CPU) at once in every later session.
+    A file that does not read back as effects is ignored (logged) and measured again."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.base = Path(root) / "effects"
+
+    @staticmethod
+    def key(**fields) -> str:
+        """A digest of everything the measurement depends on (results' keys, neurons, mode...)."""
+        text = json.dumps(fields, sort_keys=True, default=list)
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+    def load(self, key: str) -> list[ProbeEffect] | None:
+        path = self.base / f"{key}.json"
+        if not path.is_file():
+            return None
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8"))["effects"]
+            effects = [
+                ProbeEffect(
+                    task=str(d["task"]),
+                    words=int(d["words"]),
+                    **{k: float(d[k]) for k in ("before", "after", "random_after", "random_std")},
+                )
+                for d in rows
+            ]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("ignoring %s, which does not read as measured effects: %s", path, exc)
+            return None
+        for e in effects:
+            values = (e.before, e.after, e.random_after, e.random_std)
+            if e.words < 0 or not all(math.isfinite(v) and 0 <= v <= 1 for v in values):
+                log.warning("ignoring %s: its numbers are not accuracies", path)
+                return None
+        return effects
+
+    def save(self, key: str, effects: Sequence[ProbeEffect]) -> None:
+        atomic_write_json(self.base / f"{key}.json", {"effects": [asdict(e) for e in effects]})

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from neuronviz.effects import (
+    EffectStore,
     build_intervention,
     effect_matrix,
     probe_effects,
@@ -122,18 +123,33 @@ st.caption(
 )
 
 
-@st.cache_data(show_spinner="Running the model with and without the change...", max_entries=32)
-def measured(
-    keys: tuple, source: str, neurons: tuple, mode: str, factor: float, n: int, of: str
-) -> list:
-    """Probe effects, once per choice: ``keys`` of the results measured, ``of`` the task whose
-    training means ``mean`` uses."""
+def measure(source: str, n: int, of: str, store: EffectStore, key: str) -> list:
+    """Probe effects of the current choice, measured now with a progress bar and kept on disk
+    (``of``: the task whose training means ``mean`` uses)."""
     means = mine.get(of, base)
     iv = build_intervention(list(neurons), mode, means, factor)
+    bar = st.progress(0.0, text="Loading the model...")
+    loaded = get_model(source)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar.progress(
+            done / total,
+            text=f"Running the model: {done} of {total} passes over the test sentences",
+        )
+
     cache = activation_cache(str(cache_root()))
-    return probe_effects(
-        get_model(source), iv, list(mine.values()), cache=cache, sentences=n, means_from=means
+    effects = probe_effects(
+        loaded,
+        iv,
+        list(mine.values()),
+        cache=cache,
+        sentences=n,
+        means_from=means,
+        callback=progress,
     )
+    bar.empty()
+    store.save(key, effects)
+    return effects
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -153,43 +169,70 @@ probes_tab, text_tab, matrix_tab, output_tab = st.tabs(
     bind="query-params",
 )
 
+
+def show_effects(effects: list) -> None:
+    """The measured effects: chart, table and a sentence per task."""
+    chart(intervention_figure(effects, f"probe accuracy, {spec} changed"), key="iv_chart")
+    table = pd.DataFrame(
+        [
+            {
+                "task": e.task,
+                "words": e.words,
+                "before %": round(100 * e.before, 2),
+                "after %": round(100 * e.after, 2),
+                "drop": round(100 * e.drop, 2),
+                "random after %": round(100 * e.random_after, 2),
+                "random drop": round(100 * e.random_drop, 2),
+            }
+            for e in effects
+        ]
+    )
+    st.dataframe(table, hide_index=True, key="iv_table")
+    download_table(table, f"{model_name}-intervention", key="iv_csv")
+    for e in effects:
+        beyond = 100 * (e.drop - e.random_drop)
+        verdict = (
+            "much more than"
+            if beyond > 5
+            else "about as much as"
+            if abs(beyond) <= 2
+            else ("less than" if beyond < 0 else "somewhat more than")
+        )
+        st.markdown(
+            f"- **{e.task}**: {100 * e.before:.1f}% -> {100 * e.after:.1f}%, {verdict} "
+            f"silencing random neurons ({100 * e.random_after:.1f}% +- {100 * e.random_std:.1f})."
+        )
+
+
 if probes_tab.open is not False:
     with probes_tab:
-        try:
-            effects = measured(keys, source, neurons, mode, factor, sentences, base.task)
-        except NeuronvizError as exc:
-            show_error(exc)
-            st.stop()
-        chart(intervention_figure(effects, f"probe accuracy, {spec} changed"), key="iv_chart")
-        table = pd.DataFrame(
-            [
-                {
-                    "task": e.task,
-                    "words": e.words,
-                    "before %": round(100 * e.before, 2),
-                    "after %": round(100 * e.after, 2),
-                    "drop": round(100 * e.drop, 2),
-                    "random after %": round(100 * e.random_after, 2),
-                    "random drop": round(100 * e.random_drop, 2),
-                }
-                for e in effects
-            ]
+        store = EffectStore(cache_root())
+        effect_key = store.key(
+            results=keys,
+            neurons=neurons,
+            mode=mode,
+            factor=factor,
+            sentences=sentences,
+            of=base.task,
         )
-        st.dataframe(table, hide_index=True, key="iv_table")
-        download_table(table, f"{model_name}-intervention", key="iv_csv")
-        for e in effects:
-            beyond = 100 * (e.drop - e.random_drop)
-            verdict = (
-                "much more than"
-                if beyond > 5
-                else "about as much as"
-                if abs(beyond) <= 2
-                else ("less than" if beyond < 0 else "somewhat more than")
+        effects = store.load(effect_key)
+        if effects is None:
+            runs = 2 + 3  # as it is, changed, three random controls
+            st.info(
+                f"Not measured yet: the model runs {runs} times over up to {sentences} test "
+                f"sentences of each corpus ({len(tasks)} task(s)); on a CPU that takes from "
+                "seconds to a few minutes. The result is kept, so this choice shows at once next "
+                "time.",
+                icon=":material/science:",
             )
-            st.markdown(
-                f"- **{e.task}**: {100 * e.before:.1f}% -> {100 * e.after:.1f}%, {verdict} "
-                f"silencing random neurons ({100 * e.random_after:.1f}% +- {100 * e.random_std:.1f})."
-            )
+            if st.button("Measure", type="primary", key="iv_measure"):
+                try:
+                    effects = measure(source, sentences, base.task, store, effect_key)
+                except NeuronvizError as exc:
+                    show_error(exc)
+                    st.stop()
+        if effects is not None:
+            show_effects(effects)
 
 if text_tab.open is not False:
     with text_tab:

@@ -105,3 +105,25 @@ def test_mean_controls_take_their_means_from_the_intervention_s_corpus(bert, ber
     pos = next(r for r in bert_results if r.task == "pos")
     [control] = random_controls(bert, build_intervention((20, 21), "mean", pos), pos, 1)
     assert control.values == tuple(float(pos.arrays["feature_mean"][n]) for n in control.neurons)
+
+
+def test_effect_store_keeps_measurements_and_ignores_damaged_files(tmp_path):
+    from neuronviz.effects import EffectStore, ProbeEffect
+
+    store = EffectStore(tmp_path)
+    key = store.key(results=("a", "b"), neurons=(1, 2), mode="zero", factor=0.0, sentences=20)
+    assert key != store.key(
+        results=("a", "b"), neurons=(1, 3), mode="zero", factor=0.0, sentences=20
+    )
+    assert store.load(key) is None
+    effects = [ProbeEffect("pos", 120, 0.9, 0.5, 0.88, 0.01)]
+    store.save(key, effects)
+    assert store.load(key) == effects
+    path = tmp_path / "effects" / f"{key}.json"
+    path.write_text(
+        '{"effects": [{"task": "pos", "words": 1, "before": 7, "after": 0.5, '
+        '"random_after": 0.5, "random_std": 0}]}'
+    )
+    assert store.load(key) is None  # 700% is not an accuracy
+    path.write_text('{"effects": [')
+    assert store.load(key) is None
