@@ -160,6 +160,14 @@ def _band(x, low, high, colour: str, name: str) -> go.Scatter:
     )
 
 
+def subject(result) -> str:
+    """``minilm x pos``, or ``minilm x pos (PREVIEW, 150 sentences a split)`` for a preview:
+    every figure of one result names it so, since a screenshot travels without its page."""
+    p = getattr(result, "preview", None)
+    tag = f" (PREVIEW, {p['sentences']} sentences a split)" if p else ""
+    return f"{result.model} x {result.task}{tag}"
+
+
 def _rgba(hex_colour: str, alpha: float) -> str:
     r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
@@ -269,7 +277,7 @@ def curves_figure(result, split: str = "test") -> go.Figure:
     )
     fig.update_yaxes(title=f"{split} accuracy (%)")
     bands = "bands: 95% intervals" if on_test else "band: central 95% of random draws"
-    fig = _layout(fig, f"{result.model} x {result.task}: accuracy vs neurons ({bands})")
+    fig = _layout(fig, f"{subject(result)}: accuracy vs neurons ({bands})")
     fig.update_layout(
         legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0}, margin={"b": 100}
     )
@@ -583,7 +591,7 @@ def size_slider_figure(result, size: int, split: str = "test") -> go.Figure:
     )
     fig.update_xaxes(type="log", title="neurons (top-k of the ranking, log scale)")
     fig.update_yaxes(title=f"{split} accuracy (%)")
-    return _layout(fig, f"{result.model} x {result.task}: how many neurons are enough?")
+    return _layout(fig, f"{subject(result)}: how many neurons are enough?")
 
 
 def confusion_figure(

@@ -17,6 +17,7 @@ from neuronviz.cache import ActivationCache, audit_folder
 from neuronviz.errors import CacheError, NeuronvizError
 from neuronviz.integrity import STAMP_FILE, damage_seen
 from neuronviz.models import LoadedModel, load_model
+from neuronviz.previews import is_preview
 from neuronviz.results import AnalysisResult, ResultStore, UnreadResult, preferred
 from neuronviz.settings import resolve_cache_dir
 from neuronviz.text import plain, quoted
@@ -298,7 +299,28 @@ def pick_tasks(results: list[AnalysisResult], model: str, *, key: str, multi: bo
     if chosen:
         st.query_params["task"] = ",".join(chosen)
         st.session_state[LAST_TASKS] = chosen
+        show_previews([r for r in results if r.model == model and r.task in chosen])
     return chosen
+
+
+def show_previews(shown: list[AnalysisResult]) -> None:
+    """One box naming the previews among the results a view shows (``neuronviz.previews``):
+    what they were computed on and that the full analyses replace them."""
+    previews = [r for r in shown if is_preview(r)]
+    if not previews:
+        return
+    sizes = sorted({r.preview["sentences"] for r in previews})
+    names = ", ".join(f"{plain(r.model)} x {plain(r.task)}" for r in previews)
+    st.info(
+        f"**Preview** of {names}: computed on the first {'/'.join(map(str, sizes))} sentences "
+        "of each split with one lambda pair, no control task and no per-layer probes: read its "
+        "intervals, which are "
+        "wider than a full analysis', and take its top neurons as tentative (the top 5% of a "
+        "150-sentence preview share a fifth to a third of their neurons with a 300-sentence "
+        "one). "
+        "The full analysis replaces it when it finishes (the Start page shows the queue).",
+        icon=":material/hourglass_top:",
+    )
 
 
 def result_for(results: list[AnalysisResult], model: str, task: str) -> AnalysisResult:

@@ -18,6 +18,7 @@ from pages._shared import (
     linked_models,
     overlap_charts,
     require_results,
+    show_previews,
     use_app_navigation,
 )
 
@@ -43,6 +44,7 @@ picked = [r for r in results if r.model in chosen and r.task in tasks]
 if not picked:
     st.info("The chosen models have no analysed task in common.")
     st.stop()
+show_previews(picked)
 report = compare_models(picked)
 
 st.caption(

@@ -15,6 +15,7 @@ from pages._shared import (
     require_results,
     result_for,
     show_error,
+    show_previews,
     test_entry,
     use_app_navigation,
 )
@@ -24,6 +25,7 @@ st.title("Neuron card and search")
 results = require_results()
 model = pick_model(results, key="card_model")
 mine = [r for r in results if r.model == model]
+show_previews(mine)
 first = result_for(results, model, sorted(r.task for r in mine)[0])
 
 

@@ -7,6 +7,7 @@ import streamlit as st
 from neuronviz.compare import compare_models, verdicts
 from neuronviz.figures import depth_profile_figure, minimal_share_figure
 from neuronviz.findings import findings
+from neuronviz.previews import training_words
 from neuronviz.reproduce import PAPER_TASKS, last_run, report_tables, results_of_run
 from pages._shared import (
     cache_root,
@@ -15,6 +16,7 @@ from pages._shared import (
     linked_models,
     overlap_charts,
     require_results,
+    show_previews,
     stored_results,
     use_app_navigation,
 )
@@ -70,6 +72,7 @@ picked = [r for r in results if r.model in chosen and r.task in picked_tasks]
 if not picked:
     st.info("Pick at least one model and task.")
     st.stop()
+show_previews(picked)
 settings = {(r.settings.get("max_train_words"), r.settings.get("relative_delta")) for r in picked}
 caps = {m: {r.settings.get("max_train_words") for r in picked if r.model == m} for m in chosen}
 if len({relative for _, relative in settings}) > 1 or any(len(c) > 1 for c in caps.values()):
@@ -80,7 +83,7 @@ if len({relative for _, relative in settings}) > 1 or any(len(c) > 1 for c in ca
 else:
     st.caption(
         "Training words per task: "
-        + ", ".join(f"{m} {next(iter(c)) or 'all'}" for m, c in caps.items() if c)
+        + ", ".join(training_words(picked, m, next(iter(c))) for m, c in caps.items() if c)
         + " (the paper: 150000)."
     )
 

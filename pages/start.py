@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
@@ -11,10 +12,12 @@ from neuronviz.analysis import AnalysisSettings
 from neuronviz.data.tasks import TASKS
 from neuronviz.engine import ENGINES, ray_installed
 from neuronviz.errors import NeuronvizError
-from neuronviz.jobs import JobRequest, JobStore
+from neuronviz.jobs import ACTIVE, JobRequest, JobStore, first_run_plan
 from neuronviz.models import MODELS
+from neuronviz.previews import is_preview, preview_sentences, undecided
 from neuronviz.ranking import METHODS
-from neuronviz.settings import autostart_enabled
+from neuronviz.settings import autostart_enabled, first_run_choice
+from neuronviz.tables import with_ci
 from pages._shared import all_results, cache_root, download_table, show_error, use_app_navigation
 
 use_app_navigation()
@@ -29,47 +32,86 @@ st.markdown(
 jobs = JobStore(cache_root())
 results = all_results()
 if not results and not jobs.all() and autostart_enabled():
-    # A fresh machine: start the default analysis so the first results appear without a click.
+    # A fresh machine: queue previews of the default models x tasks, then their full analyses,
+    # so that every page shows real (preview) results within minutes, without a click.
     try:
-        jobs.submit(JobRequest("minilm", ("pos",)))
+        jobs.submit_all(first_run_plan(*first_run_choice()))
     except NeuronvizError as exc:
         show_error(exc)
+elif jobs.queued():
+    jobs.ensure_runner()  # queued work left by a stopped server goes on
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def _queue_rows(shown: list) -> list[dict]:
+    now = time.time()
+    rows = []
+    for j in shown:
+        if j.state == "running":
+            when = f"running for {_minutes(now - j.started)}"
+        elif j.state == "queued":
+            when = f"waiting for {_minutes(now - (j.submitted or j.updated))}"
+        else:
+            took = (j.finished or j.updated) - j.started if j.started else 0
+            when = f"took {_minutes(took)}" if j.state == "done" else j.state
+        rows.append({"job": j.label, "state": j.state, "time": when, "stage": j.stage})
+    return rows
 
 
 @st.fragment(run_every=1.0)
 def job_progress() -> None:
-    """Live progress of running and recent jobs; polls the job records on disk."""
-    shown = [
-        j for j in jobs.all() if j.state in ("queued", "running") or time.time() - j.updated < 600
+    """The queue: running job with live progress, waiting jobs (reorder, cancel), and jobs that
+    ended in the last hour; polls the job records on disk."""
+    now = time.time()
+    every = jobs.all()
+    running = [j for j in every if j.state == "running"]
+    waiting = jobs.queued()
+    ended = [
+        j for j in every if j.state in ("done", "failed", "cancelled") and now - j.updated < 3600
     ]
-    if not shown:
+    if not (running or waiting or ended):
         return
-    st.subheader("Analyses in progress")
-    for job in shown:
-        label = f"{job.request.model} x {', '.join(job.request.tasks)}"
-        if job.state in ("queued", "running"):
-            eta = f", about {job.eta_seconds / 60:.0f} min left" if job.eta_seconds else ""
-            st.progress(
-                min(job.percent / 100, 1.0),
-                text=f"{label}: {job.task} {job.stage} ({job.percent:.0f}%{eta})",
-            )
-            if st.button("Cancel", key=f"start_cancel_{job.job_id}"):
-                jobs.cancel(job.job_id)
-                st.rerun()
-        elif job.state in ("failed", "cancelled"):
-            if job.state == "failed":
-                st.error(f"{label} failed: {job.error}", icon=":material/error:")
-            else:
-                st.warning(f"{label} was cancelled.")
+    st.subheader("Analyses: queue")
+    for job in running:
+        eta = f", about {_minutes(job.eta_seconds)} left" if job.eta_seconds else ""
+        detail = f": {job.detail}" if job.detail else ""
+        st.progress(
+            min(job.percent / 100, 1.0),
+            text=f"{job.label}: {job.task} {job.stage}{detail} ({job.percent:.0f}%{eta})",
+        )
+        if st.button("Cancel", key=f"start_cancel_{job.job_id}"):
+            jobs.cancel(job.job_id)
+            st.rerun()
+    for job in ended:
+        if job.state == "failed":
+            st.error(f"{job.label} failed: {job.error}", icon=":material/error:")
             if st.button("Run it again", key=f"start_retry_{job.job_id}"):
                 try:
-                    jobs.submit(job.request)
+                    jobs.submit(job.request, first=True)
                 except NeuronvizError as exc:
                     show_error(exc)
                 st.rerun()
-        else:
-            st.success(f"{label} finished.", icon=":material/check_circle:")
-    if any(j.state == "done" and time.time() - j.updated < 3 for j in shown):
+    order = running + waiting + ended
+    st.dataframe(pd.DataFrame(_queue_rows(order)), hide_index=True, key="start_queue")
+    if waiting:
+        labels = {j.job_id: f"{i + 1}. {j.label}" for i, j in enumerate(waiting)}
+        c1, c2, c3, c4 = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
+        chosen = c1.selectbox(
+            "Waiting job", list(labels), format_func=labels.get, key="start_queue_job"
+        )
+        if c2.button("Run next", key="start_queue_first"):
+            jobs.move(chosen, -len(waiting))
+            st.rerun()
+        if c3.button("Later", key="start_queue_later"):
+            jobs.move(chosen, 1)
+            st.rerun()
+        if c4.button("Cancel", key="start_queue_cancel"):
+            jobs.cancel(chosen)
+            st.rerun()
+    if any(j.state == "done" and now - j.updated < 3 for j in ended):
         st.rerun(scope="app")  # new results: refresh the lists on this page
 
 
@@ -77,31 +119,53 @@ job_progress()
 
 st.subheader("Ready to explore")
 if results:
-    rows = [
-        {
-            "model": r.model,
-            "task": r.task,
-            "oracle accuracy %": round(100 * r.oracle["test_accuracy"], 2),
-            "minimal set": f"{r.minimal['size']} ({100 * r.minimal['fraction']:.1f}%)",
-            "selectivity": None if r.control is None else round(100 * r.control["selectivity"], 1),
-            "ranking beats random": all(v["beats_random"] for v in r.ranking_quality.values()),
-        }
-        for r in results
-    ]
+    rows = []
+    for r in results:
+        open_figures = undecided(r)
+        rows.append(
+            {
+                "model": r.model,
+                "task": r.task,
+                "kind": f"preview ({r.preview['sentences']} sentences a split)"
+                if is_preview(r)
+                else "full",
+                "oracle accuracy %": with_ci(
+                    r.oracle["test_accuracy"], r.oracle.get("test_accuracy_ci")
+                ),
+                "minimal set": open_figures.get("minimal set")
+                or f"{r.minimal['size']} ({100 * r.minimal['fraction']:.1f}%)",
+                "selectivity": "full analysis only"
+                if r.control is None and is_preview(r)
+                else (
+                    ""
+                    if r.control is None
+                    else with_ci(r.control["selectivity"], r.control.get("selectivity_ci"))
+                ),
+                "ranking beats random": all(v["beats_random"] for v in r.ranking_quality.values()),
+            }
+        )
     table = pd.DataFrame(rows)
     st.dataframe(table, hide_index=True, key="start_results")
     download_table(table, "analyses", key="start_download")
-    cols = st.columns(min(len(results), 4))
-    for i, r in enumerate(results):
-        cols[i % len(cols)].page_link(
-            "pages/overview.py",
-            label=f"Open {r.model} x {r.task}",
-            icon=":material/open_in_new:",
-            query_params={"model": r.model, "task": r.task},
-        )
+    with st.container(horizontal=True):
+        for r in results:
+            st.page_link(
+                "pages/overview.py",
+                label=f"Open {r.model} x {r.task}",
+                icon=":material/open_in_new:",
+                query_params={"model": r.model, "task": r.task},
+            )
+elif active := [j for j in jobs.all() if j.state in ACTIVE]:
+    st.info(
+        "Nothing analysed yet: previews are running (the first within about a minute); the "
+        "full analyses follow on their own."
+        if any(j.request.preview for j in active)
+        else "Nothing analysed yet: the queued analyses are running (progress above)."
+    )
 else:
     st.info(
-        "Nothing analysed yet: the default analysis (minilm x pos) is running; results appear here when it finishes."
+        "Nothing analysed yet: start the default analysis (minilm x pos) below, or pick "
+        "another model and task."
     )
 
 with st.expander("Run a new analysis", expanded=not results):
@@ -142,6 +206,14 @@ with st.expander("Run a new analysis", expanded=not results):
                 help="local: this machine. ray: the Ray cluster at $RAY_ADDRESS (or a local "
                 "one): extraction in shards on its workers, probe fits in parallel.",
             )
+        preview_first = st.checkbox(
+            "Preview first",
+            value=True,
+            key="start_preview_first",
+            help="Queue a preview before the full analysis: the same analysis on the first "
+            f"{preview_sentences()} sentences of each split, ready in a minute or two and "
+            "labelled as a preview until the full analysis replaces it.",
+        )
         submitted = st.form_submit_button("Start analysis", type="primary")
     if submitted:
         try:
@@ -155,7 +227,9 @@ with st.expander("Run a new analysis", expanded=not results):
                 device=device,
                 engine=engine,
             )
-            jobs.submit(request)
+            jobs.submit_all(
+                [replace(request, preview=True), request] if preview_first else [request]
+            )
             st.rerun()
         except NeuronvizError as exc:
             show_error(exc)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 from apptools import APP, open_page
@@ -235,8 +237,13 @@ def test_model_and_task_carry_over_when_switching_pages(app):
     assert at.query_params["model"] in ("gpt2", ["gpt2"])
 
 
-def test_intervene_measures_probes_against_random_neurons(app):
+def test_intervene_measures_probes_against_random_neurons(app, analysed):
+    shutil.rmtree(analysed / "effects", ignore_errors=True)  # measured by no earlier test
     at = open_page(app, "intervene", model="bert")
+    assert not at.exception
+    # Nothing heavy before a click: the page shows its controls and what a measurement costs.
+    assert not at.dataframe and "Not measured yet" in at.info[0].value
+    at.button(key="iv_measure").click().run()
     assert not at.exception
     table = at.dataframe[0].value
     assert set(table["task"]) == {"chunk", "pos"}
@@ -247,6 +254,9 @@ def test_intervene_measures_probes_against_random_neurons(app):
     assert not at.exception and "2 neurons" in at.caption[0].value
     at.text_input(key="iv_neurons").set_value("9:99").run()
     assert "outside the model" in at.error[0].value
+    # The measurement is kept on disk: a new session shows it at once, without a click.
+    again = open_page(AppTest.from_file(APP, default_timeout=90), "intervene", model="bert")
+    assert not again.exception and set(again.dataframe[0].value["task"]) == {"chunk", "pos"}
 
 
 def test_intervene_sentence_matrix_and_output_tabs(app):
