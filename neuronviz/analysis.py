@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from neuronviz.allocator import reuse_freed_memory
 from neuronviz.cache import ActivationCache
 from neuronviz.checkpoint import Checkpoint
 from neuronviz.control import control_labels
@@ -629,6 +630,7 @@ def analyse(
     as they finish, and whatever an earlier (killed) run of the same analysis wrote is reused.
     """
     settings = settings or AnalysisSettings()
+    reuse_freed_memory()
     if settings.seeds > 1 and not isinstance(data.train, DenseDesign):
         raise ConfigError(
             f"--seeds {settings.seeds} resamples the training matrix in memory, but "

@@ -57,6 +57,10 @@ class Design:
         """``Xs.T @ residual`` for ``residual`` of shape ``(rows, classes)``."""
         raise NotImplementedError
 
+    def logits(self, weights: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """``Xs @ weights + bias``: a probe's logits on these rows."""
+        return self.forward(weights) + bias
+
     def subset(self, columns: Sequence[int] | np.ndarray) -> Design:
         """The same rows restricted to ``columns`` (standardised with the same statistics)."""
         raise NotImplementedError
@@ -120,6 +124,10 @@ class DenseDesign(Design):
 
     def backward(self, residual: torch.Tensor) -> torch.Tensor:
         return self.data.T @ residual
+
+    def logits(self, weights: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        # one pass and one words x classes array instead of two (the bias added in the product)
+        return torch.addmm(bias, self.data, weights)
 
     def subset(self, columns: Sequence[int] | np.ndarray) -> Design:
         """A copy of the chosen columns, or, for large subsets, a masked view without a copy."""

@@ -107,16 +107,31 @@ def _loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def _residual(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Gradient of the mean cross-entropy with respect to the logits."""
-    p = torch.softmax(logits, 1)
-    p[torch.arange(len(y), device=y.device), y] -= 1.0
-    return p / len(y)
+    return _loss_and_residual(logits, y)[1]
+
+
+def _loss_and_residual(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_loss` and :func:`_residual` from one exponential pass over the logits.
+
+    For small neuron sets the per-word softmax, not the matrix product, is most of a solver
+    step (190,731 words x 44 tags: 57 ms for the two separately, 27 ms together); the loss is
+    the same number as :func:`_loss` (same max-shifted log-sum-exp, same float64 mean).
+    """
+    rows = torch.arange(len(y), device=y.device)
+    top = logits.amax(1, keepdim=True)
+    e = torch.sub(logits, top).exp_()
+    total = e.sum(1, keepdim=True)
+    loss = _f64(top[:, 0] + total[:, 0].log() - logits[rows, y]).mean()
+    e.div_(total)
+    e[rows, y] -= 1.0
+    return loss, e.div_(len(y))
 
 
 def objective_value(
     design: Design, y: torch.Tensor, weights, bias, lambda1: float, lambda2: float
 ) -> float:
     """The elastic-net objective at ``(weights, bias)``."""
-    logits = design.forward(weights) + bias
+    logits = design.logits(weights, bias)
     return float(
         _loss(logits, y) + lambda1 * weights.abs().sum() + lambda2 * (weights * weights).sum()
     )
@@ -191,7 +206,7 @@ def fit_elastic_net(
     # Step size: backtracking from a fraction of the Lipschitz bound 0.5 * ||Xs||^2 / n + 2 lambda2.
     lipschitz = 0.5 * design.spectral_norm_sq() / design.n_rows + 2 * lambda2
     step_l = max(lipschitz / 8, 1e-6)
-    logits_w = design.forward(w) + b
+    logits_w = design.logits(w, b)
     obj = float(_loss(logits_w, y)) + _penalties(w, lambda1, lambda2)
     wy, by, logits_y = w, b, logits_w
     t = 1.0
@@ -199,15 +214,15 @@ def fit_elastic_net(
     n_iter = 0
     kkt = float("inf")
     for n_iter in range(1, max_iter + 1):
-        f_y = float(_loss(logits_y, y)) + _penalties(wy, 0.0, lambda2)
-        r = _residual(logits_y, y)
+        loss_y, r = _loss_and_residual(logits_y, y)
+        f_y = float(loss_y) + _penalties(wy, 0.0, lambda2)
         g_w = design.backward(r) + 2 * lambda2 * wy
         g_b = r.sum(0)
         while True:
             w_new = wy - g_w / step_l
             w_new = torch.sign(w_new) * (w_new.abs() - lambda1 / step_l).clamp(min=0)
             b_new = by - g_b / step_l
-            logits_new = design.forward(w_new) + b_new
+            logits_new = design.logits(w_new, b_new)
             f_new = float(_loss(logits_new, y)) + _penalties(w_new, 0.0, lambda2)
             dw, db = w_new - wy, b_new - by
             bound = (
@@ -293,15 +308,16 @@ def fit_owlqn(
     w, b = _initial_point(y, design.n_features, n_classes, init)
 
     def smooth(w_, b_):
-        logits = design.forward(w_) + b_
-        return float(_loss(logits, y)) + _penalties(w_, 0.0, lambda2), logits
+        """The smooth part at a point, and the logits' residual (for the gradient if the point
+        is taken: computed with the loss, one softmax pass for both)."""
+        loss, r = _loss_and_residual(design.logits(w_, b_), y)
+        return float(loss) + _penalties(w_, 0.0, lambda2), r
 
-    def gradient(w_, logits):
-        r = _residual(logits, y)
+    def gradient(w_, r):
         return design.backward(r) + 2 * lambda2 * w_, r.sum(0)
 
-    f, logits = smooth(w, b)
-    gw, gb = gradient(w, logits)
+    f, r = smooth(w, b)
+    gw, gb = gradient(w, r)
     obj = f + _penalties(w, lambda1, 0.0)
     s_list: list[tuple[torch.Tensor, torch.Tensor]] = []
     y_list: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -331,8 +347,8 @@ def fit_owlqn(
             s_list.clear()
             y_list.clear()
             continue
-        w_new, b_new, obj_new, logits_new = step
-        gw_new, gb_new = gradient(w_new, logits_new)
+        w_new, b_new, obj_new, r_new = step
+        gw_new, gb_new = gradient(w_new, r_new)
         sw, sb = w_new - w, b_new - b
         yw, yb = gw_new - gw, gb_new - gb
         if float((sw * yw).sum() + (sb * yb).sum()) > 1e-10:
@@ -357,7 +373,7 @@ def fit_owlqn(
 def _owlqn_step(pw, pb, w, b, obj, s_list, y_list, smooth, lambda1):
     """One orthant-projected quasi-Newton step with a backtracking line search.
 
-    Returns ``(w, b, objective, logits)`` at the new point, or None when it finds no descent.
+    Returns ``(w, b, objective, residual)`` at the new point, or None when it finds no descent.
     """
     dw, db = _two_loop(pw, pb, s_list, y_list)
     dw = torch.where(dw * pw < 0, dw, torch.zeros_like(dw))  # keep the descent orthant of -pw
@@ -369,7 +385,7 @@ def _owlqn_step(pw, pb, w, b, obj, s_list, y_list, smooth, lambda1):
         w_new = w + step * dw
         w_new = torch.where(torch.sign(w_new) == orthant, w_new, torch.zeros_like(w_new))
         b_new = b + step * db
-        f_new, logits_new = smooth(w_new, b_new)
+        f_new, r_new = smooth(w_new, b_new)
         obj_new = f_new + _penalties(w_new, lambda1, 0.0)
         decrease = float((pw * (w_new - w)).sum() + (pb * (b_new - b)).sum())
         if obj_new <= obj + 1e-4 * decrease or step < 1e-4 * first_step:
@@ -377,7 +393,7 @@ def _owlqn_step(pw, pb, w, b, obj, s_list, y_list, smooth, lambda1):
         step *= 0.5
     if slope >= 0 or obj_new > obj:
         return None
-    return w_new, b_new, obj_new, logits_new
+    return w_new, b_new, obj_new, r_new
 
 
 def _fista_rescue(
@@ -533,7 +549,7 @@ def fit_working_set(
     y = y.to(dev)
     p = design.n_features
     w, b = _initial_point(y, p, n_classes, init)
-    logits = design.forward(w) + b if init is not None else b.expand(len(y), -1)
+    logits = design.logits(w, b) if init is not None else b.expand(len(y), -1)
     r = _residual(logits, y)
     g = design.backward(r) + 2 * lambda2 * w
     n_iter, inner_kkt, rounds = 0, 0.0, 0
@@ -646,17 +662,16 @@ def fit_ridge(
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
         with torch.no_grad():
-            logits = design.forward(w) + b
-            r = _residual(logits, y)
+            loss, r = _loss_and_residual(design.logits(w, b), y)
             w.grad = design.backward(r) + 2 * lambda2 * w
             b.grad = r.sum(0)
         evaluations[0] += 1
         beat(evaluations[0], max_iter, "step")
-        return _loss(logits, y) + lambda2 * (w.detach() * w.detach()).sum()
+        return loss + lambda2 * (w.detach() * w.detach()).sum()
 
     optimizer.step(closure)
     w, b = w.detach(), b.detach()
-    logits = design.forward(w) + b
+    logits = design.logits(w, b)
     obj = float(_loss(logits, y) + lambda2 * (w * w).sum())
     kkt = _kkt_at(design, y, w, b, logits, 0.0, lambda2)
     return FitResult(w, b, obj, kkt, evaluations[0], kkt <= tol_grad, "lbfgs", tol_grad)
@@ -694,7 +709,7 @@ def fit_adam(
             optimizer.step()
     w, b = w.detach(), b.detach()
     obj = objective_value(design, y, w, b, lambda1, lambda2)
-    kkt = _kkt_at(design, y, w, b, design.forward(w) + b, lambda1, lambda2)
+    kkt = _kkt_at(design, y, w, b, design.logits(w, b), lambda1, lambda2)
     return FitResult(w, b, obj, kkt, epochs, False, "adam")
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import torch
 
+from neuronviz.allocator import reuse_freed_memory
 from neuronviz.cache import open_entry
 from neuronviz.checkpoint import columns_digest
 from neuronviz.design import COPY_LIMIT, DenseDesign, Design, StreamedDesign
@@ -246,6 +247,7 @@ def retrain_from_store(
     the probe and its accuracies equal :class:`Retrainer`'s for the same inputs (with the
     driver's number of threads, which the task sets while it runs).
     """
+    reuse_freed_memory()
     threads = torch.get_num_threads()
     torch.set_num_threads(source.threads)
     try:

@@ -13,6 +13,8 @@ from neuronviz.design import DenseDesign, StreamedDesign
 from neuronviz.errors import ConfigError
 from neuronviz.probe import (
     ElasticNetProbe,
+    _loss,
+    _loss_and_residual,
     fit_elastic_net,
     fit_owlqn,
     fit_ridge,
@@ -184,6 +186,25 @@ def test_masked_subset_equals_copied_subset():
     torch.testing.assert_close(
         big.subset([1, 2]).forward(w[:2]), small.subset([1, 2]).forward(w[:2])
     )
+    b = torch.randn(3)
+    torch.testing.assert_close(small.logits(w, b), small.forward(w) + b)  # addmm
+    torch.testing.assert_close(big.logits(w, b), small.forward(w) + b)  # the generic sum
+
+
+def test_loss_and_residual_in_one_pass_equal_their_definitions():
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(500, 7, generator=gen) * 4
+    logits[0] = torch.tensor([900.0, -900.0, 0.0, 1.0, 2.0, 3.0, 4.0])  # no overflow, no NaN
+    y = torch.randint(0, 7, (500,), generator=gen)
+    y[0] = 1  # a word whose gold tag has probability ~e^-1800
+    loss, r = _loss_and_residual(logits, y)
+    assert loss.dtype == torch.float64 and torch.isfinite(loss)
+    expected = torch.nn.functional.cross_entropy(logits.double(), y)
+    assert abs(float(loss) - float(expected)) < 1e-6
+    torch.testing.assert_close(float(loss), float(_loss(logits, y)), rtol=0, atol=1e-9)
+    one_hot = torch.nn.functional.one_hot(y, 7).double()
+    expected_r = (torch.softmax(logits.double(), 1) - one_hot) / len(y)
+    torch.testing.assert_close(r.double(), expected_r, rtol=1e-5, atol=1e-9)
 
 
 @pytest.mark.parametrize("solver", ["owlqn", "fista"])
