@@ -3,7 +3,7 @@
 Every solver step allocates a few arrays of words x classes (minilm x pos: 190,731 x 44 float32,
 33 MB each). glibc serves blocks above 32 MB with a fresh ``mmap`` and unmaps them when freed,
 so each step page-faults its arrays in anew: on a probe retrained on 27 neurons that was about
-40% of the time (2.3 s against 1.3 s a probe, ``docs/benchmarks.md``). With ``mmap``-served
+40% of the time (2.1 s against 1.3 s a probe, ``docs/benchmarks.md``). With ``mmap``-served
 blocks turned off and the heap given back to the system only above 256 MB of free space at its
 top, freed arrays are reused. It changes no result, only where memory comes from; peak memory
 is that of the live arrays, as before. ``NEURONVIZ_MALLOC=system`` leaves the allocator alone.
