@@ -2,11 +2,12 @@
 
 Every solver step allocates a few arrays of words x classes (minilm x pos: 190,731 x 44 float32,
 33 MB each). glibc serves blocks above 32 MB with a fresh ``mmap`` and unmaps them when freed,
-so each step page-faults its arrays in anew: on a probe retrained on 27 neurons that was about
-40% of the time (2.1 s against 1.3 s a probe, ``docs/benchmarks.md``). With ``mmap``-served
-blocks turned off and the heap given back to the system only above 256 MB of free space at its
-top, freed arrays are reused. It changes no result, only where memory comes from; peak memory
-is that of the live arrays, as before. ``NEURONVIZ_MALLOC=system`` leaves the allocator alone.
+so each step page-faults its arrays in anew: a probe retrained on 27 neurons took 1.7 s against
+1.1 s with them reused (``bench/solver_steps.py --part steps``). With ``mmap``-served blocks
+turned off and the heap given back to the system only above 256 MB of free space at its top,
+freed arrays are reused. It changes no result, only where memory comes from; memory freed in the
+middle of the heap stays with the process (the minilm x pos run peaked at 4,195 MiB, under the
+4,882 MiB of an earlier run without it). ``NEURONVIZ_MALLOC=system`` leaves the allocator alone.
 """
 
 from __future__ import annotations
