@@ -31,13 +31,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.extract import environment  # noqa: E402
-from neuronviz.analysis import rank  # noqa: E402
-from neuronviz.features import load_probe_data  # noqa: E402
-from neuronviz.pipeline import cached_entries  # noqa: E402
-from neuronviz.probe import fit_sparse  # noqa: E402
+from neuronviz.analyses.run import rank  # noqa: E402
+from neuronviz.analyses.subsets import minimal_set, minimal_threshold  # noqa: E402
+from neuronviz.extraction.fill_cache import cached_entries  # noqa: E402
+from neuronviz.probing.features import load_probe_data  # noqa: E402
+from neuronviz.probing.probe import fit_sparse  # noqa: E402
+from neuronviz.probing.retrain import Retrainer, accuracy_of, percent_size  # noqa: E402
 from neuronviz.progress import set_bars_enabled  # noqa: E402
-from neuronviz.retrain import Retrainer, accuracy_of, percent_size  # noqa: E402
-from neuronviz.subsets import minimal_set, minimal_threshold  # noqa: E402
 
 OLD_TOL, OLD_STALL = 1e-5, 3  # the old rule: relative objective change < 1e-5, 3 times running
 

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.extract import environment  # noqa: E402
-from neuronviz.serve import CHROMIUM_ARGS, chromium_path, serve_dashboard  # noqa: E402
+from neuronviz.dashboard.serve import CHROMIUM_ARGS, chromium_path, serve_dashboard  # noqa: E402
 
 VIEWS = {
     "overview": ("overview?model=minilm&task=pos", ".js-plotly-plot"),
@@ -74,8 +74,8 @@ SENTENCE = [
 
 
 def typed_highlight_seconds(repeats: int = 5) -> dict:
-    from neuronviz.extract import extract_words
-    from neuronviz.models import load_model
+    from neuronviz.extraction.extract import extract_words
+    from neuronviz.models.loading import load_model
 
     model = load_model("minilm", device="cpu")
     words = (SENTENCE * 2)[:30]

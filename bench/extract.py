@@ -36,14 +36,15 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from neuronviz.cache import ActivationCache, EntryKey  # noqa: E402
-from neuronviz.data.readers import read_conll2000  # noqa: E402
-from neuronviz.data.sources import locate_corpus  # noqa: E402
-from neuronviz.data.tasks import TaskSplit  # noqa: E402
-from neuronviz.extract import ExtractionSettings, plan_batches, tokenize_words  # noqa: E402
-from neuronviz.models import load_model  # noqa: E402
-from neuronviz.pipeline import extract_split  # noqa: E402
+from neuronviz.corpora.readers import read_conll2000  # noqa: E402
+from neuronviz.corpora.sources import locate_corpus  # noqa: E402
+from neuronviz.corpora.tasks import TaskSplit  # noqa: E402
+
+from neuronviz.extraction.extract import ExtractionSettings, plan_batches, tokenize_words  # noqa: E402
+from neuronviz.extraction.fill_cache import extract_split  # noqa: E402
+from neuronviz.models.loading import load_model  # noqa: E402
 from neuronviz.progress import set_bars_enabled  # noqa: E402
+from neuronviz.store.activations import ActivationCache, EntryKey  # noqa: E402
 
 
 def environment() -> dict:
@@ -183,8 +184,8 @@ MEMORY_CHILD = """
 import json, resource, sys, tempfile, time
 sys.path.insert(0, sys.argv[1])
 from bench.extract import corpus_split, neuronviz_extract
-from neuronviz.extract import ExtractionSettings
-from neuronviz.models import load_model
+from neuronviz.extraction.extract import ExtractionSettings
+from neuronviz.models.loading import load_model
 from neuronviz.progress import set_bars_enabled
 set_bars_enabled(False)
 model = load_model(sys.argv[2], device=sys.argv[4])

@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from neuronviz.jobs import JobStore  # noqa: E402
-from neuronviz.serve import CHROMIUM_ARGS, chromium_path, serve_dashboard  # noqa: E402
+from neuronviz.dashboard.jobs import JobStore  # noqa: E402
+from neuronviz.dashboard.serve import CHROMIUM_ARGS, chromium_path, serve_dashboard  # noqa: E402
 
 MODELS = ("minilm", "smollm2-135m")
 # A view shows a model's results when its main element is there and no "nothing yet" note.

@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from synthetic import INFORMATIVE, probe_data  # noqa: E402
 
-from neuronviz.analysis import AnalysisSettings, analyse  # noqa: E402
-from neuronviz.design import DenseDesign  # noqa: E402
-from neuronviz.probe import fit_sparse  # noqa: E402
+from neuronviz.analyses.run import AnalysisSettings, analyse  # noqa: E402
+from neuronviz.probing.design import DenseDesign  # noqa: E402
+from neuronviz.probing.probe import fit_sparse  # noqa: E402
 
 
 def correlated(device: str):

@@ -148,8 +148,9 @@ def timed(fn: Callable, *args, **kwargs):
 
 def _neuronviz_task(spec: dict):
     sys.path.insert(0, str(ROOT))
-    from neuronviz.data.readers import read_parallel as nv_read_parallel
-    from neuronviz.data.tasks import TaskData, TaskSplit
+    from neuronviz.corpora.readers import read_parallel as nv_read_parallel
+    from neuronviz.corpora.tasks import TaskData, TaskSplit
+
     from neuronviz.progress import set_bars_enabled
 
     set_bars_enabled(False)
@@ -167,9 +168,9 @@ def neuronviz_extract(spec: dict) -> dict:
     pass of the same model over the same batches (the ceiling)."""
     data = _neuronviz_task(spec)
     from bench.extract import raw_forward
-    from neuronviz.extract import ExtractionSettings, plan_batches, tokenize_words
-    from neuronviz.models import load_model
-    from neuronviz.pipeline import extract_task
+    from neuronviz.extraction.extract import ExtractionSettings, plan_batches, tokenize_words
+    from neuronviz.extraction.fill_cache import extract_task
+    from neuronviz.models.loading import load_model
 
     model, load_s = timed(load_model, spec["model"], device=spec["device"], dtype=spec["dtype"])
     settings = ExtractionSettings()
@@ -219,7 +220,7 @@ def neuronviz_extract(spec: dict) -> dict:
 
 def _entries(cache: str) -> dict:
     sys.path.insert(0, str(ROOT))
-    from neuronviz.cache import ActivationCache
+    from neuronviz.store.activations import ActivationCache
 
     return {e.manifest.key.split: e for e in ActivationCache(cache).entries()}
 
@@ -228,7 +229,7 @@ def _fit(data, l1: float, l2: float, callback=None, **kwargs):
     """neuronviz's elastic-net probe on the bench's features (OWL-QN, as the analysis runs it;
     with a ``callback``, the same solver called directly, which ``fit_sparse`` runs on these
     in-memory features of fewer than ``WORKING_SET_FROM`` neurons)."""
-    from neuronviz.probe import fit_owlqn, fit_sparse
+    from neuronviz.probing.probe import fit_owlqn, fit_sparse
 
     if callback is not None:
         return fit_owlqn(
@@ -240,11 +241,11 @@ def _fit(data, l1: float, l2: float, callback=None, **kwargs):
 def neuronviz_probe(spec: dict) -> dict:
     """Load the cached activations, fit the elastic net, test; then rank and retrain the top 10%."""
     sys.path.insert(0, str(ROOT))
-    from neuronviz.analysis import rank
-    from neuronviz.device import resolve_device
-    from neuronviz.features import load_probe_data
+    from neuronviz.analyses.run import rank
+    from neuronviz.models.device import resolve_device
+    from neuronviz.probing.features import load_probe_data
+    from neuronviz.probing.retrain import Retrainer, accuracy_of, percent_size
     from neuronviz.progress import set_bars_enabled
-    from neuronviz.retrain import Retrainer, accuracy_of, percent_size
 
     set_bars_enabled(False)
     work = Path(spec["work"])
@@ -310,11 +311,11 @@ def neuronviz_probe_at(spec: dict) -> dict:
     and (``reach_accuracy``) this task finds where its test accuracy first reached a peer's.
     """
     sys.path.insert(0, str(ROOT))
-    from neuronviz.device import resolve_device
-    from neuronviz.features import load_probe_data
-    from neuronviz.probe import FitResult
+    from neuronviz.models.device import resolve_device
+    from neuronviz.probing.features import load_probe_data
+    from neuronviz.probing.probe import FitResult
+    from neuronviz.probing.retrain import accuracy_of
     from neuronviz.progress import set_bars_enabled
-    from neuronviz.retrain import accuracy_of
 
     set_bars_enabled(False)
     l1, l2 = spec["lambda1"], spec["lambda2"]

@@ -37,7 +37,7 @@ that process's high-water mark. Children exchange arrays through ``.npy`` files 
    ``l1 sum|W| + l2 sqrt(sum W^2)`` (the L2 *norm*) to each minibatch's mean CE, so the same
    lambdas weigh its L2 term differently; the report gives both tools' weights scored by
    neuronviz's objective.
-3. **Ranking**: neuronviz's ``lca`` ordering (``neuronviz.analysis.rank``) and a ridge probe
+3. **Ranking**: neuronviz's ``lca`` ordering (``neuronviz.analyses.run.rank``) and a ridge probe
    retrained on its top 10% (``Retrainer``), against NeuroX's ``get_neuron_ordering`` and a
    probe retrained with ``train_logistic_regression_probe`` (same lambdas) on its top 10%; time,
    accuracy and the overlap of the two top-10% sets. As a check, neuronviz's ``neurox`` ranking
@@ -88,12 +88,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from neuronviz.corpora.readers import read_conll2000  # noqa: E402
+from neuronviz.corpora.sources import locate_corpus  # noqa: E402
+
 from bench.extract import environment  # noqa: E402
-from neuronviz.data.readers import read_conll2000  # noqa: E402
-from neuronviz.data.sources import locate_corpus  # noqa: E402
-from neuronviz.design import MIN_SCALE  # noqa: E402
-from neuronviz.models import resolve_model_source  # noqa: E402
-from neuronviz.ranking import lca_ranking  # noqa: E402
+from neuronviz.models.loading import resolve_model_source  # noqa: E402
+from neuronviz.probing.design import MIN_SCALE  # noqa: E402
+from neuronviz.probing.ranking import lca_ranking  # noqa: E402
 
 WORKER = ROOT / "bench" / "peer_worker.py"
 PEER_TORCH = "torch==2.13.0"

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from neuronviz.analysis import run_analysis
-from neuronviz.previews import preview_settings, undecided
+from neuronviz.analyses.previews import preview_settings, undecided
+from neuronviz.analyses.run import run_analysis
 
 
 def main() -> None:

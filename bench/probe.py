@@ -36,12 +36,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.extract import environment  # noqa: E402
-from neuronviz.design import DenseDesign  # noqa: E402
-from neuronviz.features import load_probe_data  # noqa: E402
-from neuronviz.pipeline import cached_entries  # noqa: E402
-from neuronviz.probe import fit_elastic_net, fit_owlqn  # noqa: E402
+from neuronviz.extraction.fill_cache import cached_entries  # noqa: E402
+from neuronviz.probing.design import DenseDesign  # noqa: E402
+from neuronviz.probing.features import load_probe_data  # noqa: E402
+from neuronviz.probing.probe import fit_elastic_net, fit_owlqn  # noqa: E402
+from neuronviz.probing.retrain import accuracy_of  # noqa: E402
 from neuronviz.progress import set_bars_enabled  # noqa: E402
-from neuronviz.retrain import accuracy_of  # noqa: E402
 
 REFERENCE_WORDS = 47_589  # the first 2,000 training sentences of CoNLL-2000
 TARGET = 0.458
@@ -106,7 +106,7 @@ def run_part(args) -> dict:
     cmd = [
         sys.executable,
         "-m",
-        "neuronviz.cli",
+        "neuronviz.cli.main",
         "probe",
         "--model",
         args.model,

@@ -16,10 +16,10 @@ import argparse
 import json
 import time
 
-import neuronviz.features as features
-from neuronviz.cache import open_entry
-from neuronviz.probe import fit_sparse
-from neuronviz.retrain import accuracy_of
+import neuronviz.probing.features as features
+from neuronviz.probing.probe import fit_sparse
+from neuronviz.probing.retrain import accuracy_of
+from neuronviz.store.activations import open_entry
 
 
 def memory_mib() -> dict[str, float]:

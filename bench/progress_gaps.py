@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from neuronviz.jobs import JobRequest, JobStore
+from neuronviz.dashboard.jobs import JobRequest, JobStore
 
 
 def main() -> None:

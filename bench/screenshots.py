@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from neuronviz.serve import CHROMIUM_ARGS, chromium_path, serve_dashboard  # noqa: E402
+from neuronviz.dashboard.serve import CHROMIUM_ARGS, chromium_path, serve_dashboard  # noqa: E402
 
 VIEWS = {
     "start": "",

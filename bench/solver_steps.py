@@ -9,8 +9,8 @@ Usage (from the repository root, NEURONVIZ_DATA pointing at shared/data, activat
     python bench/solver_steps.py --part synthetic                    # the tests' problem
 
 ``steps``: loss and residual over all minilm x pos training words, two-pass (softmax and
-log-sum-exp apart, as before) against :func:`neuronviz.probe._loss_and_residual`; then five
-probes retrained on 27 random neurons through :class:`neuronviz.retrain.Retrainer`, seconds a
+log-sum-exp apart, as before) against :func:`neuronviz.probing.probe._loss_and_residual`; then five
+probes retrained on 27 random neurons through :class:`neuronviz.probing.retrain.Retrainer`, seconds a
 probe (the first, warm-up, left out). ``whiten``: ridge probes on smollm2-135m (30,000 words)
 solved plainly and in whitened coordinates ``w = P v``, ``P = (X^T X / n + 2 lambda2 I)^(-1/2)``
 (an experiment, not the library's solver), to gradient 1e-3 and 1e-4.
@@ -29,11 +29,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from neuronviz.allocator import reuse_freed_memory
-from neuronviz.features import load_probe_data
-from neuronviz.pipeline import cached_entries
-from neuronviz.probe import FitResult, _f64, _loss_and_residual, fit_ridge
-from neuronviz.retrain import Retrainer, correct_of, sub_design
+from neuronviz.extraction.fill_cache import cached_entries
+from neuronviz.probing.allocator import reuse_freed_memory
+from neuronviz.probing.features import load_probe_data
+from neuronviz.probing.probe import FitResult, _f64, _loss_and_residual, fit_ridge
+from neuronviz.probing.retrain import Retrainer, correct_of, sub_design
 
 
 def _ms(f, reps: int = 20) -> float:
@@ -130,9 +130,9 @@ def _measured(data, sub, cols: np.ndarray, tol: float, whitened: bool) -> str:
 
 
 def synthetic() -> None:
-    """The test suite's ill-conditioned problem (``tests/test_probe.py``: 3,000 words, neurons
+    """The test suite's ill-conditioned problem (``tests/probing/test_probe.py``: 3,000 words, neurons
     mixed from 20 factors plus a little noise), its first 60 neurons, 4 classes."""
-    from neuronviz.design import DenseDesign
+    from neuronviz.probing.design import DenseDesign
 
     rng = np.random.default_rng(0)
     base = rng.normal(size=(3000, 20))

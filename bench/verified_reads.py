@@ -26,18 +26,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import neuronviz.store.integrity as integrity
 from bench.extract import environment
-from neuronviz import integrity
-from neuronviz.cache import ActivationCache
+from neuronviz.store.activations import ActivationCache
 
 
 def load_part(args) -> dict:
     """Seconds of ``load_probe_data`` with verified reads and without, alternating."""
     from unittest import mock
 
-    from neuronviz import cache as cache_module
-    from neuronviz.features import load_probe_data
-    from neuronviz.pipeline import cached_entries
+    import neuronviz.store.activations as cache_module
+    from neuronviz.extraction.fill_cache import cached_entries
+    from neuronviz.probing.features import load_probe_data
 
     entries = cached_entries(args.model, args.task, cache=args.cache_dir)
     load_probe_data(entries, args.task)  # stamps written, page cache warm

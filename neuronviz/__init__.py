@@ -13,26 +13,26 @@ from neuronviz.settings import apply_offline
 
 apply_offline()  # before transformers is imported anywhere: it reads its offline switch once
 
-# The public names, imported on first use (PEP 562): `import neuronviz.cache`, `neuronviz
+# The public names, imported on first use (PEP 562): `import neuronviz.store.activations`, `neuronviz
 # --help` and `neuronviz cache list` do not load torch and transformers.
 _EXPORTS = {
-    "ActivationCache": "neuronviz.cache",
-    "ActivationEntry": "neuronviz.cache",
-    "EntryKey": "neuronviz.cache",
-    "TASKS": "neuronviz.data",
-    "load_task": "neuronviz.data",
+    "ActivationCache": "neuronviz.store.activations",
+    "ActivationEntry": "neuronviz.store.activations",
+    "EntryKey": "neuronviz.store.activations",
+    "TASKS": "neuronviz.corpora",
+    "load_task": "neuronviz.corpora",
     "CacheError": "neuronviz.errors",
     "ConfigError": "neuronviz.errors",
     "DataError": "neuronviz.errors",
     "ModelError": "neuronviz.errors",
     "NeuronvizError": "neuronviz.errors",
-    "ExtractionSettings": "neuronviz.extract",
-    "extract_words": "neuronviz.extract",
-    "MODELS": "neuronviz.models",
-    "identify_model": "neuronviz.models",
-    "load_model": "neuronviz.models",
-    "ExtractionResult": "neuronviz.pipeline",
-    "extract_task": "neuronviz.pipeline",
+    "ExtractionSettings": "neuronviz.extraction.extract",
+    "extract_words": "neuronviz.extraction.extract",
+    "MODELS": "neuronviz.models.loading",
+    "identify_model": "neuronviz.models.loading",
+    "load_model": "neuronviz.models.loading",
+    "ExtractionResult": "neuronviz.extraction.fill_cache",
+    "extract_task": "neuronviz.extraction.fill_cache",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

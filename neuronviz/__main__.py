@@ -2,6 +2,6 @@
 
 import sys
 
-from neuronviz.cli import main
+from neuronviz.cli.main import main
 
 sys.exit(main())

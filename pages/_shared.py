@@ -13,14 +13,14 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from neuronviz.cache import ActivationCache, audit_folder
+from neuronviz.analyses.previews import is_preview
 from neuronviz.errors import CacheError, NeuronvizError
-from neuronviz.integrity import STAMP_FILE, damage_seen
-from neuronviz.models import LoadedModel, load_model
-from neuronviz.previews import is_preview
-from neuronviz.results import AnalysisResult, ResultStore, UnreadResult, preferred
+from neuronviz.figures.text import plain, quoted
+from neuronviz.models.loading import LoadedModel, load_model
 from neuronviz.settings import resolve_cache_dir
-from neuronviz.text import plain, quoted
+from neuronviz.store.activations import ActivationCache, audit_folder
+from neuronviz.store.integrity import STAMP_FILE, damage_seen
+from neuronviz.store.results import AnalysisResult, ResultStore, UnreadResult, preferred
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +304,7 @@ def pick_tasks(results: list[AnalysisResult], model: str, *, key: str, multi: bo
 
 
 def show_previews(shown: list[AnalysisResult]) -> None:
-    """One box naming the previews among the results a view shows (``neuronviz.previews``):
+    """One box naming the previews among the results a view shows (``neuronviz.analyses.previews``):
     what they were computed on and that the full analyses replace them."""
     previews = [r for r in shown if is_preview(r)]
     if not previews:
@@ -347,8 +347,8 @@ def download_table(df: pd.DataFrame, name: str, *, key: str) -> None:
 
 def overlap_charts(results: list[AnalysisResult], models: list[str], *, key: str) -> None:
     """One task-overlap matrix per model (side by side), for models with two or more tasks."""
-    from neuronviz.compare import compare_tasks
-    from neuronviz.figures import overlap_matrix_figure
+    from neuronviz.figures.builders import overlap_matrix_figure
+    from neuronviz.reports.compare import compare_tasks
 
     cols = st.columns(max(len(models), 1))
     for col, model in zip(cols, models, strict=False):

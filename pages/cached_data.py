@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from neuronviz.bundle import export_bundle, import_bundle
-from neuronviz.cache import ActivationCache
 from neuronviz.errors import NeuronvizError
+from neuronviz.store.activations import ActivationCache
+from neuronviz.store.bundles import export_bundle, import_bundle
 from pages._shared import all_results, cache_root, show_error, use_app_navigation
 
 DOWNLOAD_LIMIT = 200 * 2**20  # larger bundles are copied by path, not through the browser

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from neuronviz.figures import confusion_figure, size_slider_figure, stability_figure
-from neuronviz.metrics import confusion_matrix
-from neuronviz.stability import ranking_stability
+from neuronviz.analyses.stability import ranking_stability
+from neuronviz.figures.builders import confusion_figure, size_slider_figure, stability_figure
+from neuronviz.probing.metrics import confusion_matrix
 from pages._shared import (
     chart,
     download_table,

@@ -5,11 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from neuronviz.analyses.explore import class_activations, sentence_values, top_firing
+from neuronviz.analyses.neurons import neuron_label, parse_neurons
 from neuronviz.errors import NeuronvizError
-from neuronviz.explore import class_activations, sentence_values, top_firing
-from neuronviz.extract import extract_words
-from neuronviz.figures import class_distribution_figure, highlight_legend_html, token_highlight_html
-from neuronviz.neurons import neuron_label, parse_neurons
+from neuronviz.extraction.extract import extract_words
+from neuronviz.figures.builders import (
+    class_distribution_figure,
+    highlight_legend_html,
+    token_highlight_html,
+)
 from pages._shared import (
     chart,
     download_table,

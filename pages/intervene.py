@@ -6,7 +6,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from neuronviz.effects import (
+from neuronviz.errors import NeuronvizError
+from neuronviz.extraction.extract import extract_words
+from neuronviz.figures.builders import (
+    effect_matrix_figure,
+    highlight_legend_html,
+    intervention_figure,
+    token_highlight_html,
+)
+from neuronviz.interventions.effects import (
     EffectStore,
     build_intervention,
     effect_matrix,
@@ -16,16 +24,8 @@ from neuronviz.effects import (
     select_neurons,
     spec_task,
 )
-from neuronviz.errors import NeuronvizError
-from neuronviz.extract import extract_words
-from neuronviz.figures import (
-    effect_matrix_figure,
-    highlight_legend_html,
-    intervention_figure,
-    token_highlight_html,
-)
-from neuronviz.generation import output_effect
-from neuronviz.interventions import MODES, intervene
+from neuronviz.interventions.generation import output_effect
+from neuronviz.interventions.hooks import MODES, intervene
 from pages._shared import (
     activation_cache,
     cache_root,

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from neuronviz.figures import toy_weights_figure
-from neuronviz.toy import CLASSES, HIDDEN, LAMBDA_STEPS, LAYERS, ToyFit, fit_toy, toy_problem
+from neuronviz.analyses.toy import (
+    CLASSES,
+    HIDDEN,
+    LAMBDA_STEPS,
+    LAYERS,
+    ToyFit,
+    fit_toy,
+    toy_problem,
+)
+from neuronviz.figures.builders import toy_weights_figure
 from pages._shared import chart, use_app_navigation
 
 use_app_navigation()

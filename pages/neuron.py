@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from neuronviz.cards import NeuronCard, entry_stats, search
+from neuronviz.analyses.cards import NeuronCard, entry_stats, search
 from neuronviz.errors import NeuronvizError
-from neuronviz.fileutil import slug
-from neuronviz.text import plain, quoted
+from neuronviz.figures.text import plain, quoted
+from neuronviz.store.files import slug
 from pages._shared import (
     download_table,
     pick_model,

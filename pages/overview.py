@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import streamlit as st
 
-from neuronviz.figures import curves_figure
-from neuronviz.tables import overview_row, unconverged
+from neuronviz.figures.builders import curves_figure
+from neuronviz.reports.tables import overview_row, unconverged
 from pages._shared import (
     chart,
     download_table,

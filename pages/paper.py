@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from neuronviz.compare import compare_models, verdicts
-from neuronviz.figures import depth_profile_figure, minimal_share_figure
-from neuronviz.findings import findings
-from neuronviz.previews import training_words
-from neuronviz.reproduce import PAPER_TASKS, last_run, report_tables, results_of_run
+from neuronviz.analyses.previews import training_words
+from neuronviz.figures.builders import depth_profile_figure, minimal_share_figure
+from neuronviz.reports.compare import compare_models, verdicts
+from neuronviz.reports.findings import findings
+from neuronviz.reports.reproduce import PAPER_TASKS, last_run, report_tables, results_of_run
 from pages._shared import (
     cache_root,
     chart,

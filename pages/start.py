@@ -7,17 +7,17 @@ from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
+from neuronviz.corpora.tasks import TASKS
 
-from neuronviz.analysis import AnalysisSettings
-from neuronviz.data.tasks import TASKS
-from neuronviz.engine import ENGINES, ray_installed
+from neuronviz.analyses.previews import is_preview, preview_sentences, undecided
+from neuronviz.analyses.run import AnalysisSettings
+from neuronviz.dashboard.jobs import ACTIVE, JobRequest, JobStore, first_run_plan
+from neuronviz.engines.choose import ENGINES, ray_installed
 from neuronviz.errors import NeuronvizError
-from neuronviz.jobs import ACTIVE, JobRequest, JobStore, first_run_plan
-from neuronviz.models import MODELS
-from neuronviz.previews import is_preview, preview_sentences, undecided
-from neuronviz.ranking import METHODS
+from neuronviz.models.loading import MODELS
+from neuronviz.probing.ranking import METHODS
+from neuronviz.reports.tables import with_ci
 from neuronviz.settings import autostart_enabled, first_run_choice
-from neuronviz.tables import with_ci
 from pages._shared import all_results, cache_root, download_table, show_error, use_app_navigation
 
 use_app_navigation()

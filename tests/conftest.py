@@ -67,7 +67,7 @@ def analysed(tiny_models, data_dir, tmp_path_factory) -> Path:
     """A cache with small analyses for the dashboard: tiny BERT on pos and chunk, GPT-2 on pos."""
     from apptools import FAST
 
-    from neuronviz.analysis import run_analysis
+    from neuronviz.analyses.run import run_analysis
 
     cache = tmp_path_factory.mktemp("appcache")
     for model, task in (("bert", "pos"), ("bert", "chunk"), ("gpt2", "pos")):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuronviz.results import AnalysisResult
+from neuronviz.store.results import AnalysisResult
 
 
 def quality(top: float, draws, bottoms, p_top: float, p_bottom: float, size: int = 10) -> dict:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from neuronviz.design import DenseDesign
-from neuronviz.features import EvalSet, ProbeData
+from neuronviz.probing.design import DenseDesign
+from neuronviz.probing.features import EvalSet, ProbeData
 
 INFORMATIVE = (5, 17, 30, 44)  # neurons that carry the label (in layers 0, 1, 2, 2 of 3 x 16)
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from neuronviz.cli import main
-from neuronviz.models import load_model
-from neuronviz.pipeline import extract_task
+from neuronviz.cli.main import main
+from neuronviz.extraction.fill_cache import extract_task
+from neuronviz.models.loading import load_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -25,8 +25,8 @@ def test_the_cache_and_light_cli_commands_do_not_load_torch(tmp_path):
     script = textwrap.dedent(
         f"""
         import contextlib, io, sys
-        import neuronviz.cache
-        from neuronviz.cli import main
+        import neuronviz.store.activations
+        from neuronviz.cli.main import main
         with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
             main(["--help"])
         with contextlib.redirect_stdout(io.StringIO()):

@@ -17,9 +17,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from neuronviz.bundle import export_bundle, import_bundle, read_bundle_info
 from neuronviz.errors import CacheError
-from neuronviz.results import ResultStore
+from neuronviz.store.bundles import export_bundle, import_bundle, read_bundle_info
+from neuronviz.store.results import ResultStore
 
 
 @pytest.fixture(scope="module")
@@ -332,7 +332,7 @@ def test_shard_descriptions_ship_and_stamps_from_elsewhere_are_skipped():
     earlier exports shipped is another machine's stamp: skipped, never unpacked or refused."""
     from types import SimpleNamespace
 
-    from neuronviz.bundle import _entry_files, _stamps
+    from neuronviz.store.bundles import _entry_files, _stamps
 
     shard = SimpleNamespace(folder="shards/00000", layers=[SimpleNamespace(file="layer_000.npy")])
     files = _entry_files(SimpleNamespace(shards=[shard], layers=[]))

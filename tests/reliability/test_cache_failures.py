@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neuronviz.cache import ActivationCache
 from neuronviz.errors import CacheError
-from neuronviz.extract import ExtractionSettings
-from neuronviz.pipeline import extract_task
+from neuronviz.extraction.extract import ExtractionSettings
+from neuronviz.extraction.fill_cache import extract_task
+from neuronviz.store.activations import ActivationCache
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,9 +71,9 @@ def test_full_disk_gives_a_clear_error_and_keeps_earlier_entries(
 
 KILLER = """
 import os, signal, sys
-from neuronviz.cache import EntryWriter
-from neuronviz.extract import ExtractionSettings
-from neuronviz.pipeline import extract_task
+from neuronviz.store.activations import EntryWriter
+from neuronviz.extraction.extract import ExtractionSettings
+from neuronviz.extraction.fill_cache import extract_task
 from neuronviz.progress import set_bars_enabled
 
 set_bars_enabled(False)
@@ -137,7 +137,7 @@ def test_kill_9_half_way_then_resume_gives_the_same_entry(tiny_bert, data_dir, t
 
 BUILDER = """
 import sys
-from neuronviz.pipeline import extract_task
+from neuronviz.extraction.fill_cache import extract_task
 from neuronviz.progress import set_bars_enabled
 set_bars_enabled(False)
 r = extract_task(sys.argv[1], "pos", data_dir=sys.argv[2], cache=sys.argv[3])

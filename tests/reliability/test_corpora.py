@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from neuronviz.corpora.readers import read_conll2000
 
-from neuronviz.cache import ActivationCache
-from neuronviz.data.readers import read_conll2000
 from neuronviz.errors import DataError, NeuronvizError
-from neuronviz.pipeline import extract_task
+from neuronviz.extraction.fill_cache import extract_task
+from neuronviz.store.activations import ActivationCache
 
 GOOD_CONLLU = "".join(
     f"1\tThe\tthe\tDET\tDT\t_\t2\tdet\t_\t_\n2\t{w}\t{w}\tNOUN\tNN\t_\t0\troot\t_\t_\n\n"
@@ -176,7 +176,7 @@ def test_a_fifo_or_a_device_is_refused_at_once(tmp_path, tiny_bert, kind):
 
 @pytest.mark.parametrize("ids", [("1", "1"), ("2", "1"), ("0", "1"), ("1", "3")])
 def test_conllu_word_ids_that_do_not_run_1_2_3_are_refused(tmp_path, ids):
-    from neuronviz.data.readers import read_conllu
+    from neuronviz.corpora.readers import read_conllu
 
     good = "1\tA\ta\tDET\tDT\t_\t2\tdet\t_\t_\n2\tcat\tcat\tNOUN\tNN\t_\t0\troot\t_\t_\n\n"
     bad = "".join(
@@ -190,7 +190,7 @@ def test_conllu_word_ids_that_do_not_run_1_2_3_are_refused(tmp_path, ids):
 
 @pytest.mark.parametrize("bom", [True, False])
 def test_utf16_text_is_named_with_the_conversion_to_make(tmp_path, bom):
-    from neuronviz.data.readers import read_text_lines
+    from neuronviz.corpora.readers import read_text_lines
 
     text = "the cat sat\n" * 20
     path = tmp_path / "s.txt"
@@ -202,7 +202,7 @@ def test_utf16_text_is_named_with_the_conversion_to_make(tmp_path, bom):
 def test_a_socket_is_named_as_a_socket(tmp_path):
     import socket
 
-    from neuronviz.data.readers import read_text_lines
+    from neuronviz.corpora.readers import read_text_lines
 
     path = tmp_path / "corpus.conllu"
     with socket.socket(socket.AF_UNIX) as s:
@@ -213,7 +213,7 @@ def test_a_socket_is_named_as_a_socket(tmp_path):
 
 def test_a_binary_file_is_refused_from_its_first_bytes(tmp_path, monkeypatch):
     """Looked at before it is read whole (a 2 GiB file of NULs was read in full first)."""
-    from neuronviz.data import readers
+    from neuronviz.corpora import readers
 
     path = tmp_path / "big.txt"
     with path.open("wb") as fh:
@@ -232,7 +232,7 @@ def test_a_binary_file_is_refused_from_its_first_bytes(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("separator", ["\u2028", "\x85", "\x0c"])
 def test_a_separator_that_is_easy_to_miss_is_named(tmp_path, separator):
-    from neuronviz.data.readers import read_parallel
+    from neuronviz.corpora.readers import read_parallel
 
     (tmp_path / "s.txt").write_text(f"the cat{separator}x sat\nthe dog sat\n", encoding="utf-8")
     (tmp_path / "l.txt").write_text("DT NN VB\nDT NN VB\n", encoding="utf-8")
@@ -244,7 +244,7 @@ def test_a_separator_that_is_easy_to_miss_is_named(tmp_path, separator):
 def test_a_newline_in_a_file_name_cannot_forge_a_line(tmp_path):
     path = tmp_path / "evil\nINFO: all good.conllu"
     path.write_bytes(b"\x00\x01" * 10)
-    from neuronviz.data.readers import read_text_lines
+    from neuronviz.corpora.readers import read_text_lines
 
     with pytest.raises(DataError) as err:
         read_text_lines(path)

@@ -13,8 +13,8 @@ import pytest
 from apptools import APP, open_page
 from streamlit.testing.v1 import AppTest
 
-from neuronviz.cache import ActivationCache
-from neuronviz.integrity import forget
+from neuronviz.store.activations import ActivationCache
+from neuronviz.store.integrity import forget
 
 PAGES = {
     "overview": {"model": "bert", "task": "pos"},
@@ -105,7 +105,7 @@ def _reverse_order(cache: Path, *, resum: bool = False) -> str:
     arrays["order"] = arrays["order"][::-1].copy()
     np.savez(folder / "arrays.npz", **arrays)
     if resum:  # the checksums updated too: the result's own consistency check still sees it
-        from neuronviz.results import _record_checksums
+        from neuronviz.store.results import _record_checksums
 
         _record_checksums(folder)
     return folder.name
@@ -159,13 +159,13 @@ def test_each_kind_of_damage_is_named_with_its_fix_on_the_pages(
 def test_an_unexpected_error_is_a_box_with_what_to_do(analysed, monkeypatch):
     """Anything that is not a neuronviz error (a bug, or a cache file edited into a shape the
     checks let through) still ends in a box; the traceback goes to the server log."""
-    import neuronviz.figures
+    import neuronviz.figures.builders
 
     def broken(*args, **kwargs):
         raise KeyError("layer")
 
     monkeypatch.delenv("NEURONVIZ_RAISE_ERRORS")
-    monkeypatch.setattr(neuronviz.figures, "layer_figure", broken)
+    monkeypatch.setattr(neuronviz.figures.builders, "layer_figure", broken)
     monkeypatch.setenv("NEURONVIZ_CACHE", str(analysed))
     at = open_page(AppTest.from_file(APP, default_timeout=90), "layers", model="bert", task="pos")
     assert any("could not be shown (KeyError" in e.value for e in at.error)
@@ -178,7 +178,7 @@ def test_every_page_on_a_damaged_cache_in_chromium(analysed, tmp_path):
     """The same in a real browser: a served dashboard on a cache with flipped bytes in bert's
     test activations and a damaged bert x chunk result shows every page with a box naming both,
     and no traceback anywhere (the server runs with unexpected errors raised, so one would show)."""
-    from neuronviz.serve import CHROMIUM_ARGS, chromium_path, serve_dashboard
+    from neuronviz.dashboard.serve import CHROMIUM_ARGS, chromium_path, serve_dashboard
 
     if chromium_path() is None:
         if os.environ.get("CI"):

@@ -7,10 +7,10 @@ from collections import namedtuple
 
 import pytest
 
-from neuronviz import pipeline
-from neuronviz.cache import ActivationCache
+import neuronviz.extraction.fill_cache as pipeline
 from neuronviz.errors import CacheError
-from neuronviz.pipeline import extract_task
+from neuronviz.extraction.fill_cache import extract_task
+from neuronviz.store.activations import ActivationCache
 
 Usage = namedtuple("Usage", "total used free")
 

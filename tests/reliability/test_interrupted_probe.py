@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neuronviz.results import ResultStore
+from neuronviz.store.results import ResultStore
 
 pytestmark = pytest.mark.slow
 # Few random and tie draws, no per-layer probes: the test is about the checkpoint, not them.
@@ -25,7 +25,7 @@ def _probe(model: Path, data_dir: Path, cache: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "neuronviz.cli",
+        "neuronviz.cli.main",
         "probe",
         "--model",
         str(model),

@@ -1,5 +1,5 @@
 """Links cannot inject content: Markdown and HTML in every URL parameter of every page come out
-as plain text, never as a link, an image or an element (``neuronviz.text`` itself: test_text.py)."""
+as plain text, never as a link, an image or an element (``neuronviz.figures.text`` itself: test_text.py)."""
 
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ import psutil
 import pytest
 
 from neuronviz.errors import ConfigError
-from neuronviz.features import load_probe_data
-from neuronviz.pipeline import extract_task
+from neuronviz.extraction.fill_cache import extract_task
+from neuronviz.probing.features import load_probe_data
 
 Memory = namedtuple("Memory", "total available")
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from neuronviz.errors import ModelError
-from neuronviz.models import load_model
+from neuronviz.models.loading import load_model
 
 
 class _Payload:

@@ -7,8 +7,8 @@ import json
 import pytest
 from synthetic import probe_data
 
-from neuronviz.analysis import AnalysisSettings, analyse
-from neuronviz.results import RESULT_VERSION, ResultStore
+from neuronviz.analyses.run import AnalysisSettings, analyse
+from neuronviz.store.results import RESULT_VERSION, ResultStore
 
 FAST = {"lambdas": ((1e-3, 1e-3),), "grid_words": 1500, "percents": (5, 20), "random_draws": 2}
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from neuronviz.serve import CHROMIUM_ARGS, chromium_path, serve_dashboard
+from neuronviz.dashboard.serve import CHROMIUM_ARGS, chromium_path, serve_dashboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from neuronviz.analysis import AnalysisSettings
-from neuronviz.cli import _tasks
+from neuronviz.analyses.neurons import parse_neuron
+from neuronviz.analyses.run import AnalysisSettings
+from neuronviz.cli.main import _tasks
 from neuronviz.errors import ConfigError
-from neuronviz.interventions import Intervention
-from neuronviz.neurons import parse_neuron
+from neuronviz.interventions.hooks import Intervention
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ def test_a_neuron_listed_twice_is_named():
     ],
 )
 def test_intervene_checks_its_numbers_before_any_work(analysed, capsys, argv, message):
-    from neuronviz.cli import main
+    from neuronviz.cli.main import main
 
     code = main(
         ["intervene", "--cache-dir", str(analysed), "--model", "bert", "--neurons", "1:3", *argv]
@@ -79,8 +79,8 @@ def test_intervene_checks_its_numbers_before_any_work(analysed, capsys, argv, me
 
 
 def test_more_top_neurons_than_the_model_has_is_refused(analysed):
-    from neuronviz.effects import select_neurons
-    from neuronviz.results import ResultStore
+    from neuronviz.interventions.effects import select_neurons
+    from neuronviz.store.results import ResultStore
 
     results = ResultStore(analysed).all("bert")
     with pytest.raises(ConfigError, match="asks for 99999999 neurons; the model has"):

@@ -10,12 +10,12 @@ import shutil
 import numpy as np
 import pytest
 
-from neuronviz import integrity
-from neuronviz.cache import ActivationCache
-from neuronviz.cli import main
+import neuronviz.store.integrity as integrity
+from neuronviz.cli.main import main
 from neuronviz.errors import CacheError
-from neuronviz.pipeline import extract_task
-from neuronviz.results import ResultStore
+from neuronviz.extraction.fill_cache import extract_task
+from neuronviz.store.activations import ActivationCache
+from neuronviz.store.results import ResultStore
 
 
 @pytest.fixture
@@ -263,7 +263,7 @@ def test_stray_files_where_folders_belong_are_listed(extracted, analysed, tmp_pa
 def test_impossible_numbers_are_refused_even_with_checksums_resealed(
     results_copy, capsys, edit, expected
 ):
-    from neuronviz.results import _record_checksums
+    from neuronviz.store.results import _record_checksums
 
     store = ResultStore(results_copy)
     result = store.all("bert")[0]
@@ -278,7 +278,7 @@ def test_impossible_numbers_are_refused_even_with_checksums_resealed(
 
 
 def test_a_result_json_that_is_not_a_result_says_so(results_copy, capsys):
-    from neuronviz.results import _record_checksums
+    from neuronviz.store.results import _record_checksums
 
     store = ResultStore(results_copy)
     result = store.all("bert")[0]

@@ -1,0 +1,1 @@
+"""The ``neuronviz`` command line."""

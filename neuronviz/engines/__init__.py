@@ -1,0 +1,1 @@
+"""Where the work runs: this process (local) or a Ray cluster."""

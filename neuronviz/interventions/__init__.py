@@ -1,0 +1,1 @@
+"""Changing neurons inside the model's forward pass and measuring what that does."""

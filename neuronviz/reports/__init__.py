@@ -1,0 +1,1 @@
+"""Comparisons between analyses, the paper's findings and the reproduction report."""

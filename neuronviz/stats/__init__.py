@@ -1,0 +1,1 @@
+"""Uncertainty and chance: bootstrap intervals, chance levels and the tests behind verdicts."""
