@@ -7,9 +7,8 @@ Pre-trained Language Models" (EMNLP 2020). The package never imports streamlit; 
 
 import importlib
 
-__version__ = "0.1.0"
-
 from neuronviz.settings import apply_offline
+from neuronviz.version import __version__
 
 apply_offline()  # before transformers is imported anywhere: it reads its offline switch once
 

@@ -112,7 +112,7 @@ def library_versions() -> dict[str, str]:
     import torch
     import transformers
 
-    from neuronviz import __version__
+    from neuronviz.version import __version__
 
     return {
         "neuronviz": __version__,

@@ -8,7 +8,7 @@ import torch
 from neuronviz.probing.design import DenseDesign
 from neuronviz.probing.features import EvalSet, ProbeData
 
-INFORMATIVE = (5, 17, 30, 44)  # neurons that carry the label (in layers 0, 1, 2, 2 of 3 x 16)
+INFORMATIVE = (5, 17, 30, 44)  # neurons that carry the label (in layers 0, 1, 1, 2 of 3 x 16)
 
 
 def make_arrays(

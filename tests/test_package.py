@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +42,86 @@ def test_the_cache_and_light_cli_commands_do_not_load_torch(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+PACKAGE = Path(neuronviz.__file__).parent
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(tree: ast.AST, known: set[str]) -> set[str]:
+    """The package's modules a syntax tree imports anywhere: at the top, inside functions and
+    under ``TYPE_CHECKING`` alike (a lazy import does not make a cycle go away)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        else:
+            continue
+        found |= {n for n in names if n in known}
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """``module -> modules of the package it imports``, from the source."""
+    files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    return {
+        name: _imports(ast.parse(path.read_text(encoding="utf-8")), set(files)) - {name}
+        for name, path in files.items()
+    }
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as a path ``[a, b, ..., a]``, or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (cycle := visit(start)):
+            return cycle
+    return None
+
+
+def test_find_cycle_finds_a_cycle_and_only_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_the_package_has_no_import_cycles():
+    graph = import_graph()
+    assert len(graph) > 40 and "neuronviz.probing.probe" in graph["neuronviz.probing.retrain"]
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_every_module_of_the_package_is_imported_by_a_test():
+    known = set(import_graph())
+    tests = Path(__file__).parent
+    imported: set[str] = set()
+    for path in tests.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported |= _imports(tree, known)
+        for node in ast.walk(tree):  # scripts a test runs in a fresh interpreter
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                with contextlib.suppress(SyntaxError):
+                    imported |= _imports(ast.parse(textwrap.dedent(node.value)), known)
+    parents = {m.rpartition(".")[0] for m in imported}  # importing a module imports its package
+    untested = sorted(known - imported - parents - {"neuronviz.__main__"})
+    assert not untested, f"modules no test imports: {', '.join(untested)}"

@@ -15,9 +15,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from neuronviz import __version__
 from neuronviz.errors import CacheError, ConfigError, NeuronvizError, visible
 from neuronviz.progress import set_bars_enabled
+from neuronviz.version import __version__
 
 __all__ = ["main"]
 

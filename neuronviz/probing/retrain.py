@@ -7,9 +7,10 @@ would blur by dropping some of them, and they converge in far fewer passes than 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -28,17 +29,15 @@ from neuronviz.probing.probe import FitResult, fit_ridge
 from neuronviz.progress import beat
 from neuronviz.stats.uncertainty import pack, unpack
 from neuronviz.store.activations import open_entry
-from neuronviz.store.checkpoints import columns_digest
-
-if TYPE_CHECKING:
-    from neuronviz.store.checkpoints import Checkpoint
 
 __all__ = [
     "MIN_RIDGE",
     "FitPool",
+    "RetrainJournal",
     "Retrained",
     "Retrainer",
     "accuracy_of",
+    "columns_digest",
     "correct_of",
     "percent_size",
     "retrain_from_store",
@@ -114,6 +113,21 @@ class FitPool(Protocol):
     ) -> list[tuple[Retrained, FitResult]]: ...
 
 
+class RetrainJournal(Protocol):
+    """Where retrained probes are recorded as they finish (a running analysis's checkpoint,
+    :class:`neuronviz.store.checkpoints.Checkpoint`), so a killed run does not retrain them."""
+
+    def retrained(self) -> dict[tuple[bool, str], Retrained]: ...
+
+    def record_retrained(self, control: bool, columns: np.ndarray, result: Retrained) -> None: ...
+
+
+def columns_digest(columns: np.ndarray) -> str:
+    """A short, stable name for a sorted set of neuron indices."""
+    cols = np.sort(np.asarray(columns, dtype=np.int64))
+    return hashlib.sha256(cols.tobytes()).hexdigest()[:24]
+
+
 class Retrainer:
     """Retrains ridge probes on neuron subsets and remembers results by (labels, neurons).
 
@@ -128,7 +142,7 @@ class Retrainer:
         lambda2: float,
         max_iter: int,
         pool: FitPool | None = None,
-        checkpoint: Checkpoint | None = None,
+        checkpoint: RetrainJournal | None = None,
     ) -> None:
         self.data = data
         self.lambda2 = max(lambda2, MIN_RIDGE)

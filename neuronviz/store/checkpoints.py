@@ -26,27 +26,18 @@ import logging
 import shutil
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from neuronviz.analyses.lambdas import GridPoint, LambdaSearch
 from neuronviz.probing.probe import FitResult
+from neuronviz.probing.retrain import Retrained, columns_digest
 from neuronviz.store.files import atomic_write_json, file_digest, slug
 
-if TYPE_CHECKING:  # lambdas imports retrain, which imports this module
-    from neuronviz.analyses.lambdas import LambdaSearch
-    from neuronviz.probing.retrain import Retrained
-
-__all__ = ["Checkpoint", "columns_digest"]
+__all__ = ["Checkpoint"]
 
 log = logging.getLogger(__name__)
-
-
-def columns_digest(columns: np.ndarray) -> str:
-    """A short, stable name for a sorted set of neuron indices."""
-    cols = np.sort(np.asarray(columns, dtype=np.int64))
-    return hashlib.sha256(cols.tobytes()).hexdigest()[:24]
 
 
 def _fit_result(meta: dict, weights: np.ndarray, bias: np.ndarray, device) -> FitResult:
@@ -121,8 +112,6 @@ class Checkpoint:
     def load_search(
         self, device: torch.device | str = "cpu"
     ) -> tuple[LambdaSearch, FitResult] | None:
-        from neuronviz.analyses.lambdas import GridPoint, LambdaSearch
-
         found = self._load("search")
         if found is None:
             return None
@@ -164,8 +153,6 @@ class Checkpoint:
 
     def retrained(self) -> dict[tuple[bool, str], Retrained]:
         """``(control, columns digest) -> Retrained`` of every recorded probe."""
-        from neuronviz.probing.retrain import Retrained
-
         out: dict[tuple[bool, str], Retrained] = {}
         if not self._journal.is_file():
             return out

@@ -63,7 +63,7 @@ def test_python_dash_m_runs_the_same_cli():
     import subprocess
     import sys
 
-    from neuronviz import __version__
+    from neuronviz.version import __version__
 
     done = subprocess.run(
         [sys.executable, "-m", "neuronviz", "--version"],

@@ -10,10 +10,10 @@ from apptools import FAST
 import neuronviz.analyses.run as analysis_module
 from neuronviz.analyses.run import run_analysis
 from neuronviz.probing.probe import FitResult
-from neuronviz.probing.retrain import Retrained
+from neuronviz.probing.retrain import Retrained, columns_digest
 from neuronviz.settings import resolve_cache_dir
 from neuronviz.stats.uncertainty import pack
-from neuronviz.store.checkpoints import Checkpoint, columns_digest
+from neuronviz.store.checkpoints import Checkpoint
 
 
 def _fit(seed: int) -> FitResult:
