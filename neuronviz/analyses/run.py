@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -358,7 +359,7 @@ def _fit_like_oracle(
     """An all-neuron fit on the oracle's terms: the same solver, budget and KKT tolerance, warm
     started the same way (from the same pair's fit on the grid's training prefix)."""
     grid, _ = _grid_design(data, settings.grid_words)
-    terms = {
+    terms: dict[str, Any] = {
         "max_iter": settings.oracle_iter,
         "kkt_tol": settings.kkt_tol,
         "solver": settings.solver,
@@ -377,12 +378,13 @@ def _control(
     settings: AnalysisSettings,
     task_correct: dict[str, np.ndarray],
     boots: Bootstraps,
+    checkpoint: Checkpoint | None = None,
 ) -> dict:
     """Control task accuracy (all neurons: the oracle's elastic net on the oracle's terms;
     minimal set: the same retraining) and selectivity with paired intervals."""
     y_train, y_dev, y_test = control_labels(data, settings.seed)
     fit = _fit_once(
-        retrain.checkpoint,
+        checkpoint,
         "control",
         data.train.device,
         lambda: _fit_like_oracle(data, y_train, pair, settings),
@@ -419,13 +421,15 @@ def _stability(
 ) -> dict:
     """Minimal sets from training resamples: spread of sizes/accuracies and pairwise Jaccard."""
     sets, sizes, accs, fits = [first.neurons], [first.size], [first.test_accuracy], []
+    dense = data.train
+    assert isinstance(dense, DenseDesign)  # analyse() refuses seeds > 1 on a streamed design
     for s in range(1, settings.seeds):
         rng = np.random.default_rng(settings.seed + 1000 * s)
         rows = np.sort(rng.choice(data.train.n_rows, int(0.9 * data.train.n_rows), replace=False))
         sub = ProbeData(
             **{
                 **data.__dict__,
-                "train": data.train.rows(rows),
+                "train": dense.rows(rows),
                 "y_train": data.y_train[torch.as_tensor(rows)],
             }
         )
@@ -655,7 +659,7 @@ def analyse(
     device = data.train.device
     stage("lambda search")
     restored = checkpoint.load_search(device) if checkpoint is not None else None
-    if restored is not None:
+    if checkpoint is not None and restored is not None:
         search, grid_fit = restored
         log.info("lambda search: taken from the checkpoint in %s", checkpoint.folder)
     else:
@@ -734,6 +738,7 @@ def analyse(
             settings,
             {"all": oracle_correct["test"], "minimal_neurons": minimal.neurons},
             boots,
+            checkpoint,
         )
     layers: dict = {
         "minimal": layer_distribution(minimal.neurons, data.n_layers, data.hidden_size),
@@ -874,7 +879,7 @@ def run_analysis(
         key=key, entries={s: e.manifest.entry_id for s, e in entries.items()}, model_source=source
     )
     if preview:
-        result = replace(result, preview={"sentences": int(max_sentences)})
+        result = replace(result, preview={"sentences": int(max_sentences or 0)})
     store.save(result)
     checkpoint.remove()
     return result

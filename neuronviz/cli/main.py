@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from neuronviz.errors import CacheError, ConfigError, NeuronvizError, visible
 from neuronviz.progress import set_bars_enabled
@@ -600,7 +601,8 @@ def cmd_intervene(args: argparse.Namespace) -> int:
     root = resolve_cache_dir(args.cache_dir)
     store = ResultStore(root)
     name = display_name(args.model)
-    analysed = {t: store.latest(name, t) for t in sorted({r.task for r in store.all(name)})}
+    latest = {t: store.latest(name, t) for t in sorted({r.task for r in store.all(name)})}
+    analysed = {t: r for t, r in latest.items() if r is not None}
     if not analysed:
         raise NeuronvizError(
             f"no analysis of {args.model} in the cache: interventions are measured on its probes",
@@ -771,7 +773,7 @@ def _common_options(top_level: bool) -> argparse.ArgumentParser:
 
     Subcommands use SUPPRESS defaults so they do not overwrite a value given before them.
     """
-    kw = {} if top_level else {"default": argparse.SUPPRESS}
+    kw: dict[str, Any] = {} if top_level else {"default": argparse.SUPPRESS}
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--cache-dir", help="cache folder (default: $NEURONVIZ_CACHE or ./cache)", **kw

@@ -205,7 +205,8 @@ def read_conllu(path: str | Path) -> Corpus:
         skip_row=_conllu_skip,
         word_column=1,
     )
-    for ids, line in zip(corpus.tokens, corpus.lines or [None] * len(corpus), strict=True):
+    lines: list[int | None] = list(corpus.lines) if corpus.lines else [None] * len(corpus)
+    for ids, line in zip(corpus.tokens, lines, strict=True):
         if ids != [str(i) for i in range(1, len(ids) + 1)]:
             raise DataError(
                 f"word ids run {' '.join(ids[:8])}{' ...' if len(ids) > 8 else ''} where CoNLL-U "

@@ -150,10 +150,10 @@ def _parallel(path: Path) -> dict[str, Corpus]:
     if path.is_dir():
         splits = {}
         for split in SPLITS:
-            words = _find_split_file(path, split, (".word", ".word.txt", ".words"))
-            labels = _find_split_file(path, split, (".label", ".label.txt", ".labels"))
-            if words is not None and labels is not None:
-                splits[split] = read_parallel(words, labels)
+            word_file = _find_split_file(path, split, (".word", ".word.txt", ".words"))
+            label_file = _find_split_file(path, split, (".label", ".label.txt", ".labels"))
+            if word_file is not None and label_file is not None:
+                splits[split] = read_parallel(word_file, label_file)
         if "train" not in splits:
             raise DataError(
                 "no train sentence/label pair (train.word + train.label) in this folder", path=path

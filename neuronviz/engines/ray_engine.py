@@ -340,7 +340,7 @@ class RayFitPool:
     ) -> list[tuple[Retrained, FitResult]]:
         ray = self.ray
         control_ref = ray.put(control) if control is not None else None
-        refs = []
+        refs: list = []
         out: list[tuple[Retrained, FitResult]] = []
         started = time.perf_counter()
         for cols in column_sets:

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -165,7 +165,7 @@ def _token_words(encoding: dict, texts_words: Sequence[Sequence[str]]) -> list[n
     return np.split(words, np.cumsum(lengths)[:-1])
 
 
-def _encode(tokenizer: object, texts: list[str], window: int | None = None) -> dict:
+def _encode(tokenizer: Any, texts: list[str], window: int | None = None) -> dict:
     kwargs = {"truncation": True, "max_length": window} if window else {}
     try:
         return tokenizer(
@@ -185,7 +185,7 @@ def _encode(tokenizer: object, texts: list[str], window: int | None = None) -> d
 
 
 def tokenize_words(
-    tokenizer: object, sentences: Sequence[Sequence[str]], window: int
+    tokenizer: Any, sentences: Sequence[Sequence[str]], window: int
 ) -> TokenizedCorpus:
     """Tokenise pre-split sentences and map every token to its word.
 
@@ -194,28 +194,28 @@ def tokenize_words(
     tokenizer drops entirely (e.g. a control character) is replaced by the unknown token and
     counted. Sentences longer than ``window`` tokens become overlapping windows.
     """
-    sentences = [list(s) for s in sentences]
-    if not sentences:
+    words_of: list[list[str]] = [list(s) for s in sentences]
+    if not words_of:
         return TokenizedCorpus([], [], [], np.zeros(0, np.int64), np.zeros(0, np.int64), 0)
-    enc = _encode(tokenizer, [" ".join(s) for s in sentences])
-    token_words = _token_words(enc, sentences)
+    enc = _encode(tokenizer, [" ".join(s) for s in words_of])
+    token_words = _token_words(enc, words_of)
     unk = getattr(tokenizer, "unk_token", None) or "?"
     replaced = 0
-    for i, words in enumerate(sentences):
+    for i, words in enumerate(words_of):
         tw = token_words[i]
         counts = np.bincount(tw[tw >= 0], minlength=len(words))
         if (counts == 0).any():
             replaced += int((counts == 0).sum())
-            sentences[i] = [unk if c == 0 else w for w, c in zip(words, counts, strict=True)]
-            one = _encode(tokenizer, [" ".join(sentences[i])])
+            words_of[i] = [unk if c == 0 else w for w, c in zip(words, counts, strict=True)]
+            one = _encode(tokenizer, [" ".join(words_of[i])])
             enc["input_ids"][i] = one["input_ids"][0]
-            token_words[i] = _token_words(one, [sentences[i]])[0]
+            token_words[i] = _token_words(one, [words_of[i]])[0]
     if replaced:
         log.warning("%d word(s) produced no tokens and were replaced by %r", replaced, unk)
 
     plan = _PiecePlan(window)
     row = 0
-    for i, words in enumerate(sentences):
+    for i, words in enumerate(words_of):
         ids = np.asarray(enc["input_ids"][i], dtype=np.int64)
         if len(ids) <= window:
             plan.add(ids, token_words[i], 0, len(words), row)
@@ -223,7 +223,7 @@ def tokenize_words(
             plan.windows.append((i, row))
         row += len(words)
     if plan.windows:
-        _add_windows(tokenizer, sentences, token_words, plan)
+        _add_windows(tokenizer, words_of, token_words, plan)
     order = np.argsort(plan.row_start, kind="stable")
     return TokenizedCorpus(
         ids=[plan.ids[k] for k in order],
@@ -271,7 +271,7 @@ class _PiecePlan:
 
 
 def _add_windows(
-    tokenizer: object, sentences: list[list[str]], token_words: list[np.ndarray], plan: _PiecePlan
+    tokenizer: Any, sentences: list[list[str]], token_words: list[np.ndarray], plan: _PiecePlan
 ) -> None:
     """Cut long sentences into windows with left context; tokenise all windows in one call."""
     specs = []  # (sentence, context start, keep start, keep end, row of sentence)
@@ -468,10 +468,9 @@ def run_extraction(
         bar=show_bar,
     ) as bar:
         for batch in todo:
-            block = forward(tok, batch.pieces)
-            block = block.to(torch.float16).cpu().numpy()
+            values = forward(tok, batch.pieces).to(torch.float16).cpu().numpy()
             counts = tok.n_keep[batch.pieces]
-            sink.write(tok.row_start[batch.pieces], counts, block)
+            sink.write(tok.row_start[batch.pieces], counts, values)
             if on_batch is not None:
                 on_batch(batch)
             bar.update(int(counts.sum()))

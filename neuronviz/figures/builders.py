@@ -602,7 +602,7 @@ def confusion_figure(
     sub = counts[np.ix_(idx, idx)].astype(np.float64)
     totals = counts[idx].sum(1, keepdims=True).astype(np.float64)
     share = np.divide(sub, totals, out=np.zeros_like(sub), where=totals > 0)
-    names = [classes[i] for i in idx]
+    names = [classes[int(i)] for i in idx]
     fig = go.Figure(
         go.Heatmap(
             z=100 * share,

@@ -149,7 +149,7 @@ def build_intervention(
 ) -> Intervention:
     """An intervention on ``neurons``; ``mean`` mode takes each neuron's training mean from
     ``result`` (the corpus the analysis was trained on)."""
-    values = ()
+    values: tuple[float, ...] = ()
     if mode == "mean":
         mean = result.arrays["feature_mean"]
         values = tuple(float(mean[n]) for n in neurons)
@@ -196,8 +196,8 @@ def probe_predict(result: AnalysisResult, vectors: np.ndarray) -> np.ndarray:
 def _test_split(result: AnalysisResult, cache, sentences: int) -> tuple[str, list[list[str]]]:
     """The id and first ``sentences`` sentences of the test entry ``result`` was scored on."""
     entry_id = result.entries.get("test")
-    entry = cache.by_id(result.model, entry_id)
-    if entry is None or "test_labels" not in result.arrays:
+    entry = cache.by_id(result.model, entry_id) if entry_id else None
+    if entry_id is None or entry is None or "test_labels" not in result.arrays:
         raise ConfigError(
             f"the test activations or labels of {result.model} x {result.task} are not cached",
             hint=f"run: neuronviz probe --model {result.model} --task {result.task}",

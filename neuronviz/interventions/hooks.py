@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -54,8 +55,7 @@ class Intervention:
                 f"unknown intervention mode {self.mode!r}", hint=f"use {', '.join(MODES)}"
             )
         if len(set(self.neurons)) != len(self.neurons):
-            seen: set[int] = set()
-            twice = sorted({n for n in self.neurons if n in seen or seen.add(n)})
+            twice = sorted(n for n, times in Counter(self.neurons).items() if times > 1)
             raise ConfigError(
                 f"{len(twice)} neuron(s) listed twice in one intervention (neuron number "
                 f"{', '.join(map(str, twice[:5]))}{', ...' if len(twice) > 5 else ''})",

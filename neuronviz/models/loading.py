@@ -26,6 +26,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -211,7 +212,7 @@ class LoadedModel:
     name: str
     source: str
     model: torch.nn.Module
-    tokenizer: object
+    tokenizer: Any  # a transformers fast tokenizer (untyped)
     device: torch.device
     dtype: torch.dtype
     n_layers: int  # hidden-state layers, the embedding layer included
@@ -222,7 +223,7 @@ class LoadedModel:
     architecture: str
     # The model with its language-modelling head (``load_model(..., with_head=True)``), for
     # generating text; ``model`` is then its base transformer, shared, not a copy.
-    language_model: torch.nn.Module | None = None
+    language_model: Any = None  # a transformers model with generate() (untyped)
 
     @property
     def n_neurons(self) -> int:
@@ -343,7 +344,7 @@ def _unknown(name: str, reason: str | None = None) -> ModelError:
     )
 
 
-def _fingerprint(source: str, config: object, revision: str | None) -> str:
+def _fingerprint(source: str, config: Any, revision: str | None) -> str:
     """A short digest that changes when the weights change: config plus weight file sizes."""
     h = hashlib.sha256()
     path = Path(source)
@@ -361,7 +362,7 @@ def _fingerprint(source: str, config: object, revision: str | None) -> str:
 _OFFSET_POSITIONS = {"roberta", "xlm-roberta", "camembert", "longformer", "bart", "mbart"}
 
 
-def _window(tokenizer: object, config: object) -> int:
+def _window(tokenizer: Any, config: Any) -> int:
     """Most tokens one forward pass can take (RoBERTa-style models start positions at 2)."""
     max_positions = getattr(config, "max_position_embeddings", None)
     if isinstance(max_positions, int) and getattr(config, "model_type", "") in _OFFSET_POSITIONS:
@@ -384,7 +385,7 @@ class ModelIdentity:
     revision: str | None = None
 
 
-def _config(name: str, source: str, revision: str | None) -> object:
+def _config(name: str, source: str, revision: str | None) -> Any:
     """Read the model config: local folders and the local hub cache first, the hub only if reachable."""
     from transformers import AutoConfig
 
@@ -497,7 +498,7 @@ def load_model(
             path=Path(source),
             hint="save the tokenizer beside the weights: tokenizer.save_pretrained(folder)",
         )
-    loader = AutoModelForCausalLM if with_head else AutoModel
+    loader: Any = AutoModelForCausalLM if with_head else AutoModel
     if folder is not None:
         _check_sizes(display, folder, config, loader)
     tokenizer = _load_tokenizer(display, source, revision)
@@ -570,12 +571,12 @@ _PARAMETER_SLACK = 1 << 20  # a pooler or head a checkpoint may lack (BERT large
 _PROBE_TEXT = "The cat sat ."
 
 
-def _field(config: object, name: str) -> str:
+def _field(config: Any, name: str) -> str:
     """The name config.json uses for an attribute (GPT-2 writes ``n_layer`` for num_hidden_layers)."""
     return (getattr(config, "attribute_map", None) or {}).get(name, name)
 
 
-def _check_config(display: str, config: object, folder: Path | None = None) -> None:
+def _check_config(display: str, config: Any, folder: Path | None = None) -> None:
     """A configuration describes a model with at least one layer of at least one neuron, a
     vocabulary, and no more layers than can be built in reasonable time."""
     where = folder / "config.json" if folder is not None else None
@@ -630,7 +631,7 @@ def _checkpoint_shapes(folder: Path) -> dict[str, tuple[int, ...]] | None:
         return None
 
 
-def _check_sizes(display: str, folder: Path, config: object, loader: type) -> None:
+def _check_sizes(display: str, folder: Path, config: Any, loader: Any) -> None:
     """Before any memory is spent, the configuration's layers and parameters fit the weight
     files: a config.json claiming a million layers, or a huge hidden size, would otherwise take
     hours or all memory to build, only to be refused for missing weights."""
@@ -693,7 +694,7 @@ def _tokenizer_files(source: str) -> list[Path]:
     return [folder / n for n in names if (folder / n).is_file()]
 
 
-def _load_tokenizer(display: str, source: str, revision: str | None) -> object:
+def _load_tokenizer(display: str, source: str, revision: str | None) -> Any:
     """The model's fast tokenizer, checked to turn a short English text into known tokens."""
     from transformers import AutoTokenizer
 
@@ -769,7 +770,7 @@ def _check_weights(display: str, source: str, info: dict, layers: int) -> None:
         if (m := _LAYER_KEY.search(k)) and int(m.group(1)) >= layers
     )
     if extra:
-        held = max(int(_LAYER_KEY.search(k).group(1)) for k in extra) + 1
+        held = max(int(m.group(1)) for k in extra if (m := _LAYER_KEY.search(k))) + 1
         raise ModelError(
             f"{len(extra)} weights of {display!r} belong to layers its configuration does not "
             f"have ({', '.join(extra[:3])}{', ...' if len(extra) > 3 else ''}): the checkpoint "

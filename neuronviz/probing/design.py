@@ -271,16 +271,18 @@ class StreamedDesign(Design):
         total = torch.zeros(width, residual.shape[1], device=self._device)
         for offset, block in self._blocks():
             total += block.T @ residual[offset : offset + block.shape[0]]
-        if self._masked:
+        if self._index is not None:
             total = total.index_select(0, self._index)
         total -= self._mean[:, None] * residual.sum(0, keepdim=True)
         return total * self._inv_scale[:, None]
 
     def subset(self, columns: Sequence[int] | np.ndarray) -> Design:
         cols = np.asarray(columns, dtype=np.int64)
-        base = cols if self.columns is None else self.columns[cols]
-        if len(base) == self.entry.shape[1] and np.array_equal(base, np.arange(len(base))):
-            base = None  # every column in order: the fast whole-row reads
+        chosen = cols if self.columns is None else self.columns[cols]
+        whole = len(chosen) == self.entry.shape[1] and np.array_equal(
+            chosen, np.arange(len(chosen))
+        )
+        base = None if whole else chosen  # every column in order: the fast whole-row reads
         streamed = StreamedDesign(
             self.entry,
             mean=self.mean[cols],

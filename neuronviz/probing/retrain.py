@@ -303,7 +303,7 @@ def _retrain_from_store(
         y_train, y_dev, y_test = control
     else:
         y_train = torch.as_tensor(label_ids(train, source.task, source.classes)[: source.n_rows])
-        y_dev = y_test = None
+        y_dev, y_test = None, None
     fit = fit_ridge(
         design, y_train, len(source.classes), lambda2, max_iter=max_iter, tol_grad=RETRAIN_TOL
     )

@@ -91,12 +91,12 @@ def compare_tasks(results: Sequence[AnalysisResult]) -> dict:
 
 def relative_depth_distribution(counts: Sequence[int], bins: int = 5) -> list[float]:
     """Share of neurons per relative-depth bin (0 = embeddings ... 1 = last layer)."""
-    counts = np.asarray(counts, dtype=np.float64)
-    if counts.sum() == 0:
+    values = np.asarray(counts, dtype=np.float64)
+    if values.sum() == 0:
         return [0.0] * bins
-    depth = np.arange(len(counts)) / max(len(counts) - 1, 1)
+    depth = np.arange(len(values)) / max(len(values) - 1, 1)
     idx = np.minimum((depth * bins).astype(int), bins - 1)
-    return (np.bincount(idx, weights=counts, minlength=bins) / counts.sum()).tolist()
+    return (np.bincount(idx, weights=values, minlength=bins) / values.sum()).tolist()
 
 
 def neurons_to_reach(result: AnalysisResult, fraction: float) -> float | None:
@@ -185,8 +185,9 @@ def verdicts(rows: Sequence[dict], results: Sequence[AnalysisResult] = ()) -> li
             for r in mine
         )
         best_result = by_key.get((best["model"], task))
-        others = [by_key.get((r["model"], task)) for r in mine[1:]]
-        if best_result is None or any(o is None for o in others):
+        found = [by_key.get((r["model"], task)) for r in mine[1:]]
+        others = [o for o in found if o is not None]
+        if best_result is None or len(others) < len(found):
             call = f"{best['model']} has the smaller ratio (no test: results not given)"
         else:
             # more localized than *every* other model: the largest of the one-sided p-values

@@ -134,7 +134,7 @@ class SentenceBootstrap:
         return self.accuracies(np.asarray(a, dtype=np.float32) - np.asarray(b, dtype=np.float32))
 
 
-def percentile_of(value: float, draws: Sequence[float]) -> float:
+def percentile_of(value: float, draws: Sequence[float] | np.ndarray) -> float:
     """Percent of ``draws`` below ``value`` (ties count half)."""
     d = np.asarray(draws, dtype=np.float64)
     if d.size == 0:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, partial
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -246,13 +246,13 @@ class ActivationEntry:
         """
         layer = self.layer(index)
         n_rows = min(n_rows, len(layer))
-        if self.sharded or not layer.flags.c_contiguous:
+        if not isinstance(layer, np.memmap) or not layer.flags.c_contiguous:  # sharded
             for start in range(0, n_rows, block_rows):
                 stop = min(start + block_rows, n_rows)
                 yield start, stop, np.asarray(layer[start:stop])
             return
         offset, width = int(layer.offset), layer.shape[1]
-        path = layer.filename
+        path = str(layer.filename)
         del layer  # unmaps
         buffer = np.empty((min(block_rows, n_rows), width), dtype=DTYPE)
         row_bytes = width * buffer.itemsize
@@ -261,7 +261,7 @@ class ActivationEntry:
             for start in range(0, n_rows, block_rows):
                 stop = min(start + block_rows, n_rows)
                 view = buffer[: stop - start]
-                target, at = memoryview(view).cast("B"), offset + start * row_bytes
+                target, at = memoryview(view).cast("B"), offset + start * row_bytes  # type: ignore[arg-type]
                 while target:
                     got = os.preadv(fd, [target], at)
                     if got == 0:
@@ -433,15 +433,15 @@ class ActivationEntry:
         elif checksums:
             problems += _problems(self.tokens)
         for task, info in m.labels.items() if checksums else ():
-            found = _problems(lambda t=task: self.labels(t))
+            label_problems = _problems(partial(self.labels, task))
             if (
-                not found
+                not label_problems
                 and checksums
                 and "sha256" in info
                 and file_digest(self.path / info["file"]) != info["sha256"]
             ):
-                found = [f"{info['file']} does not match its SHA-256 sum"]
-            problems += found
+                label_problems = [f"{info['file']} does not match its SHA-256 sum"]
+            problems += label_problems
         return problems
 
 
@@ -524,7 +524,8 @@ class ShardedLayer:
     def __getitem__(self, index):
         if isinstance(index, tuple):
             rows, rest = index[0], index[1:]
-            return self[rows][(slice(None), *rest)]
+            columns = (slice(None), *rest)
+            return self[rows][columns]
         if isinstance(index, (int, np.integer)):
             i = int(index) + (len(self) if index < 0 else 0)
             if not 0 <= i < len(self):

@@ -33,7 +33,9 @@ from neuronviz.store.integrity import STAMP_FILE
 from neuronviz.store.results import CHECKSUMS, ResultStore, oracle_problem, result_problem
 
 try:
-    from lzma import LZMAError
+    from lzma import LZMAError as _LZMAError
+
+    LZMAError: type[Exception] = _LZMAError
 except ImportError:  # a Python built without lzma cannot unpack such members at all
     LZMAError = zlib.error
 
@@ -105,7 +107,7 @@ def export_bundle(
     info = BundleInfo(
         version=BUNDLE_VERSION,
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        pairs=[tuple(p) for p in pairs],
+        pairs=[(p[0], p[1]) for p in pairs],
         files={name: file_digest(f) for name, f in files.items()},
         activations=activations,
     )

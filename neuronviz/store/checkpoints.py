@@ -185,7 +185,7 @@ class Checkpoint:
     def _save(self, name: str, meta: dict, arrays: dict[str, np.ndarray]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / f".{name}.tmp.npz"
-        np.savez(tmp, **arrays)
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]  # numpy's stub reads **arrays as flags
         tmp.replace(self.folder / f"{name}.npz")
         # the JSON goes last: a piece counts as done only when both files are there
         digest = file_digest(self.folder / f"{name}.npz")

@@ -347,7 +347,8 @@ class ResultStore:
         final.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
         try:
-            np.savez(work / "arrays.npz", **{k: np.asarray(v) for k, v in result.arrays.items()})
+            arrays = {k: np.asarray(v) for k, v in result.arrays.items()}
+            np.savez(work / "arrays.npz", **arrays)  # type: ignore[arg-type]  # numpy's stub reads **arrays as flags
             atomic_write_json(work / "result.json", result.to_dict())
             _record_checksums(work)
             shutil.rmtree(final, ignore_errors=True)
