@@ -39,7 +39,6 @@ sys.path.insert(0, str(ROOT))
 from neuronviz.corpora.readers import read_conll2000  # noqa: E402
 from neuronviz.corpora.sources import locate_corpus  # noqa: E402
 from neuronviz.corpora.tasks import TaskSplit  # noqa: E402
-
 from neuronviz.extraction.extract import ExtractionSettings, plan_batches, tokenize_words  # noqa: E402
 from neuronviz.extraction.fill_cache import extract_split  # noqa: E402
 from neuronviz.models.loading import load_model  # noqa: E402

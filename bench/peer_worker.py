@@ -150,7 +150,6 @@ def _neuronviz_task(spec: dict):
     sys.path.insert(0, str(ROOT))
     from neuronviz.corpora.readers import read_parallel as nv_read_parallel
     from neuronviz.corpora.tasks import TaskData, TaskSplit
-
     from neuronviz.progress import set_bars_enabled
 
     set_bars_enabled(False)
@@ -229,7 +228,8 @@ def _fit(data, l1: float, l2: float, callback=None, **kwargs):
     """neuronviz's elastic-net probe on the bench's features (OWL-QN, as the analysis runs it;
     with a ``callback``, the same solver called directly, which ``fit_sparse`` runs on these
     in-memory features of fewer than ``WORKING_SET_FROM`` neurons)."""
-    from neuronviz.probing.probe import fit_owlqn, fit_sparse
+    from neuronviz.probing.probe import fit_sparse
+    from neuronviz.probing.solvers import fit_owlqn
 
     if callback is not None:
         return fit_owlqn(
@@ -313,7 +313,7 @@ def neuronviz_probe_at(spec: dict) -> dict:
     sys.path.insert(0, str(ROOT))
     from neuronviz.models.device import resolve_device
     from neuronviz.probing.features import load_probe_data
-    from neuronviz.probing.probe import FitResult
+    from neuronviz.probing.objective import FitResult
     from neuronviz.probing.retrain import accuracy_of
     from neuronviz.progress import set_bars_enabled
 

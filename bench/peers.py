@@ -88,11 +88,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.extract import environment  # noqa: E402
 from neuronviz.corpora.readers import read_conll2000  # noqa: E402
 from neuronviz.corpora.sources import locate_corpus  # noqa: E402
-
-from bench.extract import environment  # noqa: E402
-from neuronviz.models.loading import resolve_model_source  # noqa: E402
+from neuronviz.models.registry import resolve_model_source  # noqa: E402
 from neuronviz.probing.design import MIN_SCALE  # noqa: E402
 from neuronviz.probing.ranking import lca_ranking  # noqa: E402
 

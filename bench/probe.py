@@ -39,8 +39,8 @@ from bench.extract import environment  # noqa: E402
 from neuronviz.extraction.fill_cache import cached_entries  # noqa: E402
 from neuronviz.probing.design import DenseDesign  # noqa: E402
 from neuronviz.probing.features import load_probe_data  # noqa: E402
-from neuronviz.probing.probe import fit_elastic_net, fit_owlqn  # noqa: E402
 from neuronviz.probing.retrain import accuracy_of  # noqa: E402
+from neuronviz.probing.solvers import fit_elastic_net, fit_owlqn  # noqa: E402
 from neuronviz.progress import set_bars_enabled  # noqa: E402
 
 REFERENCE_WORDS = 47_589  # the first 2,000 training sentences of CoNLL-2000

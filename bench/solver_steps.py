@@ -9,7 +9,7 @@ Usage (from the repository root, NEURONVIZ_DATA pointing at shared/data, activat
     python bench/solver_steps.py --part synthetic                    # the tests' problem
 
 ``steps``: loss and residual over all minilm x pos training words, two-pass (softmax and
-log-sum-exp apart, as before) against :func:`neuronviz.probing.probe._loss_and_residual`; then five
+log-sum-exp apart, as before) against :func:`neuronviz.probing.objective.loss_and_residual`; then five
 probes retrained on 27 random neurons through :class:`neuronviz.probing.retrain.Retrainer`, seconds a
 probe (the first, warm-up, left out). ``whiten``: ridge probes on smollm2-135m (30,000 words)
 solved plainly and in whitened coordinates ``w = P v``, ``P = (X^T X / n + 2 lambda2 I)^(-1/2)``
@@ -32,8 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from neuronviz.extraction.fill_cache import cached_entries
 from neuronviz.probing.allocator import reuse_freed_memory
 from neuronviz.probing.features import load_probe_data
-from neuronviz.probing.probe import FitResult, _f64, _loss_and_residual, fit_ridge
+from neuronviz.probing.objective import FitResult, f64, loss_and_residual
 from neuronviz.probing.retrain import Retrainer, correct_of, sub_design
+from neuronviz.probing.solvers import fit_ridge
 
 
 def _ms(f, reps: int = 20) -> float:
@@ -46,7 +47,7 @@ def _ms(f, reps: int = 20) -> float:
 
 def _two_pass(logits: torch.Tensor, y: torch.Tensor):
     rows = torch.arange(len(y))
-    loss = _f64(torch.logsumexp(logits, 1) - logits[rows, y]).mean()
+    loss = f64(torch.logsumexp(logits, 1) - logits[rows, y]).mean()
     p = torch.softmax(logits, 1)
     p[rows, y] -= 1.0
     return loss, p / len(y)
@@ -58,7 +59,7 @@ def steps(data) -> None:
     )
     print(
         f"loss+residual two-pass {_ms(lambda: _two_pass(logits, data.y_train)):.1f} ms, "
-        f"one pass {_ms(lambda: _loss_and_residual(logits, data.y_train)):.1f} ms"
+        f"one pass {_ms(lambda: loss_and_residual(logits, data.y_train)):.1f} ms"
     )
     print("freed memory reused:", reuse_freed_memory())
     retrain = Retrainer(data, 1e-3, 200)
@@ -72,7 +73,7 @@ def steps(data) -> None:
 
 def _whitened(x: torch.Tensor, y: torch.Tensor, n_classes: int, lambda2: float, tol: float):
     """L-BFGS on v, w = P v, stopping on w's gradient (the experiment, not the library)."""
-    values, vectors = torch.linalg.eigh(_f64(x.T @ x) / len(x))
+    values, vectors = torch.linalg.eigh(f64(x.T @ x) / len(x))
     whiten = ((vectors * (values.clamp(min=0) + 2 * lambda2).rsqrt()) @ vectors.T).float()
     counts = torch.bincount(y, minlength=n_classes).float() + 1e-3
     v = torch.zeros(x.shape[1], n_classes, requires_grad=True)
@@ -91,7 +92,7 @@ def _whitened(x: torch.Tensor, y: torch.Tensor, n_classes: int, lambda2: float, 
         opt.zero_grad()
         with torch.no_grad():
             w = whiten @ v
-            loss, r = _loss_and_residual(torch.addmm(b, x, w), y)
+            loss, r = loss_and_residual(torch.addmm(b, x, w), y)
             gw, gb = x.T @ r + 2 * lambda2 * w, r.sum(0)
             if max(float(gw.abs().max()), float(gb.abs().max())) <= tol:
                 gw, gb = torch.zeros_like(gw), torch.zeros_like(gb)

@@ -7,14 +7,14 @@ from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
-from neuronviz.corpora.tasks import TASKS
 
 from neuronviz.analyses.previews import is_preview, preview_sentences, undecided
 from neuronviz.analyses.run import AnalysisSettings
+from neuronviz.corpora.tasks import TASKS
 from neuronviz.dashboard.jobs import ACTIVE, JobRequest, JobStore, first_run_plan
 from neuronviz.engines.choose import ENGINES, ray_installed
 from neuronviz.errors import NeuronvizError
-from neuronviz.models.loading import MODELS
+from neuronviz.models.registry import MODELS
 from neuronviz.probing.ranking import METHODS
 from neuronviz.reports.tables import with_ci
 from neuronviz.settings import autostart_enabled, first_run_choice

@@ -26,9 +26,11 @@ import torch
 from neuronviz.errors import ConfigError
 from neuronviz.probing.design import DenseDesign, Design, StreamedDesign
 from neuronviz.probing.features import ProbeData
-from neuronviz.probing.probe import KKT_TOL, FitResult, fit_ridge, fit_sparse
+from neuronviz.probing.objective import KKT_TOL, FitResult
+from neuronviz.probing.probe import fit_sparse
 from neuronviz.probing.ranking import WEIGHTINGS, NeuronRanking, lca_ranking
 from neuronviz.probing.retrain import MIN_RIDGE, RETRAIN_TOL, accuracy_of, percent_size
+from neuronviz.probing.solvers import fit_ridge
 from neuronviz.progress import ProgressCallback
 
 __all__ = ["GridPoint", "LambdaSearch", "class_means", "class_prior", "search_lambdas"]

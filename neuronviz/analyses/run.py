@@ -43,13 +43,14 @@ from neuronviz.analyses.subsets import (
 )
 from neuronviz.engines.choose import check_engine
 from neuronviz.errors import ConfigError
-from neuronviz.models.loading import MODELS
+from neuronviz.models.registry import MODELS
 from neuronviz.probing.allocator import reuse_freed_memory
 from neuronviz.probing.control import control_labels
 from neuronviz.probing.design import DenseDesign, StreamedDesign
 from neuronviz.probing.features import ProbeData, load_probe_data
 from neuronviz.probing.metrics import classification_report
-from neuronviz.probing.probe import KKT_TOL, SOLVERS, FitResult, fit_sparse
+from neuronviz.probing.objective import KKT_TOL, FitResult
+from neuronviz.probing.probe import SOLVERS, fit_sparse
 from neuronviz.probing.ranking import (
     METHODS,
     WEIGHTINGS,

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from neuronviz.probing.features import ProbeData
-from neuronviz.probing.probe import FitResult
+from neuronviz.probing.objective import FitResult
 from neuronviz.probing.ranking import NeuronRanking
 from neuronviz.probing.retrain import Retrained, Retrainer, percent_size
 

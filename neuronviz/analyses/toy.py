@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from neuronviz.probing.design import DenseDesign
-from neuronviz.probing.probe import fit_owlqn
 from neuronviz.probing.ranking import lca_ranking
+from neuronviz.probing.solvers import fit_owlqn
 
 __all__ = ["CLASSES", "LAMBDA_STEPS", "ToyFit", "ToyProblem", "fit_toy", "toy_problem"]
 

@@ -355,7 +355,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     import json
 
     from neuronviz.analyses.run import run_analysis
-    from neuronviz.models.loading import display_name
+    from neuronviz.models.registry import display_name
     from neuronviz.reports.compare import compare_models, verdicts
     from neuronviz.settings import resolve_cache_dir
     from neuronviz.store.results import ResultStore
@@ -593,7 +593,8 @@ def cmd_intervene(args: argparse.Namespace) -> int:
         spec_task,
     )
     from neuronviz.interventions.generation import MAX_NEW_TOKENS
-    from neuronviz.models.loading import display_name, load_model
+    from neuronviz.models.loading import load_model
+    from neuronviz.models.registry import display_name
     from neuronviz.settings import resolve_cache_dir
     from neuronviz.store.activations import ActivationCache
     from neuronviz.store.results import ResultStore
@@ -735,7 +736,7 @@ def cmd_bundle_import(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from neuronviz.models.loading import MODELS
+    from neuronviz.models.registry import MODELS
 
     rows = [[s.name, s.kind, s.layers, s.hidden, s.neurons, s.description] for s in MODELS.values()]
     _out(_table(rows, ["name", "kind", "layers", "hidden", "neurons", "description"]))

@@ -30,7 +30,7 @@ from neuronviz.errors import ConfigError, ModelError, NeuronvizError
 from neuronviz.extraction.extract import ExtractionSettings
 from neuronviz.extraction.shards import ShardSpec, build_shard, build_sharded
 from neuronviz.probing.features import ProbeData
-from neuronviz.probing.probe import FitResult
+from neuronviz.probing.objective import FitResult
 from neuronviz.probing.retrain import Control, Retrained, retrain_from_store
 from neuronviz.progress import Progress, ProgressCallback
 from neuronviz.store.activations import ActivationCache, ActivationEntry, EntryKey, Manifest

@@ -25,15 +25,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from neuronviz.errors import ConfigError, ModelError
+from neuronviz.errors import ConfigError
+from neuronviz.models.architecture import layer_sites
 from neuronviz.models.loading import LoadedModel
 
-__all__ = ["MODES", "Intervention", "intervene", "layer_sites"]
+__all__ = ["MODES", "Intervention", "intervene"]
 
 log = logging.getLogger(__name__)
 
 MODES = ("zero", "mean", "scale")
-_FINAL_NORMS = ("ln_f", "norm", "final_layer_norm", "final_layernorm")
 
 
 @dataclass(frozen=True)
@@ -80,40 +80,6 @@ class Intervention:
         return out
 
 
-def _blocks(module: torch.nn.Module, n_blocks: int) -> torch.nn.ModuleList:
-    """The model's stack of transformer blocks: the ModuleList with one entry per layer."""
-    found = [
-        m
-        for _, m in module.named_modules()
-        if isinstance(m, torch.nn.ModuleList) and len(m) == n_blocks
-    ]
-    if not found:
-        raise ModelError(
-            f"cannot find the {n_blocks} transformer blocks of {type(module).__name__}",
-            hint="interventions support models whose blocks form one torch ModuleList",
-        )
-    return found[0]
-
-
-def _final_norm(module: torch.nn.Module) -> torch.nn.Module | None:
-    for name in _FINAL_NORMS:
-        child = getattr(module, name, None)
-        if isinstance(child, torch.nn.Module):
-            return child
-    return None
-
-
-def layer_sites(model: LoadedModel) -> list[tuple[torch.nn.Module, str]]:
-    """For each hidden-state layer, ``(module, "input" | "output")`` where its value is made."""
-    blocks = _blocks(model.model, model.n_layers - 1)
-    sites: list[tuple[torch.nn.Module, str]] = [(blocks[0], "input")]
-    sites += [(block, "output") for block in blocks]
-    norm = _final_norm(model.model)
-    if norm is not None:
-        sites[-1] = (norm, "output")
-    return sites
-
-
 def _apply(chosen: torch.Tensor, values, mode: str, factor: float) -> torch.Tensor:
     """New values of the chosen units (``chosen`` is ``hidden[..., index]``)."""
     if mode == "zero":
@@ -139,7 +105,7 @@ def intervene(model: LoadedModel, intervention: Intervention) -> Iterator[Loaded
             f"neuron id {bad[0]} is outside {model.name} ({model.n_layers} layers x "
             f"{model.hidden_size} = {limit} neurons)"
         )
-    sites = layer_sites(model)
+    sites = layer_sites(model.model, model.n_layers)
     handles = []
     try:
         for layer, (idx, vals) in intervention.by_layer(model.hidden_size).items():

@@ -25,7 +25,8 @@ from neuronviz.probing.features import (
     label_ids,
     standardised_columns,
 )
-from neuronviz.probing.probe import FitResult, fit_ridge
+from neuronviz.probing.objective import FitResult
+from neuronviz.probing.solvers import fit_ridge
 from neuronviz.progress import beat
 from neuronviz.stats.uncertainty import pack, unpack
 from neuronviz.store.activations import open_entry

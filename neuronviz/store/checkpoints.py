@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from neuronviz.analyses.lambdas import GridPoint, LambdaSearch
-from neuronviz.probing.probe import FitResult
+from neuronviz.probing.objective import FitResult
 from neuronviz.probing.retrain import Retrained, columns_digest
 from neuronviz.store.files import atomic_write_json, file_digest, slug
 

@@ -8,6 +8,7 @@ import string
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from neuronviz.corpora.readers import (
     read_conll2000,
     read_conllu,
@@ -16,7 +17,6 @@ from neuronviz.corpora.readers import (
     read_ptb,
     read_text_lines,
 )
-
 from neuronviz.errors import DataError, NeuronvizError
 
 

@@ -6,9 +6,9 @@ import hashlib
 import zipfile
 
 import pytest
-from neuronviz.corpora.sources import CorpusSource, Download, locate_corpus
 
 from neuronviz.corpora import sources
+from neuronviz.corpora.sources import CorpusSource, Download, locate_corpus
 from neuronviz.errors import DataError
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from neuronviz.corpora.tasks import TASKS, carve, load_task, parse_task_name
 
+from neuronviz.corpora.tasks import TASKS, carve, load_task, parse_task_name
 from neuronviz.errors import ConfigError, DataError
 
 

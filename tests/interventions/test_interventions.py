@@ -8,7 +8,8 @@ import torch
 
 from neuronviz.errors import ConfigError
 from neuronviz.extraction.extract import extract_words
-from neuronviz.interventions.hooks import Intervention, intervene, layer_sites
+from neuronviz.interventions.hooks import Intervention, intervene
+from neuronviz.models.architecture import layer_sites
 from neuronviz.models.loading import load_model
 
 ARCHS = ["bert", "roberta", "gpt2", "llama", "xlnet"]
@@ -31,7 +32,7 @@ def _words(model, intervention=None) -> np.ndarray:
 def test_each_site_makes_the_hidden_state_neuronviz_extracts(model):
     captured = {}
     handles = []
-    for layer, (module, where) in enumerate(layer_sites(model)):
+    for layer, (module, where) in enumerate(layer_sites(model.model, model.n_layers)):
         if where == "input":
             handles.append(
                 module.register_forward_pre_hook(

@@ -9,7 +9,8 @@ import torch
 
 from neuronviz.errors import ConfigError, ModelError
 from neuronviz.models.device import resolve_device, resolve_dtype
-from neuronviz.models.loading import MODELS, identify_model, load_model, resolve_model_source
+from neuronviz.models.loading import identify_model, load_model
+from neuronviz.models.registry import MODELS, resolve_model_source
 
 
 def test_registry_has_the_embedded_default_and_the_papers_models():

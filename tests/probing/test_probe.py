@@ -11,17 +11,9 @@ from synthetic import INFORMATIVE, make_arrays
 
 from neuronviz.errors import ConfigError
 from neuronviz.probing.design import DenseDesign, StreamedDesign
-from neuronviz.probing.probe import (
-    ElasticNetProbe,
-    _loss,
-    _loss_and_residual,
-    fit_elastic_net,
-    fit_owlqn,
-    fit_ridge,
-    fit_sparse,
-    fit_working_set,
-    objective_value,
-)
+from neuronviz.probing.objective import loss_and_residual, mean_loss, objective_value
+from neuronviz.probing.probe import ElasticNetProbe, fit_sparse, fit_working_set
+from neuronviz.probing.solvers import fit_elastic_net, fit_owlqn, fit_ridge
 
 
 def sklearn_objective(x, y, lambda1, lambda2):
@@ -197,11 +189,11 @@ def test_loss_and_residual_in_one_pass_equal_their_definitions():
     logits[0] = torch.tensor([900.0, -900.0, 0.0, 1.0, 2.0, 3.0, 4.0])  # no overflow, no NaN
     y = torch.randint(0, 7, (500,), generator=gen)
     y[0] = 1  # a word whose gold tag has probability ~e^-1800
-    loss, r = _loss_and_residual(logits, y)
+    loss, r = loss_and_residual(logits, y)
     assert loss.dtype == torch.float64 and torch.isfinite(loss)
     expected = torch.nn.functional.cross_entropy(logits.double(), y)
     assert abs(float(loss) - float(expected)) < 1e-6
-    torch.testing.assert_close(float(loss), float(_loss(logits, y)), rtol=0, atol=1e-9)
+    torch.testing.assert_close(float(loss), float(mean_loss(logits, y)), rtol=0, atol=1e-9)
     one_hot = torch.nn.functional.one_hot(y, 7).double()
     expected_r = (torch.softmax(logits.double(), 1) - one_hot) / len(y)
     torch.testing.assert_close(r.double(), expected_r, rtol=1e-5, atol=1e-9)

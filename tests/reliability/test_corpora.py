@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from neuronviz.corpora.readers import read_conll2000
 
+from neuronviz.corpora.readers import read_conll2000
 from neuronviz.errors import DataError, NeuronvizError
 from neuronviz.extraction.fill_cache import extract_task
 from neuronviz.store.activations import ActivationCache

@@ -9,7 +9,7 @@ from apptools import FAST
 
 import neuronviz.analyses.run as analysis_module
 from neuronviz.analyses.run import run_analysis
-from neuronviz.probing.probe import FitResult
+from neuronviz.probing.objective import FitResult
 from neuronviz.probing.retrain import Retrained, columns_digest
 from neuronviz.settings import resolve_cache_dir
 from neuronviz.stats.uncertainty import pack
