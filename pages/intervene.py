@@ -18,11 +18,10 @@ from neuronviz.interventions.effects import (
     EffectStore,
     build_intervention,
     effect_matrix,
+    plan_intervention,
     probe_effects,
     probe_predict,
     random_controls,
-    select_neurons,
-    spec_task,
 )
 from neuronviz.interventions.generation import output_effect
 from neuronviz.interventions.hooks import MODES, intervene
@@ -100,20 +99,17 @@ factor = (
 )
 sentences = st.sidebar.slider("test sentences per task", 20, 1000, 200, 20, key="iv_sentences")
 
-try:
-    neurons = select_neurons(spec, list(mine.values())) if spec.strip() else ()
-except NeuronvizError as exc:
-    show_error(exc)
-    st.stop()
-if not neurons:
+if not spec.strip():
     st.info("Choose the neurons to change in the sidebar.")
     st.stop()
-named = spec_task(spec, mine) or ""
-base = mine.get(named, next(iter(mine.values())))
 try:
-    intervention = build_intervention(neurons, mode, base, factor)
+    plan = plan_intervention(spec, mode, mine, factor)
 except NeuronvizError as exc:
     show_error(exc)
+    st.stop()
+neurons, intervention, base = plan.neurons, plan.intervention, plan.means_from
+if not neurons:
+    st.info("Choose the neurons to change in the sidebar.")
     st.stop()
 st.caption(
     f"{model_name}: {len(neurons)} neurons ({spec}), "
@@ -244,7 +240,7 @@ if text_tab.open is not False:
         probe_task = st.selectbox(
             "Tags from the probe of",
             tasks,
-            index=tasks.index(named) if named in tasks else 0,
+            index=tasks.index(base.task) if base.task in tasks else 0,
             key="iv_probe_task",
         )
         if words:

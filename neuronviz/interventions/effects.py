@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,10 +31,12 @@ from neuronviz.store.results import AnalysisResult
 
 __all__ = [
     "EffectStore",
+    "InterventionPlan",
     "ProbeEffect",
     "build_intervention",
     "effect_matrix",
     "layer_matched_random",
+    "plan_intervention",
     "probe_effects",
     "probe_predict",
     "random_controls",
@@ -154,6 +156,30 @@ def build_intervention(
         mean = result.arrays["feature_mean"]
         values = tuple(float(mean[n]) for n in neurons)
     return Intervention(tuple(int(n) for n in neurons), mode, factor, values)
+
+
+@dataclass(frozen=True)
+class InterventionPlan:
+    """What a neuron spec asks for: the neurons, the intervention on them, and the analysis
+    whose training means ``mean`` mode uses (the spec's task, else the first analysis)."""
+
+    neurons: tuple[int, ...]
+    intervention: Intervention
+    means_from: AnalysisResult
+
+
+def plan_intervention(
+    spec: str, mode: str, results: Mapping[str, AnalysisResult], factor: float = 0.0
+) -> InterventionPlan:
+    """The neurons a spec names (see :func:`select_neurons`) among ``results`` (task ->
+    analysis of one model) and the intervention on them; the CLI and the dashboard both ask
+    here. Raises ``ConfigError`` for a spec or mode that does not work."""
+    neurons = select_neurons(spec, list(results.values()))
+    named = spec_task(spec, results) or ""
+    means_from = results.get(named, next(iter(results.values())))
+    return InterventionPlan(
+        neurons, build_intervention(neurons, mode, means_from, factor), means_from
+    )
 
 
 def random_controls(

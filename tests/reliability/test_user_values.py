@@ -7,7 +7,7 @@ import pytest
 
 from neuronviz.analyses.neurons import parse_neuron
 from neuronviz.analyses.run import AnalysisSettings
-from neuronviz.cli.main import _tasks
+from neuronviz.cli.arguments import task_names
 from neuronviz.errors import ConfigError
 from neuronviz.interventions.hooks import Intervention
 
@@ -28,8 +28,8 @@ def test_plain_neuron_ids_are_read(text, expected):
 
 def test_a_path_after_a_task_keeps_its_commas(tmp_path):
     (tmp_path / "a,b.conllu").write_text("x")
-    assert _tasks([f"upos:{tmp_path}/a,b.conllu,pos"]) == [f"upos:{tmp_path}/a,b.conllu", "pos"]
-    assert _tasks(["parallel:s.txt,l.txt", "chunk"]) == ["parallel:s.txt,l.txt", "chunk"]
+    assert task_names([f"upos:{tmp_path}/a,b.conllu,pos"]) == [f"upos:{tmp_path}/a,b.conllu", "pos"]
+    assert task_names(["parallel:s.txt,l.txt", "chunk"]) == ["parallel:s.txt,l.txt", "chunk"]
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,7 @@ def test_a_path_after_a_task_keeps_its_commas(tmp_path):
 )
 def test_every_task_is_checked_before_any_work(value, message):
     with pytest.raises(ConfigError, match=message):
-        _tasks([value])
+        task_names([value])
 
 
 @pytest.mark.parametrize(

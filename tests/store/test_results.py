@@ -200,7 +200,7 @@ def test_a_class_with_one_example_is_analysed_and_reported(tiny_bert, tmp_path, 
     assert "UH" in result.classes
     assert any("single training example (UH)" in w for w in result.warnings)
     assert result.summary()["warnings"] == result.warnings
-    from neuronviz.cli.main import format_summary
+    from neuronviz.cli.output import format_summary
 
     assert "note: 1 of" in format_summary(result)
 
