@@ -347,7 +347,7 @@ def download_table(df: pd.DataFrame, name: str, *, key: str) -> None:
 
 def overlap_charts(results: list[AnalysisResult], models: list[str], *, key: str) -> None:
     """One task-overlap matrix per model (side by side), for models with two or more tasks."""
-    from neuronviz.figures.builders import overlap_matrix_figure
+    from neuronviz.figures.comparison import overlap_matrix_figure
     from neuronviz.reports.compare import compare_tasks
 
     cols = st.columns(max(len(models), 1))

@@ -5,11 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from neuronviz.figures.builders import (
-    depth_profile_figure,
-    minimal_share_figure,
-    reach_figure,
-)
+from neuronviz.figures.comparison import depth_profile_figure, minimal_share_figure, reach_figure
 from neuronviz.reports.compare import compare_models, verdicts
 from neuronviz.reports.tables import with_ci
 from pages._shared import (

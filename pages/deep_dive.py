@@ -7,7 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from neuronviz.analyses.stability import ranking_stability
-from neuronviz.figures.builders import confusion_figure, size_slider_figure, stability_figure
+from neuronviz.figures.curves import size_slider_figure, stability_figure
+from neuronviz.figures.neurons import confusion_figure
 from neuronviz.probing.metrics import confusion_matrix
 from pages._shared import (
     chart,

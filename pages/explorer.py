@@ -9,11 +9,8 @@ from neuronviz.analyses.explore import class_activations, sentence_values, top_f
 from neuronviz.analyses.neurons import neuron_label, parse_neurons
 from neuronviz.errors import NeuronvizError
 from neuronviz.extraction.extract import extract_words
-from neuronviz.figures.builders import (
-    class_distribution_figure,
-    highlight_legend_html,
-    token_highlight_html,
-)
+from neuronviz.figures.highlight import highlight_legend_html, token_highlight_html
+from neuronviz.figures.neurons import class_distribution_figure
 from pages._shared import (
     chart,
     download_table,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from neuronviz.figures.builders import top_neuron_heatmap
+from neuronviz.figures.neurons import top_neuron_heatmap
 from pages._shared import (
     chart,
     pick_model,

@@ -8,12 +8,8 @@ import streamlit as st
 
 from neuronviz.errors import NeuronvizError
 from neuronviz.extraction.extract import extract_words
-from neuronviz.figures.builders import (
-    effect_matrix_figure,
-    highlight_legend_html,
-    intervention_figure,
-    token_highlight_html,
-)
+from neuronviz.figures.highlight import highlight_legend_html, token_highlight_html
+from neuronviz.figures.interventions import effect_matrix_figure, intervention_figure
 from neuronviz.interventions.effects import (
     EffectStore,
     build_intervention,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from neuronviz.figures.builders import layer_figure
+from neuronviz.figures.comparison import layer_figure
 from pages._shared import (
     chart,
     download_table,

@@ -13,7 +13,7 @@ from neuronviz.analyses.toy import (
     fit_toy,
     toy_problem,
 )
-from neuronviz.figures.builders import toy_weights_figure
+from neuronviz.figures.neurons import toy_weights_figure
 from pages._shared import chart, use_app_navigation
 
 use_app_navigation()

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from neuronviz.figures.builders import curves_figure
+from neuronviz.figures.curves import curves_figure
 from neuronviz.reports.tables import overview_row, unconverged
 from pages._shared import (
     chart,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from neuronviz.analyses.previews import training_words
-from neuronviz.figures.builders import depth_profile_figure, minimal_share_figure
+from neuronviz.figures.comparison import depth_profile_figure, minimal_share_figure
 from neuronviz.reports.compare import compare_models, verdicts
 from neuronviz.reports.findings import findings
 from neuronviz.reports.reproduce import PAPER_TASKS, last_run, report_tables, results_of_run

@@ -267,14 +267,14 @@ def report_tables(results: Sequence[AnalysisResult]) -> dict[str, pd.DataFrame]:
 
 
 def _figures(results: Sequence[AnalysisResult]) -> dict[str, object]:
-    from neuronviz.figures.builders import (
-        curves_figure,
+    from neuronviz.figures.comparison import (
         depth_profile_figure,
         layer_figure,
         minimal_share_figure,
         overlap_matrix_figure,
         reach_figure,
     )
+    from neuronviz.figures.curves import curves_figure
 
     report = compare_models(results)
     figs: dict[str, object] = {

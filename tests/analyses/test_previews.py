@@ -17,7 +17,8 @@ from neuronviz.analyses.previews import (
 )
 from neuronviz.analyses.run import AnalysisSettings, run_analysis
 from neuronviz.errors import ConfigError
-from neuronviz.figures.builders import curves_figure, subject
+from neuronviz.figures.curves import curves_figure
+from neuronviz.figures.style import subject
 from neuronviz.store.results import ResultStore, preferred
 
 FAST = AnalysisSettings(

@@ -8,7 +8,8 @@ from synthetic import INFORMATIVE, probe_data
 
 from neuronviz.analyses.run import AnalysisSettings, analyse
 from neuronviz.analyses.stability import ranking_stability
-from neuronviz.figures.builders import confusion_figure, size_slider_figure, stability_figure
+from neuronviz.figures.curves import size_slider_figure, stability_figure
+from neuronviz.figures.neurons import confusion_figure
 from neuronviz.probing.metrics import confusion_matrix, wilson_interval
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from neuronviz.analyses.toy import CLASSES, LAMBDA_STEPS, ToyFit, fit_toy, toy_problem
-from neuronviz.figures.builders import toy_weights_figure
+from neuronviz.figures.neurons import toy_weights_figure
 
 
 def test_stronger_penalty_keeps_fewer_neurons_and_the_signals_last():

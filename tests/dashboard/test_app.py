@@ -9,11 +9,8 @@ import pytest
 from apptools import APP, open_page
 from streamlit.testing.v1 import AppTest
 
-from neuronviz.figures.builders import (
-    activation_heatmap,
-    highlight_legend_html,
-    token_highlight_html,
-)
+from neuronviz.figures.highlight import highlight_legend_html, token_highlight_html
+from neuronviz.figures.neurons import activation_heatmap
 
 
 def test_start_lists_cached_analyses(app):

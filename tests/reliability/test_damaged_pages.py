@@ -159,13 +159,13 @@ def test_each_kind_of_damage_is_named_with_its_fix_on_the_pages(
 def test_an_unexpected_error_is_a_box_with_what_to_do(analysed, monkeypatch):
     """Anything that is not a neuronviz error (a bug, or a cache file edited into a shape the
     checks let through) still ends in a box; the traceback goes to the server log."""
-    import neuronviz.figures.builders
+    import neuronviz.figures.comparison
 
     def broken(*args, **kwargs):
         raise KeyError("layer")
 
     monkeypatch.delenv("NEURONVIZ_RAISE_ERRORS")
-    monkeypatch.setattr(neuronviz.figures.builders, "layer_figure", broken)
+    monkeypatch.setattr(neuronviz.figures.comparison, "layer_figure", broken)
     monkeypatch.setenv("NEURONVIZ_CACHE", str(analysed))
     at = open_page(AppTest.from_file(APP, default_timeout=90), "layers", model="bert", task="pos")
     assert any("could not be shown (KeyError" in e.value for e in at.error)

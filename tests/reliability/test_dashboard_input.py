@@ -9,7 +9,7 @@ import pytest
 from apptools import open_page
 from streamlit.testing.v1 import AppTest
 
-from neuronviz.figures.builders import escape_text, token_highlight_html
+from neuronviz.figures.highlight import escape_text, token_highlight_html
 
 HOSTILE = [
     "<script>alert(1)</script>",
