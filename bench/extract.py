@@ -43,7 +43,8 @@ from neuronviz.extraction.extract import ExtractionSettings, plan_batches, token
 from neuronviz.extraction.fill_cache import extract_split  # noqa: E402
 from neuronviz.models.loading import load_model  # noqa: E402
 from neuronviz.progress import set_bars_enabled  # noqa: E402
-from neuronviz.store.activations import ActivationCache, EntryKey  # noqa: E402
+from neuronviz.store.activation_cache import ActivationCache  # noqa: E402
+from neuronviz.store.manifests import EntryKey  # noqa: E402
 
 
 def environment() -> dict:

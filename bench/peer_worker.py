@@ -219,7 +219,7 @@ def neuronviz_extract(spec: dict) -> dict:
 
 def _entries(cache: str) -> dict:
     sys.path.insert(0, str(ROOT))
-    from neuronviz.store.activations import ActivationCache
+    from neuronviz.store.activation_cache import ActivationCache
 
     return {e.manifest.key.split: e for e in ActivationCache(cache).entries()}
 

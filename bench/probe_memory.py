@@ -19,7 +19,7 @@ import time
 import neuronviz.probing.features as features
 from neuronviz.probing.probe import fit_sparse
 from neuronviz.probing.retrain import accuracy_of
-from neuronviz.store.activations import open_entry
+from neuronviz.store.activation_cache import open_entry
 
 
 def memory_mib() -> dict[str, float]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neuronviz.store.activations import open_entry
+from neuronviz.store.activation_cache import open_entry
 
 ROWS = 8192
 

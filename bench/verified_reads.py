@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import neuronviz.store.integrity as integrity
 from bench.extract import environment
-from neuronviz.store.activations import ActivationCache
+from neuronviz.store.activation_cache import ActivationCache
 
 
 def load_part(args) -> dict:

@@ -12,12 +12,12 @@ from neuronviz.version import __version__
 
 apply_offline()  # before transformers is imported anywhere: it reads its offline switch once
 
-# The public names, imported on first use (PEP 562): `import neuronviz.store.activations`, `neuronviz
-# --help` and `neuronviz cache list` do not load torch and transformers.
+# The public names, imported on first use (PEP 562): `import neuronviz.store`, `neuronviz --help`
+# and `neuronviz cache list` do not load torch and transformers.
 _EXPORTS = {
-    "ActivationCache": "neuronviz.store.activations",
+    "ActivationCache": "neuronviz.store.activation_cache",
     "ActivationEntry": "neuronviz.store.activations",
-    "EntryKey": "neuronviz.store.activations",
+    "EntryKey": "neuronviz.store.manifests",
     "TASKS": "neuronviz.corpora",
     "load_task": "neuronviz.corpora",
     "CacheError": "neuronviz.errors",
@@ -27,7 +27,7 @@ _EXPORTS = {
     "NeuronvizError": "neuronviz.errors",
     "ExtractionSettings": "neuronviz.extraction.extract",
     "extract_words": "neuronviz.extraction.extract",
-    "MODELS": "neuronviz.models.loading",
+    "MODELS": "neuronviz.models.registry",
     "identify_model": "neuronviz.models.loading",
     "load_model": "neuronviz.models.loading",
     "ExtractionResult": "neuronviz.extraction.fill_cache",

@@ -18,7 +18,8 @@ from neuronviz.errors import CacheError, NeuronvizError
 from neuronviz.figures.text import plain, quoted
 from neuronviz.models.loading import LoadedModel, load_model
 from neuronviz.settings import resolve_cache_dir
-from neuronviz.store.activations import ActivationCache, audit_folder
+from neuronviz.store.activation_cache import ActivationCache
+from neuronviz.store.activations import audit_folder
 from neuronviz.store.integrity import STAMP_FILE, damage_seen
 from neuronviz.store.results import AnalysisResult, ResultStore, UnreadResult, preferred
 

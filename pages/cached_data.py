@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from neuronviz.errors import NeuronvizError
-from neuronviz.store.activations import ActivationCache
+from neuronviz.store.activation_cache import ActivationCache
 from neuronviz.store.bundles import export_bundle, import_bundle
 from pages._shared import all_results, cache_root, show_error, use_app_navigation
 

@@ -20,6 +20,8 @@ def test_public_names_resolve_and_unknown_ones_fail():
 
     assert NeuronvizError is direct and "minilm" in MODELS and callable(load_model)
     assert set(neuronviz.__all__) <= set(dir(neuronviz))
+    for name in neuronviz.__all__:  # every public name resolves to where it lives now
+        assert getattr(neuronviz, name) is not None, name
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         neuronviz.nothing  # noqa: B018
 
@@ -28,7 +30,7 @@ def test_the_cache_and_light_cli_commands_do_not_load_torch(tmp_path):
     script = textwrap.dedent(
         f"""
         import contextlib, io, sys
-        import neuronviz.store.activations
+        import neuronviz.store.activation_cache
         from neuronviz.cli.main import main
         with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
             main(["--help"])

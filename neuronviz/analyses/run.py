@@ -75,7 +75,7 @@ from neuronviz.stats.intervals import (
     ranking_quality,
 )
 from neuronviz.stats.uncertainty import N_BOOT, SentenceBootstrap, interval, sentence_lengths
-from neuronviz.store.activations import ActivationCache
+from neuronviz.store.activation_cache import ActivationCache
 from neuronviz.store.checkpoints import Checkpoint
 from neuronviz.store.results import AnalysisResult, ResultStore
 

@@ -258,7 +258,7 @@ def cmd_intervene(args: argparse.Namespace) -> int:
     from neuronviz.models.loading import load_model
     from neuronviz.models.registry import display_name
     from neuronviz.settings import resolve_cache_dir
-    from neuronviz.store.activations import ActivationCache
+    from neuronviz.store.activation_cache import ActivationCache
     from neuronviz.store.results import ResultStore
 
     root = resolve_cache_dir(args.cache_dir)

@@ -21,7 +21,7 @@ __all__ = [
 
 
 def cmd_cache_list(args: argparse.Namespace) -> int:
-    from neuronviz.store.activations import ActivationCache
+    from neuronviz.store.activation_cache import ActivationCache
 
     cache = ActivationCache(args.cache_dir)
     entries = cache.entries(model=args.model)
@@ -52,7 +52,7 @@ def cmd_cache_list(args: argparse.Namespace) -> int:
 
 
 def cmd_cache_remove(args: argparse.Namespace) -> int:
-    from neuronviz.store.activations import ActivationCache
+    from neuronviz.store.activation_cache import ActivationCache
 
     cache = ActivationCache(args.cache_dir)
     if args.ids:
@@ -72,7 +72,7 @@ def cmd_cache_remove(args: argparse.Namespace) -> int:
 def cmd_cache_verify(args: argparse.Namespace) -> int:
     """Checks every activation entry and analysis result (or the ones named) and names each
     with what is wrong; exits 1 when anything is damaged."""
-    from neuronviz.store.activations import ActivationCache
+    from neuronviz.store.activation_cache import ActivationCache
     from neuronviz.store.results import audit_results
 
     cache = ActivationCache(args.cache_dir)

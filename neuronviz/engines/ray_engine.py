@@ -33,7 +33,9 @@ from neuronviz.probing.features import ProbeData
 from neuronviz.probing.objective import FitResult
 from neuronviz.probing.retrain import Control, Retrained, retrain_from_store
 from neuronviz.progress import Progress, ProgressCallback
-from neuronviz.store.activations import ActivationCache, ActivationEntry, EntryKey, Manifest
+from neuronviz.store.activation_cache import ActivationCache
+from neuronviz.store.activations import ActivationEntry
+from neuronviz.store.manifests import EntryKey, Manifest
 
 __all__ = ["ExtractorPool", "RayFitPool", "connect", "extract_split_ray"]
 

@@ -28,15 +28,11 @@ from neuronviz.extraction.shards import DEFAULT_SHARD_WORDS, build_shard, build_
 from neuronviz.models.loading import LoadedModel, ModelIdentity, identify_model, load_model
 from neuronviz.progress import Progress, ProgressCallback
 from neuronviz.settings import library_versions
-from neuronviz.store.activations import (
-    ActivationCache,
-    ActivationEntry,
-    EntryKey,
-    EntryWriter,
-    Manifest,
-    now_iso,
-)
+from neuronviz.store.activation_cache import ActivationCache
+from neuronviz.store.activations import ActivationEntry
+from neuronviz.store.entry_writer import EntryWriter, now_iso
 from neuronviz.store.files import atomic_write_json
+from neuronviz.store.manifests import EntryKey, Manifest
 
 __all__ = ["ExtractionResult", "cached_entries", "extract_split", "extract_task"]
 

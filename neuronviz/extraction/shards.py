@@ -31,8 +31,9 @@ from neuronviz.extraction.extract import (
     tokenize_words,
 )
 from neuronviz.models.loading import LoadedModel
-from neuronviz.store.activations import EntryKey, EntryWriter, LayerFile, Manifest, Shard, now_iso
+from neuronviz.store.entry_writer import EntryWriter, now_iso
 from neuronviz.store.files import atomic_write_json
+from neuronviz.store.manifests import EntryKey, LayerFile, Manifest, Shard
 
 __all__ = [
     "DEFAULT_SHARD_WORDS",

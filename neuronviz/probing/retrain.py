@@ -29,7 +29,7 @@ from neuronviz.probing.objective import FitResult
 from neuronviz.probing.solvers import fit_ridge
 from neuronviz.progress import beat
 from neuronviz.stats.uncertainty import pack, unpack
-from neuronviz.store.activations import open_entry
+from neuronviz.store.activation_cache import open_entry
 
 __all__ = [
     "MIN_RIDGE",

@@ -27,9 +27,11 @@ from pathlib import Path, PurePosixPath
 
 from neuronviz.errors import CacheError, ConfigError
 from neuronviz.settings import resolve_cache_dir
-from neuronviz.store.activations import ActivationCache, ActivationEntry, Manifest
+from neuronviz.store.activation_cache import ActivationCache
+from neuronviz.store.activations import ActivationEntry
 from neuronviz.store.files import file_digest, not_regular
 from neuronviz.store.integrity import STAMP_FILE
+from neuronviz.store.manifests import Manifest
 from neuronviz.store.results import CHECKSUMS, ResultStore, oracle_problem, result_problem
 
 try:

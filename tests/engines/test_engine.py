@@ -86,7 +86,7 @@ class _FakeRay:
 
 def test_the_extractor_pool_reuses_its_actors_and_restarts_to_grow(monkeypatch, tmp_path):
     import neuronviz.engines.ray_engine as distributed
-    from neuronviz.store.activations import ActivationCache
+    from neuronviz.store.activation_cache import ActivationCache
 
     fake = _FakeRay(cpus=2)
     monkeypatch.setattr(distributed, "_ray", lambda: fake)

@@ -18,7 +18,8 @@ from neuronviz.extraction.fill_cache import extract_task
 from neuronviz.extraction.shards import plan_shards
 from neuronviz.probing.features import load_probe_data
 from neuronviz.probing.retrain import Retrainer, retrain_from_store
-from neuronviz.store.activations import ActivationCache, ShardedLayer
+from neuronviz.store.activation_cache import ActivationCache
+from neuronviz.store.activations import ShardedLayer
 
 
 @pytest.fixture
@@ -150,7 +151,7 @@ def test_a_damaged_shard_makes_the_entry_rebuild(both, tmp_path):
     manifest["shards"][1]["rows"][0] += 1
     shutil.copytree(entry.path, tmp_path / "copy")
     (tmp_path / "copy" / "manifest.json").write_text(json.dumps(manifest))
-    from neuronviz.store.activations import open_entry
+    from neuronviz.store.activation_cache import open_entry
 
     with pytest.raises(Exception, match="no complete cache entry"):
         open_entry(tmp_path / "copy")

@@ -18,7 +18,7 @@ from neuronviz.interventions.effects import (
 )
 from neuronviz.interventions.hooks import Intervention
 from neuronviz.models.loading import load_model
-from neuronviz.store.activations import ActivationCache
+from neuronviz.store.activation_cache import ActivationCache
 from neuronviz.store.results import ResultStore
 
 

@@ -18,7 +18,7 @@ import pytest
 from neuronviz.errors import CacheError
 from neuronviz.extraction.extract import ExtractionSettings
 from neuronviz.extraction.fill_cache import extract_task
-from neuronviz.store.activations import ActivationCache
+from neuronviz.store.activation_cache import ActivationCache
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,7 +71,7 @@ def test_full_disk_gives_a_clear_error_and_keeps_earlier_entries(
 
 KILLER = """
 import os, signal, sys
-from neuronviz.store.activations import EntryWriter
+from neuronviz.store.entry_writer import EntryWriter
 from neuronviz.extraction.extract import ExtractionSettings
 from neuronviz.extraction.fill_cache import extract_task
 from neuronviz.progress import set_bars_enabled

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from neuronviz.corpora.readers import read_conll2000
 from neuronviz.errors import DataError, NeuronvizError
 from neuronviz.extraction.fill_cache import extract_task
-from neuronviz.store.activations import ActivationCache
+from neuronviz.store.activation_cache import ActivationCache
 
 GOOD_CONLLU = "".join(
     f"1\tThe\tthe\tDET\tDT\t_\t2\tdet\t_\t_\n2\t{w}\t{w}\tNOUN\tNN\t_\t0\troot\t_\t_\n\n"

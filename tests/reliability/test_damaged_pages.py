@@ -13,7 +13,7 @@ import pytest
 from apptools import APP, open_page
 from streamlit.testing.v1 import AppTest
 
-from neuronviz.store.activations import ActivationCache
+from neuronviz.store.activation_cache import ActivationCache
 from neuronviz.store.integrity import forget
 
 PAGES = {

@@ -10,7 +10,7 @@ import pytest
 import neuronviz.extraction.fill_cache as pipeline
 from neuronviz.errors import CacheError
 from neuronviz.extraction.fill_cache import extract_task
-from neuronviz.store.activations import ActivationCache
+from neuronviz.store.activation_cache import ActivationCache
 
 Usage = namedtuple("Usage", "total used free")
 

@@ -14,7 +14,7 @@ import neuronviz.store.integrity as integrity
 from neuronviz.cli.main import main
 from neuronviz.errors import CacheError
 from neuronviz.extraction.fill_cache import extract_task
-from neuronviz.store.activations import ActivationCache
+from neuronviz.store.activation_cache import ActivationCache
 from neuronviz.store.results import ResultStore
 
 

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from neuronviz.analyses.run import AnalysisSettings, run_analysis
 from neuronviz.cli.main import main
 from neuronviz.errors import CacheError, ConfigError
-from neuronviz.store.activations import ActivationCache
+from neuronviz.store.activation_cache import ActivationCache
 from neuronviz.store.bundles import export_bundle, import_bundle, read_bundle_info
 from neuronviz.store.results import ResultStore
 

@@ -11,7 +11,7 @@ import pytest
 
 from neuronviz.errors import CacheError, ConfigError, DataError, ModelError
 from neuronviz.extraction.fill_cache import extract_task
-from neuronviz.store.activations import ActivationCache
+from neuronviz.store.activation_cache import ActivationCache
 
 ROOT = Path(__file__).resolve().parents[2]
 
