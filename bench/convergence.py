@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.extract import environment  # noqa: E402
-from neuronviz.analyses.run import rank  # noqa: E402
+from neuronviz.analyses.oracle import rank  # noqa: E402
 from neuronviz.analyses.subsets import minimal_set, minimal_threshold  # noqa: E402
 from neuronviz.extraction.fill_cache import cached_entries  # noqa: E402
 from neuronviz.probing.features import load_probe_data  # noqa: E402

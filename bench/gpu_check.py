@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from synthetic import INFORMATIVE, probe_data  # noqa: E402
 
-from neuronviz.analyses.run import AnalysisSettings, analyse  # noqa: E402
+from neuronviz.analyses.run import analyse  # noqa: E402
+from neuronviz.analyses.settings import AnalysisSettings  # noqa: E402
 from neuronviz.probing.design import DenseDesign  # noqa: E402
 from neuronviz.probing.probe import fit_sparse  # noqa: E402
 

@@ -241,7 +241,7 @@ def _fit(data, l1: float, l2: float, callback=None, **kwargs):
 def neuronviz_probe(spec: dict) -> dict:
     """Load the cached activations, fit the elastic net, test; then rank and retrain the top 10%."""
     sys.path.insert(0, str(ROOT))
-    from neuronviz.analyses.run import rank
+    from neuronviz.analyses.oracle import rank
     from neuronviz.models.device import resolve_device
     from neuronviz.probing.features import load_probe_data
     from neuronviz.probing.retrain import Retrainer, accuracy_of, percent_size

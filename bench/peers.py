@@ -37,7 +37,7 @@ that process's high-water mark. Children exchange arrays through ``.npy`` files 
    ``l1 sum|W| + l2 sqrt(sum W^2)`` (the L2 *norm*) to each minibatch's mean CE, so the same
    lambdas weigh its L2 term differently; the report gives both tools' weights scored by
    neuronviz's objective.
-3. **Ranking**: neuronviz's ``lca`` ordering (``neuronviz.analyses.run.rank``) and a ridge probe
+3. **Ranking**: neuronviz's ``lca`` ordering (``neuronviz.analyses.oracle.rank``) and a ridge probe
    retrained on its top 10% (``Retrainer``), against NeuroX's ``get_neuron_ordering`` and a
    probe retrained with ``train_logistic_regression_probe`` (same lambdas) on its top 10%; time,
    accuracy and the overlap of the two top-10% sets. As a check, neuronviz's ``neurox`` ranking

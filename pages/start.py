@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from neuronviz.analyses.previews import is_preview, preview_sentences, undecided
-from neuronviz.analyses.run import AnalysisSettings
+from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.corpora.tasks import TASKS
 from neuronviz.dashboard.jobs import ACTIVE, JobRequest, JobStore, first_run_plan
 from neuronviz.engines.choose import ENGINES, ray_installed

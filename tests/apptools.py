@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from neuronviz.analyses.run import AnalysisSettings
+from neuronviz.analyses.settings import AnalysisSettings
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 FAST = AnalysisSettings(

@@ -141,7 +141,7 @@ class LambdaSearch:
     pair_orders: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
 
-def _grid_design(data: ProbeData, words: int) -> tuple[Design, torch.Tensor]:
+def grid_design(data: ProbeData, words: int) -> tuple[Design, torch.Tensor]:
     n = min(words, data.train.n_rows)
     if isinstance(data.train, DenseDesign):
         return DenseDesign(data.train.data[:n], data.train.mean, data.train.scale), data.y_train[:n]
@@ -184,7 +184,7 @@ def search_lambdas(
         raise ConfigError(
             f"unknown class weighting {weighting!r}", hint="use auto, uniform or frequency"
         )
-    grid, y = _grid_design(data, grid_words)
+    grid, y = grid_design(data, grid_words)
     prior = class_prior(y, data.n_classes)
     variants = list(WEIGHTINGS) if weighting == "auto" else [weighting]
     pairs = sorted(set(map(tuple, lambdas)), key=lambda p: (-p[1], -p[0]))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from neuronviz.analyses.run import AnalysisSettings
+from neuronviz.analyses.settings import AnalysisSettings
 
 __all__ = [
     "PREVIEW_SENTENCES",

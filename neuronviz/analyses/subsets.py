@@ -8,10 +8,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from neuronviz.analyses.settings import QUALITY_PERCENTS
+from neuronviz.probing.design import StreamedDesign
 from neuronviz.probing.features import ProbeData
 from neuronviz.probing.objective import FitResult
 from neuronviz.probing.ranking import NeuronRanking
-from neuronviz.probing.retrain import Retrained, Retrainer, percent_size
+from neuronviz.probing.retrain import (
+    Retrained,
+    Retrainer,
+    percent_size,
+)
 
 __all__ = [
     "Ablation",
@@ -20,6 +26,7 @@ __all__ = [
     "MinimalSet",
     "ablation",
     "curves",
+    "feasible_percents",
     "minimal_set",
     "minimal_threshold",
 ]
@@ -108,7 +115,7 @@ class Curves:
 
     ``top`` and ``bottom`` are the method's own sets, averaged over tie orders where they reach
     into the neurons the method leaves tied (``top_draws`` / ``bottom_draws`` sets each);
-    ``random_values`` holds every random draw (``random_std`` with ddof 1). The ``*_ci`` and
+    ``random_values`` holds every random draw (``random_std`` with ddof 1). The ``*as_interval`` and
     ``random_band`` entries are test-split intervals (bootstrap over sentences; for random, the
     central 95% of the draws), filled by :func:`neuronviz.stats.intervals.curve_intervals`.
     """
@@ -251,3 +258,24 @@ def ablation(
         rand.append(zeroed(rng.choice(data.n_neurons, k, replace=False)))
     full = float(np.mean(base.argmax(1).numpy() == data.test.y))
     return Ablation(list(percents), top, rand, full)
+
+
+def feasible_percents(data: ProbeData, percents: list[float]) -> list[float]:
+    """Curve sizes worth retraining: on a matrix streamed from the cache, sizes whose column
+    subset cannot be read into memory would re-read the whole cache at every solver step
+    (hours for a large model); they are left out, except the ranking-quality sizes."""
+    if not isinstance(data.train, StreamedDesign):
+        return percents
+    limit = data.train.dense_bytes // (4 * data.train.n_rows)
+    kept = [
+        p for p in percents if p in QUALITY_PERCENTS or percent_size(p, data.n_neurons) <= limit
+    ]
+    skipped = sorted(set(percents) - set(kept))
+    if skipped:
+        log.warning(
+            "curves at %s%% of the neurons skipped: their subsets of %d training words do not "
+            "fit the in-memory limit (raise NEURONVIZ_MEMORY_GB or cap --max-train-words)",
+            ", ".join(f"{p:g}" for p in skipped),
+            data.train.n_rows,
+        )
+    return kept

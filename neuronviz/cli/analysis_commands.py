@@ -64,7 +64,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
 def cmd_probe(args: argparse.Namespace) -> int:
     import json
 
-    from neuronviz.analyses.run import AnalysisSettings, run_analysis
+    from neuronviz.analyses.run import run_analysis
+    from neuronviz.analyses.settings import AnalysisSettings
 
     settings = AnalysisSettings(
         lambdas=tuple(lambda_pairs(args.lambdas)) if args.lambdas else AnalysisSettings.lambdas,

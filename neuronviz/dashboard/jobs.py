@@ -308,7 +308,8 @@ class JobStore:
     def run(self, job_id: str) -> JobRecord:
         """Execute a queued job in this process, updating its record as it goes."""
         from neuronviz.analyses.previews import preview_sentences, preview_settings
-        from neuronviz.analyses.run import AnalysisSettings, run_analysis
+        from neuronviz.analyses.run import run_analysis
+        from neuronviz.analyses.settings import AnalysisSettings
         from neuronviz.progress import set_heartbeat
 
         record = self.get(job_id)

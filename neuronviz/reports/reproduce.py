@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neuronviz.analyses.run import AnalysisSettings, run_analysis
+from neuronviz.analyses.run import run_analysis
+from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.errors import ConfigError, NeuronvizError
 from neuronviz.progress import Progress, ProgressCallback
 from neuronviz.reports.compare import compare_models, compare_tasks, verdicts

@@ -18,16 +18,31 @@ Everything here reuses the per-word correctness the retrained probes already com
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
 
-from neuronviz.analyses.subsets import CurveProbes, Curves, minimal_threshold
-from neuronviz.probing.retrain import Retrained
+from neuronviz.analyses.settings import AnalysisSettings
+from neuronviz.analyses.subsets import (
+    CurveProbes,
+    Curves,
+    MinimalSet,
+    minimal_threshold,
+)
+from neuronviz.probing.features import ProbeData
+from neuronviz.probing.ranking import NeuronRanking
+from neuronviz.probing.retrain import (
+    Retrained,
+    Retrainer,
+)
 from neuronviz.stats.uncertainty import (
     ALPHA,
+    Bootstraps,
     SentenceBootstrap,
+    as_interval,
     beats_draws,
     draws_differ,
     interval,
@@ -38,7 +53,10 @@ __all__ = [
     "crossing_share",
     "curve_intervals",
     "minimal_size_draws",
+    "minimal_uncertainty",
+    "prefix_sizes",
     "ranking_quality",
+    "refine_interval",
 ]
 
 
@@ -185,3 +203,86 @@ def chance_share_draws(
         ]
     )
     return point, draws
+
+
+def prefix_sizes(
+    minimal: MinimalSet, curve: Curves, ranking: NeuronRanking, retrain: Retrainer
+) -> dict[int, Retrained]:
+    """Every measured prefix of the ranking (the minimal-set search's sizes and the curves'
+    top-k sizes), by size: the retrainings are remembered, so this refits nothing."""
+    sizes = {int(s) for s, _, _ in minimal.curve}
+    sizes |= {k for k in curve.sizes if k <= ranking.ranked}
+    return {k: retrain(ranking.top(k)) for k in sorted(sizes)}
+
+
+def refine_interval(
+    draws: np.ndarray, prefixes: dict[int, Retrained], ranking: NeuronRanking, retrain: Retrainer
+) -> bool:
+    """Retrain a few more prefixes where the size interval falls between sizes measured far
+    apart (the coarse grid steps 2-2.5x), so its ends are not set by the grid alone; returns
+    whether any were added."""
+    low, high = np.percentile(draws, [2.5, 97.5])
+    sizes = sorted(prefixes)
+    added = []
+    for a, b in itertools.pairwise(sizes):
+        if b > low and a < high and b > 1.25 * a:
+            for t in (0.25, 0.5, 0.75):
+                k = round(math.exp(math.log(a) + t * (math.log(b) - math.log(a))))
+                if a < k < b and k not in prefixes:
+                    added.append(k)
+    for k in added[:9]:
+        prefixes[k] = retrain(ranking.top(k))
+    return bool(added)
+
+
+def minimal_uncertainty(
+    data: ProbeData,
+    settings: AnalysisSettings,
+    minimal: MinimalSet,
+    curve: Curves,
+    probes: CurveProbes,
+    ranking: NeuronRanking,
+    retrain: Retrainer,
+    oracle_correct: dict[str, np.ndarray],
+    boots: Bootstraps,
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """The minimal set's intervals and chance level (see :mod:`neuronviz.stats.intervals`), and the
+    bootstrap draws behind them (stored as arrays, for comparisons between analyses)."""
+    n = data.n_neurons
+    args = (settings.delta, settings.relative_delta, n)
+    prefixes = prefix_sizes(minimal, curve, ranking, retrain)
+    draws = minimal_size_draws(prefixes, oracle_correct["dev"], boots.dev, *args)
+    if refine_interval(draws, prefixes, ranking, retrain):
+        draws = minimal_size_draws(prefixes, oracle_correct["dev"], boots.dev, *args)
+    chance, chance_draws = chance_share_draws(
+        probes.random, curve.sizes, oracle_correct["dev"], boots.dev, *args
+    )
+    best = retrain(minimal.neurons)
+    test_correct = best.correct("test", len(data.test.y))
+    low, high = (float(v) for v in np.percentile(draws, [2.5, 97.5]))
+    # a prefix retrained later (curves, refinement) may reach the threshold below the searched
+    # size where the accuracy curve is not monotone: the interval always holds the reported size
+    low, high = min(low, minimal.size), max(high, minimal.size)
+    localization = (draws / n) / chance_draws
+    info = {
+        "size_interval": [low, high],
+        "fraction_interval": [low / n, high / n],
+        "test_accuracy_ci": as_interval(boots.test.interval(test_correct)),
+        "gap_ci": as_interval(
+            interval(boots.test.difference(oracle_correct["test"], test_correct))
+        ),
+        "beyond_ranked": bool(minimal.size > ranking.ranked),
+        "chance_share": chance,
+        "chance_share_interval": as_interval(interval(chance_draws)),
+        # beyond the largest random size measured: interpolated toward all neurons
+        "chance_extrapolated": float(np.mean(chance_draws > curve.sizes[-1] / data.n_neurons)),
+        "localization": minimal.fraction / chance,
+        "localization_interval": as_interval(interval(localization)),
+        "prefix_sizes": sorted(prefixes),
+        "retrained_converged": float(np.mean([p.converged for p in prefixes.values()])),
+    }
+    arrays = {
+        "minimal_size_draws": draws.astype(np.int64),
+        "chance_share_draws": chance_draws.astype(np.float64),
+    }
+    return info, arrays

@@ -30,10 +30,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from neuronviz.probing.features import ProbeData
+
 __all__ = [
     "ALPHA",
     "LEVEL",
     "N_BOOT",
+    "Bootstraps",
     "SentenceBootstrap",
     "beats_draws",
     "bootstrap_p",
@@ -196,3 +199,26 @@ def bootstrap_p(smaller: np.ndarray, larger: np.ndarray, min_draws: int = 100) -
     if a.size < min_draws:
         return float("nan")
     return float(((a > b).sum() + 0.5 * (a == b).sum()) / a.size)
+
+
+@dataclass(frozen=True)
+class Bootstraps:
+    """The dev and test sentence resamples every interval of one analysis shares."""
+
+    dev: SentenceBootstrap
+    test: SentenceBootstrap
+
+    @classmethod
+    def of(cls, data: ProbeData, n_boot: int, seed: int) -> Bootstraps:
+        return cls(
+            SentenceBootstrap.build(
+                sentence_lengths(data.dev.words, len(data.dev.y)), n_boot, seed
+            ),
+            SentenceBootstrap.build(
+                sentence_lengths(data.test.words, len(data.test.y)), n_boot, seed + 1
+            ),
+        )
+
+
+def as_interval(values: tuple[float, float]) -> list[float]:
+    return [float(values[0]), float(values[1])]

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from synthetic import INFORMATIVE, make_word_task, probe_data
 
-from neuronviz.analyses.run import AnalysisSettings, analyse
+from neuronviz.analyses.run import analyse
+from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.errors import ConfigError
 
 FAST = {

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from neuronviz.analyses.cards import class_search, entry_stats, neuron_card, search, word_search
-from neuronviz.analyses.run import AnalysisSettings, run_analysis
+from neuronviz.analyses.run import run_analysis
+from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.errors import ConfigError
 
 FAST = AnalysisSettings(lambdas=((1e-3, 1e-3),), grid_words=500, percents=(5, 20), random_draws=2)

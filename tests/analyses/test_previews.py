@@ -15,7 +15,8 @@ from neuronviz.analyses.previews import (
     training_words,
     undecided,
 )
-from neuronviz.analyses.run import AnalysisSettings, run_analysis
+from neuronviz.analyses.run import run_analysis
+from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.errors import ConfigError
 from neuronviz.figures.curves import curves_figure
 from neuronviz.figures.style import subject

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from synthetic import INFORMATIVE, probe_data
 
-from neuronviz.analyses.run import AnalysisSettings, analyse
+from neuronviz.analyses.run import analyse
+from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.analyses.stability import ranking_stability
 from neuronviz.figures.curves import size_slider_figure, stability_figure
 from neuronviz.figures.neurons import confusion_figure

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from neuronviz.analyses.run import AnalysisSettings, run_analysis
+from neuronviz.analyses.run import run_analysis
+from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.dashboard.serve import CHROMIUM_ARGS, chromium_path, serve_dashboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from neuronviz.analyses.run import AnalysisSettings, analyse
+from neuronviz.analyses.run import analyse
+from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.errors import ConfigError
 from neuronviz.probing.design import DenseDesign, StreamedDesign
 from neuronviz.probing.features import load_probe_data, memory_budget

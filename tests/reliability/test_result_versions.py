@@ -7,7 +7,8 @@ import json
 import pytest
 from synthetic import probe_data
 
-from neuronviz.analyses.run import AnalysisSettings, analyse
+from neuronviz.analyses.run import analyse
+from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.store.results import RESULT_VERSION, ResultStore
 
 FAST = {"lambdas": ((1e-3, 1e-3),), "grid_words": 1500, "percents": (5, 20), "random_draws": 2}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from neuronviz.analyses.neurons import parse_neuron
-from neuronviz.analyses.run import AnalysisSettings
+from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.cli.arguments import task_names
 from neuronviz.errors import ConfigError
 from neuronviz.interventions.hooks import Intervention

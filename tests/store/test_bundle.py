@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from neuronviz.analyses.run import AnalysisSettings, run_analysis
+from neuronviz.analyses.run import run_analysis
+from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.cli.main import main
 from neuronviz.errors import CacheError, ConfigError
 from neuronviz.store.activation_cache import ActivationCache

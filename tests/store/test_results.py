@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from synthetic import probe_data
 
-from neuronviz.analyses.run import AnalysisSettings, analyse, run_analysis
+from neuronviz.analyses.run import analyse, run_analysis
+from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.cli.main import main
 from neuronviz.errors import CacheError
 from neuronviz.store.results import ResultStore
