@@ -1,6 +1,7 @@
 # Two commands for a fresh machine (see README.md):
 #   make run   installs everything into .venv and starts the dashboard on the embedded model
 #   make test  installs everything (with test tools) into .venv and runs the whole test suite
+#   (make test-fast: the unit tests alone, about a minute)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # torch first and pinned: a range admitting a newer torch would pull a multi-GB CUDA build.
@@ -9,7 +10,7 @@ TORCH ?= torch==2.13.0
 # same requirements in about half the time.
 PIP ?= $(PY) -m pip
 
-.PHONY: run test lint install install-dev clean-venv
+.PHONY: run test test-fast lint install install-dev clean-venv
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -36,6 +37,10 @@ test: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest
+
+# The unit tests alone (about a minute): no models, analyses, browser, Ray or real corpora.
+test-fast: install-dev
+	$(PY) -m pytest -m "not slow and not browser and not ray and not integration"
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

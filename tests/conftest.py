@@ -17,6 +17,18 @@ SHARED_DATA = Path(
 )
 
 
+# Tests that build or run a model, run whole analyses, drive the dashboard or read the real
+# corpora are slow by what they do: they are marked here, so the fast tier (`make test-fast`)
+# is the unit tests and no test can forget its mark.
+SLOW_FIXTURES = frozenset({"tiny_models", "tiny_bert", "analysed", "app", "shared_data"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch, tmp_path):
     """No test touches the network or the repository's cache folder."""

@@ -10,6 +10,8 @@ from neuronviz.analyses.run import analyse
 from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.errors import ConfigError
 
+pytestmark = pytest.mark.slow  # whole analyses of synthetic problems
+
 FAST = {
     "grid_words": 1500,
     "retrain_iter": 30,

@@ -10,6 +10,8 @@ from synthetic import INFORMATIVE, probe_data
 from neuronviz.analyses.lambdas import class_means, class_prior, search_lambdas
 from neuronviz.errors import ConfigError
 
+pytestmark = pytest.mark.slow  # fits a lambda grid with its separation probes
+
 GRID = ((0.0, 0.0), (1e-3, 1e-3), (3e-2, 1e-3))
 
 

@@ -10,6 +10,8 @@ from synthetic import INFORMATIVE, probe_data
 from neuronviz.analyses.oracle import fit_like_oracle, fit_once, rank
 from neuronviz.analyses.settings import AnalysisSettings
 
+pytestmark = pytest.mark.slow  # fits the oracle and a lasso to convergence
+
 SETTINGS = AnalysisSettings(lambdas=((1e-3, 1e-3),), grid_words=1000)
 
 

@@ -13,6 +13,8 @@ from neuronviz.figures.curves import size_slider_figure, stability_figure
 from neuronviz.figures.neurons import confusion_figure
 from neuronviz.probing.metrics import confusion_matrix, wilson_interval
 
+pytestmark = pytest.mark.slow  # whole analyses over lambdas and seeds
+
 
 def test_wilson_interval_and_confusion_matrix():
     low, high = wilson_interval(5, 5)

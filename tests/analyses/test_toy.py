@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from neuronviz.analyses.toy import CLASSES, LAMBDA_STEPS, ToyFit, fit_toy, toy_problem
 from neuronviz.figures.neurons import toy_weights_figure
+
+pytestmark = pytest.mark.slow  # fits the toy at every penalty of its slider
 
 
 def test_stronger_penalty_keeps_fewer_neurons_and_the_signals_last():

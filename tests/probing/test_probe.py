@@ -33,6 +33,7 @@ def sklearn_objective(x, y, lambda1, lambda2):
     return clf.coef_.T, clf.intercept_
 
 
+@pytest.mark.slow  # converges to tight tolerances on a few thousand words
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("solver", ["owlqn", "fista"])
 @pytest.mark.parametrize(("lambda1", "lambda2"), [(0.01, 0.01), (0.02, 0.001), (0.001, 0.02)])
@@ -70,6 +71,7 @@ def test_zeros_fall_on_noise_neurons(solver):
     assert result.zero_fraction > 0.8
 
 
+@pytest.mark.slow  # converges to tight tolerances on a few thousand words
 def test_adam_leaves_almost_no_exact_zeros():
     x, y, _ = make_arrays(400, seed=0)
     probe = ElasticNetProbe(0.01, 0.001, solver="adam", device="cpu").fit(x, y)
@@ -199,6 +201,7 @@ def test_loss_and_residual_in_one_pass_equal_their_definitions():
     torch.testing.assert_close(r.double(), expected_r, rtol=1e-5, atol=1e-9)
 
 
+@pytest.mark.slow  # converges to tight tolerances on a few thousand words
 @pytest.mark.parametrize("solver", ["owlqn", "fista"])
 def test_working_set_reaches_the_full_solution(solver, caplog):
     x, y, _ = make_arrays(800, seed=3, n_neurons=600)
@@ -257,6 +260,7 @@ def test_wide_in_memory_designs_are_solved_on_a_working_set(caplog):
     assert (fit.weights[7] != 0).any() and fit.zero_fraction > 0.99
 
 
+@pytest.mark.slow  # converges to tight tolerances on a few thousand words
 @pytest.mark.parametrize("solver", ["owlqn", "fista"])
 def test_trace_records_a_falling_objective_that_a_shorter_fit_reproduces(solver):
     x, y, _ = make_arrays(600, seed=4)
@@ -301,6 +305,7 @@ def _correlated_problem():
     return DenseDesign.from_array(x.astype(np.float32)), torch.as_tensor(base[:, :4].argmax(1))
 
 
+@pytest.mark.slow  # converges to tight tolerances on a few thousand words
 @pytest.mark.parametrize("lambda1", [1e-3, 1e-4])
 def test_a_flat_objective_does_not_stop_the_fit_before_the_kkt_tolerance(lambda1):
     design, y = _correlated_problem()

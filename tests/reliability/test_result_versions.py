@@ -11,6 +11,8 @@ from neuronviz.analyses.run import analyse
 from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.store.results import RESULT_VERSION, ResultStore
 
+pytestmark = pytest.mark.slow  # runs a whole analysis to store
+
 FAST = {"lambdas": ((1e-3, 1e-3),), "grid_words": 1500, "percents": (5, 20), "random_draws": 2}
 
 

@@ -14,6 +14,8 @@ from neuronviz.cli.main import main
 from neuronviz.errors import CacheError
 from neuronviz.store.results import ResultStore
 
+pytestmark = pytest.mark.slow  # stores and reads whole analyses
+
 FAST = {"lambdas": ((1e-3, 1e-3),), "grid_words": 1500, "percents": (5, 20), "random_draws": 2}
 
 
