@@ -21,7 +21,8 @@ from neuronviz.settings import resolve_cache_dir
 from neuronviz.store.activation_cache import ActivationCache
 from neuronviz.store.activations import audit_folder
 from neuronviz.store.integrity import STAMP_FILE, damage_seen
-from neuronviz.store.results import AnalysisResult, ResultStore, UnreadResult, preferred
+from neuronviz.store.result_store import ResultStore, UnreadResult
+from neuronviz.store.results import AnalysisResult, preferred
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,8 @@ import streamlit as st
 
 from neuronviz.errors import NeuronvizError
 from neuronviz.store.activation_cache import ActivationCache
-from neuronviz.store.bundles import export_bundle, import_bundle
+from neuronviz.store.bundle_import import import_bundle
+from neuronviz.store.bundles import export_bundle
 from pages._shared import all_results, cache_root, show_error, use_app_navigation
 
 DOWNLOAD_LIMIT = 200 * 2**20  # larger bundles are copied by path, not through the browser

@@ -65,7 +65,8 @@ from neuronviz.stats.uncertainty import (
 )
 from neuronviz.store.activation_cache import ActivationCache
 from neuronviz.store.checkpoints import Checkpoint
-from neuronviz.store.results import AnalysisResult, ResultStore
+from neuronviz.store.result_store import ResultStore
+from neuronviz.store.results import AnalysisResult
 
 __all__ = ["analyse", "run_analysis"]
 

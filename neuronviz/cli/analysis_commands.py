@@ -118,7 +118,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from neuronviz.models.registry import display_name
     from neuronviz.reports.compare import compare_models, verdicts
     from neuronviz.settings import resolve_cache_dir
-    from neuronviz.store.results import ResultStore
+    from neuronviz.store.result_store import ResultStore
 
     store = ResultStore(resolve_cache_dir(args.cache_dir))
     results = []
@@ -260,7 +260,7 @@ def cmd_intervene(args: argparse.Namespace) -> int:
     from neuronviz.models.registry import display_name
     from neuronviz.settings import resolve_cache_dir
     from neuronviz.store.activation_cache import ActivationCache
-    from neuronviz.store.results import ResultStore
+    from neuronviz.store.result_store import ResultStore
 
     root = resolve_cache_dir(args.cache_dir)
     store = ResultStore(root)

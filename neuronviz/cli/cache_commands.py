@@ -73,7 +73,7 @@ def cmd_cache_verify(args: argparse.Namespace) -> int:
     """Checks every activation entry and analysis result (or the ones named) and names each
     with what is wrong; exits 1 when anything is damaged."""
     from neuronviz.store.activation_cache import ActivationCache
-    from neuronviz.store.results import audit_results
+    from neuronviz.store.result_store import audit_results
 
     cache = ActivationCache(args.cache_dir)
     if not cache.root.is_dir():
@@ -122,7 +122,7 @@ def cmd_bundle_export(args: argparse.Namespace) -> int:
 
 
 def cmd_bundle_import(args: argparse.Namespace) -> int:
-    from neuronviz.store.bundles import import_bundle
+    from neuronviz.store.bundle_import import import_bundle
 
     info = import_bundle(args.path, cache_dir=args.cache_dir)
     pairs = ", ".join(f"{m} x {t}" for m, t in info.pairs)

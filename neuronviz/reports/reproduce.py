@@ -162,7 +162,7 @@ def cached_reproduction(
     and extracts nothing)."""
     from neuronviz.extraction.extract import ExtractionSettings
     from neuronviz.extraction.fill_cache import cached_entries
-    from neuronviz.store.results import ResultStore
+    from neuronviz.store.result_store import ResultStore
 
     store = ResultStore(resolve_cache_dir(cache))
     found = []

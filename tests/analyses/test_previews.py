@@ -20,7 +20,8 @@ from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.errors import ConfigError
 from neuronviz.figures.curves import curves_figure
 from neuronviz.figures.style import subject
-from neuronviz.store.results import ResultStore, preferred
+from neuronviz.store.result_store import ResultStore
+from neuronviz.store.results import preferred
 
 FAST = AnalysisSettings(
     lambdas=((1e-3, 1e-3),), grid_words=500, percents=(5,), random_draws=2, layers=False

@@ -212,7 +212,7 @@ def test_paper_page_shows_findings_and_tables(app):
 
 def test_paper_page_shows_the_results_of_the_last_report(app, analysed):
     from neuronviz.reports.reproduce import ReproduceSettings, record_run
-    from neuronviz.store.results import ResultStore
+    from neuronviz.store.result_store import ResultStore
 
     stored = ResultStore(analysed).all()
     used = [r for r in stored if r.model == "bert" and r.task == "chunk"]

@@ -19,7 +19,7 @@ from neuronviz.interventions.effects import (
 from neuronviz.interventions.hooks import Intervention
 from neuronviz.models.loading import load_model
 from neuronviz.store.activation_cache import ActivationCache
-from neuronviz.store.results import ResultStore
+from neuronviz.store.result_store import ResultStore
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 from neuronviz.errors import CacheError
-from neuronviz.store.bundles import export_bundle, import_bundle, read_bundle_info
-from neuronviz.store.results import ResultStore
+from neuronviz.store.bundle_import import import_bundle
+from neuronviz.store.bundles import export_bundle, read_bundle_info
+from neuronviz.store.result_store import ResultStore
 
 
 @pytest.fixture(scope="module")
@@ -332,10 +333,11 @@ def test_shard_descriptions_ship_and_stamps_from_elsewhere_are_skipped():
     earlier exports shipped is another machine's stamp: skipped, never unpacked or refused."""
     from types import SimpleNamespace
 
-    from neuronviz.store.bundles import _entry_files, _stamps
+    from neuronviz.store.bundle_import import _stamps
+    from neuronviz.store.bundles import shipped_entry_files
 
     shard = SimpleNamespace(folder="shards/00000", layers=[SimpleNamespace(file="layer_000.npy")])
-    files = _entry_files(SimpleNamespace(shards=[shard], layers=[]))
+    files = shipped_entry_files(SimpleNamespace(shards=[shard], layers=[]))
     assert {"shards/00000/shard.json", "shards/00000/layer_000.npy", "manifest.json"} <= files
     names = ["activations/m/e/verified.json", "activations/m/e/layer_000.npy"]
     assert _stamps(names) == {"activations/m/e/verified.json"}

@@ -105,9 +105,9 @@ def _reverse_order(cache: Path, *, resum: bool = False) -> str:
     arrays["order"] = arrays["order"][::-1].copy()
     np.savez(folder / "arrays.npz", **arrays)
     if resum:  # the checksums updated too: the result's own consistency check still sees it
-        from neuronviz.store.results import _record_checksums
+        from neuronviz.store.result_checks import record_checksums
 
-        _record_checksums(folder)
+        record_checksums(folder)
     return folder.name
 
 

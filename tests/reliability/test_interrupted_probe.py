@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neuronviz.store.results import ResultStore
+from neuronviz.store.result_store import ResultStore
 
 pytestmark = pytest.mark.slow
 # Few random and tie draws, no per-layer probes: the test is about the checkpoint, not them.

@@ -9,7 +9,8 @@ from synthetic import probe_data
 
 from neuronviz.analyses.run import analyse
 from neuronviz.analyses.settings import AnalysisSettings
-from neuronviz.store.results import RESULT_VERSION, ResultStore
+from neuronviz.store.result_store import ResultStore
+from neuronviz.store.results import RESULT_VERSION
 
 pytestmark = pytest.mark.slow  # runs a whole analysis to store
 

@@ -80,7 +80,7 @@ def test_intervene_checks_its_numbers_before_any_work(analysed, capsys, argv, me
 
 def test_more_top_neurons_than_the_model_has_is_refused(analysed):
     from neuronviz.interventions.effects import select_neurons
-    from neuronviz.store.results import ResultStore
+    from neuronviz.store.result_store import ResultStore
 
     results = ResultStore(analysed).all("bert")
     with pytest.raises(ConfigError, match="asks for 99999999 neurons; the model has"):

@@ -15,7 +15,7 @@ from neuronviz.cli.main import main
 from neuronviz.errors import CacheError
 from neuronviz.extraction.fill_cache import extract_task
 from neuronviz.store.activation_cache import ActivationCache
-from neuronviz.store.results import ResultStore
+from neuronviz.store.result_store import ResultStore
 
 
 @pytest.fixture
@@ -263,7 +263,7 @@ def test_stray_files_where_folders_belong_are_listed(extracted, analysed, tmp_pa
 def test_impossible_numbers_are_refused_even_with_checksums_resealed(
     results_copy, capsys, edit, expected
 ):
-    from neuronviz.store.results import _record_checksums
+    from neuronviz.store.result_checks import record_checksums
 
     store = ResultStore(results_copy)
     result = store.all("bert")[0]
@@ -271,20 +271,20 @@ def test_impossible_numbers_are_refused_even_with_checksums_resealed(
     d = json.loads((folder / "result.json").read_text())
     edit(d)
     (folder / "result.json").write_text(json.dumps(d))
-    _record_checksums(folder)
+    record_checksums(folder)
     assert store.read(folder) is None
     code, out = verify(results_copy, capsys)
     assert code == 1 and expected in out
 
 
 def test_a_result_json_that_is_not_a_result_says_so(results_copy, capsys):
-    from neuronviz.store.results import _record_checksums
+    from neuronviz.store.result_checks import record_checksums
 
     store = ResultStore(results_copy)
     result = store.all("bert")[0]
     folder = store.folder(result.model, result.task, result.method, result.key)
     (folder / "result.json").write_text("null")
-    _record_checksums(folder)
+    record_checksums(folder)
     code, out = verify(results_copy, capsys)
     assert code == 1 and "result.json does not hold a result" in out
 

@@ -18,7 +18,7 @@ from neuronviz.reports.reproduce import (
     run_reproduction,
     write_report,
 )
-from neuronviz.store.results import ResultStore
+from neuronviz.store.result_store import ResultStore
 
 TASKS = ("pos", "chunk", "sem", "ccg")
 

@@ -15,8 +15,9 @@ from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.cli.main import main
 from neuronviz.errors import CacheError, ConfigError
 from neuronviz.store.activation_cache import ActivationCache
-from neuronviz.store.bundles import export_bundle, import_bundle, read_bundle_info
-from neuronviz.store.results import ResultStore
+from neuronviz.store.bundle_import import import_bundle
+from neuronviz.store.bundles import export_bundle, read_bundle_info
+from neuronviz.store.result_store import ResultStore
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 FAST = AnalysisSettings(lambdas=((1e-3, 1e-3),), grid_words=500, percents=(5, 20), random_draws=2)

@@ -12,7 +12,7 @@ from neuronviz.analyses.run import analyse, run_analysis
 from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.cli.main import main
 from neuronviz.errors import CacheError
-from neuronviz.store.results import ResultStore
+from neuronviz.store.result_store import ResultStore
 
 pytestmark = pytest.mark.slow  # stores and reads whole analyses
 
