@@ -22,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from neuronviz.dashboard.jobs import JobRequest, JobStore
+from neuronviz.dashboard.job_records import JobRequest
+from neuronviz.dashboard.jobs import JobStore
 
 
 def main() -> None:

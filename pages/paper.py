@@ -8,7 +8,9 @@ from neuronviz.analyses.previews import training_words
 from neuronviz.figures.comparison import depth_profile_figure, minimal_share_figure
 from neuronviz.reports.compare import compare_models, verdicts
 from neuronviz.reports.findings import findings
-from neuronviz.reports.reproduce import PAPER_TASKS, last_run, report_tables, results_of_run
+from neuronviz.reports.reproduce import report_tables
+from neuronviz.reports.runs import last_run, results_of_run
+from neuronviz.reports.study import PAPER_TASKS
 from pages._shared import (
     cache_root,
     chart,

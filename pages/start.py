@@ -11,7 +11,9 @@ import streamlit as st
 from neuronviz.analyses.previews import is_preview, preview_sentences, undecided
 from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.corpora.tasks import TASKS
-from neuronviz.dashboard.jobs import ACTIVE, JobRequest, JobStore, first_run_plan
+from neuronviz.dashboard.first_run import first_run_plan
+from neuronviz.dashboard.job_records import ACTIVE, JobRequest
+from neuronviz.dashboard.jobs import JobStore
 from neuronviz.engines.choose import ENGINES, ray_installed
 from neuronviz.errors import NeuronvizError
 from neuronviz.models.registry import MODELS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuronviz.dashboard.jobs import JobRequest
+from neuronviz.dashboard.job_records import JobRequest
 from neuronviz.extraction.extract import ExtractionSettings
 from neuronviz.extraction.fill_cache import extract_task
 

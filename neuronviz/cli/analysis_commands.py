@@ -201,7 +201,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from neuronviz.reports.reproduce import PAPER_TASKS, ReproduceSettings, reproduce
+    from neuronviz.reports.reproduce import reproduce
+    from neuronviz.reports.study import PAPER_TASKS, ReproduceSettings
 
     common_cap: int | None = 150_000
     model_caps: list[tuple[str, int | None]] = []

@@ -21,99 +21,26 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
-import hashlib
 import json
 import logging
-import math
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
-from neuronviz.engines.choose import check_engine
+from neuronviz.dashboard.job_progress import JobTracker
+from neuronviz.dashboard.job_records import ACTIVE, JobRecord, JobRequest, request_settings
 from neuronviz.errors import ConfigError, NeuronvizError
 from neuronviz.settings import resolve_cache_dir
 from neuronviz.store.files import atomic_write_json
 
-__all__ = ["JobRecord", "JobRequest", "JobStore", "first_run_plan"]
+__all__ = ["JobStore"]
 
 log = logging.getLogger(__name__)
-
-ACTIVE = ("queued", "running")
-FINAL = ("done", "failed", "cancelled")
-
-
-@dataclass(frozen=True)
-class JobRequest:
-    """What to analyse: one model, one or more tasks, and the analysis settings."""
-
-    model: str
-    tasks: tuple[str, ...]
-    settings: dict = field(default_factory=dict)
-    device: str = "auto"
-    max_sentences: int | None = None
-    data_dir: str | None = None
-    aggregation: str = "last"
-    engine: str = "local"  # or "ray" (neuronviz.engines.ray_engine)
-    preview: bool = False  # a preview on a sentence sample (neuronviz.analyses.previews)
-
-    def __post_init__(self) -> None:
-        if not self.model.strip():
-            raise ConfigError("choose a model")
-        if not self.tasks:
-            raise ConfigError("choose at least one task")
-        check_engine(self.engine)
-
-    @property
-    def job_id(self) -> str:
-        fields = asdict(self)
-        if fields["engine"] == "local":  # ids of jobs from before engines existed stay the same
-            del fields["engine"]
-        if not fields["preview"]:
-            del fields["preview"]
-        text = json.dumps(fields, sort_keys=True, default=list)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    """The state of a job as stored on disk."""
-
-    job_id: str
-    request: JobRequest
-    state: str = "queued"
-    stage: str = ""
-    task: str = ""
-    percent: float = 0.0
-    eta_seconds: float | None = None
-    started: float = 0.0
-    updated: float = 0.0
-    error: str = ""
-    pid: int | None = None
-    result_keys: dict = field(default_factory=dict)
-    order: float = 0.0  # place in the queue: lower runs first
-    submitted: float = 0.0
-    finished: float = 0.0
-    detail: str = ""  # progress inside the stage: "iteration 84", "37 of 120 probes"
-
-    @property
-    def label(self) -> str:
-        kind = "preview of " if self.request.preview else ""
-        return f"{kind}{self.request.model} x {', '.join(self.request.tasks)}"
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["request"]["tasks"] = list(self.request.tasks)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> JobRecord:
-        request = d["request"]
-        return cls(**{**d, "request": JobRequest(**{**request, "tasks": tuple(request["tasks"])})})
 
 
 class JobStore:
@@ -322,9 +249,9 @@ class JobStore:
             record, state="running", pid=os.getpid(), started=time.time(), updated=time.time()
         )
         self.write(record)
-        tracker = _Tracker(self, record, len(request.tasks))
+        tracker = JobTracker(self, record, len(request.tasks))
         try:
-            settings = AnalysisSettings(**_settings(request.settings))
+            settings = AnalysisSettings(**request_settings(request.settings))
             sentences = request.max_sentences
             if request.preview:
                 settings = preview_settings(settings)
@@ -353,180 +280,6 @@ class JobStore:
         finally:
             set_heartbeat(None)
         return tracker.done()
-
-
-# Training-word cap of a model's full analyses on a first run, where all words would take many
-# hours on a laptop's cores (smollm2-135m has 17,856 neurons); the reproduction uses the same.
-FIRST_RUN_CAPS = {"smollm2-135m": 30_000}
-
-
-def first_run_plan(
-    models: tuple[str, ...], tasks: tuple[str, ...], data_dir: str | None = None
-) -> list[JobRequest]:
-    """What a fresh dashboard queues, in order: a preview of the first task for each model (so
-    every view shows each model within minutes), the previews of the other tasks, then the
-    full analyses, first model first."""
-    if not models or not tasks:
-        return []
-    first, rest = tasks[:1], tasks[1:]
-    plan = [JobRequest(m, first, preview=True, data_dir=data_dir) for m in models]
-    if rest:
-        plan += [JobRequest(m, rest, preview=True, data_dir=data_dir) for m in models]
-    for m in models:
-        cap = FIRST_RUN_CAPS.get(m)
-        settings = {"max_train_words": cap} if cap else {}
-        plan += [JobRequest(m, (t,), settings, data_dir=data_dir) for t in tasks]
-    return plan
-
-
-def _settings(d: dict) -> dict:
-    out = dict(d)
-    if "lambdas" in out:
-        out["lambdas"] = tuple(tuple(p) for p in out["lambdas"])
-    if "percents" in out:
-        out["percents"] = tuple(out["percents"])
-    return out
-
-
-# Rough share of a task's time spent in each stage: minilm x pos with converged fits on 2 CPU
-# cores (docs/benchmarks.md, "First run": extraction 60 s, search 69, oracle 222, minimal set 50,
-# curves 328, control 167, per-layer probes 45). Only the first estimate: within a task the ETA
-# follows the rates measured so far.
-STAGE_WEIGHTS = {
-    "extract": 0.06,
-    "lambda search": 0.07,
-    "oracle": 0.24,
-    "ranking": 0.005,
-    "minimal set": 0.05,
-    "curves": 0.35,
-    "intervals": 0.005,
-    "control": 0.18,
-    "layers": 0.05,
-    "stability": 0.0,
-}
-
-
-class _Tracker:
-    """Turns progress reports into job-record updates: every new stage, and within a stage
-    (extraction's words, solver iterations, retrained probes) at most twice a second.
-
-    Inside a stage whose length is not known in advance (a solver runs until it converges) the
-    share moves with time against the stage's expected length, estimated from the time the
-    stages before it took per unit of weight; it approaches the stage's end without reaching it,
-    so the bar keeps moving and the ETA is re-estimated from measured rates.
-    """
-
-    interval = 0.5  # seconds between record writes within a stage
-
-    def __init__(self, store: JobStore, record: JobRecord, n_tasks: int) -> None:
-        self.store, self.record, self.n_tasks = store, record, n_tasks
-        self.index = 0
-        self.last = 0.0
-        self.stage_name = ""
-        self.stage_start = time.time()
-        self.task_start = time.time()
-        self.weight_done = 0.0  # weight of the finished stages of the current task
-        self.counts: dict[str, int] = {}
-        self.probe_detail = ""  # "37 of 73 retrained probes", once a stage counts its probes
-
-    def task(self, index: int, task: str) -> None:
-        self.index = index
-        self.task_start = time.time()
-        self.weight_done = 0.0
-        self.stage_name = ""
-        self._update(stage="starting", task=task, detail="", percent=self._percent(0.0), force=True)
-
-    def _percent(self, share: float) -> float:
-        share = min(share / sum(STAGE_WEIGHTS.values()), 0.999)
-        return max(self.record.percent, 100.0 * (self.index + share) / self.n_tasks)
-
-    def _weight(self, name: str) -> float:
-        return STAGE_WEIGHTS.get("extract" if name.startswith("extract") else name, 0.0)
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        """A stage's own report: ``done`` of ``total`` units (0 of 1 when a stage starts)."""
-        if stage != self.stage_name:
-            if self.stage_name:
-                self.weight_done += self._weight(self.stage_name)
-            self.stage_name, self.stage_start = stage, time.time()
-            self.counts = {}
-            self.probe_detail = ""
-        within = self._weight(stage) * (done / total if total else 0.0)
-        self._update(
-            stage=stage,
-            detail="" if total <= 1 else f"{done:,} of {total:,}",
-            percent=self._percent(self.weight_done + within),
-            force=stage != self.record.stage,
-        )
-
-    def beat(self, done: int, total: int, unit: str) -> None:
-        """A report from inside a stage (``neuronviz.progress.beat``): a solver iteration or a
-        retrained probe."""
-        self.counts[unit] = self.counts.get(unit, 0) + 1
-        if unit == "step" and self.probe_detail:
-            # a solver step of the next retrained probe: the bar stays where the counted probes
-            # put it, the line under it moves
-            self._update(detail=f"{self.probe_detail} (next: step {done})")
-            return
-        weight = self._weight(self.stage_name)
-        if unit == "probes" and total:
-            within = weight * min(done / total, 1.0)
-            detail = self.probe_detail = f"{done:,} of {total:,} retrained probes"
-        else:
-            elapsed = time.time() - self.task_start - (time.time() - self.stage_start)
-            rate = elapsed / self.weight_done if self.weight_done > 0 else 60.0
-            expected = max(weight * rate, 1.0)
-            within = weight * (1.0 - math.exp(-(time.time() - self.stage_start) / expected))
-            detail = f"{unit} {done:,}" if unit != "probes" else f"{done:,} retrained probes"
-        self._update(detail=detail, percent=self._percent(self.weight_done + within))
-
-    def finished(self, task: str, key: str) -> None:
-        keys = {**self.record.result_keys, task: key}
-        self._update(
-            stage="done",
-            detail="",
-            result_keys=keys,
-            percent=100.0 * (self.index + 1) / self.n_tasks,
-            force=True,
-        )
-
-    def _update(self, *, force: bool = False, **changes) -> None:
-        now = time.time()
-        if not force and now - self.last < self.interval:
-            return
-        self.last = now
-        percent = changes.get("percent", self.record.percent)
-        elapsed = now - self.record.started
-        eta = elapsed * (100 - percent) / percent if percent > 1 else None
-        self.record = replace(self.record, updated=now, eta_seconds=eta, **changes)
-        if self._cancelled():
-            raise SystemExit(1)  # the record says cancelled: stop without overwriting it
-        self.store.write(self.record)
-
-    def _cancelled(self) -> bool:
-        on_disk = self.store.get(self.record.job_id)
-        return on_disk is not None and on_disk.state == "cancelled"
-
-    def fail(self, message: str) -> JobRecord:
-        now = time.time()
-        self.record = replace(self.record, state="failed", error=message, updated=now, finished=now)
-        self.store.write(self.record)
-        return self.record
-
-    def done(self) -> JobRecord:
-        now = time.time()
-        self.record = replace(
-            self.record,
-            state="done",
-            stage="done",
-            detail="",
-            percent=100.0,
-            eta_seconds=0.0,
-            updated=now,
-            finished=now,
-        )
-        self.store.write(self.record)
-        return self.record
 
 
 def _alive(pid: int) -> bool:

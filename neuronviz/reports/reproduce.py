@@ -19,137 +19,26 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from neuronviz.analyses.run import run_analysis
-from neuronviz.analyses.settings import AnalysisSettings
-from neuronviz.errors import ConfigError, NeuronvizError
+from neuronviz.errors import NeuronvizError
 from neuronviz.progress import Progress, ProgressCallback
 from neuronviz.reports.compare import compare_models, compare_tasks, verdicts
 from neuronviz.reports.findings import Finding, depth_interval, findings, mean_depth
+from neuronviz.reports.runs import record_run, result_references
+from neuronviz.reports.study import ReproduceSettings
 from neuronviz.reports.tables import fits_row, main_row, quality_row, with_ci
 from neuronviz.settings import resolve_cache_dir
-from neuronviz.store.files import atomic_write_json
 from neuronviz.store.results import AnalysisResult
 
-__all__ = [
-    "PAPER_TASKS",
-    "ReproduceSettings",
-    "report_tables",
-    "reproduce",
-    "run_reproduction",
-    "write_report",
-]
+__all__ = ["report_tables", "reproduce", "run_reproduction", "write_report"]
 
 log = logging.getLogger(__name__)
-
-PAPER_TASKS = ("pos", "chunk", "sem", "ccg")
-
-
-# Sentences a split in a --quick run: enough for every task's labels to show up, few enough
-# that both default models (extraction included) finish within three minutes on two cores.
-QUICK_SENTENCES = 150
-
-
-@dataclass(frozen=True)
-class ReproduceSettings:
-    """The study to run. ``quick`` is a small smoke version (few sentences, small grid)."""
-
-    models: tuple[str, ...] = ("minilm", "smollm2-135m")
-    tasks: tuple[str, ...] = PAPER_TASKS
-    token_cap: int | None = 150_000
-    delta: float = 1.0
-    seed: int = 0
-    quick: bool = False
-    paper: bool = False  # the paper's lambda rule: best dev accuracy, uniform class weighting
-    # Per-model overrides of ``token_cap`` as (model, cap) pairs: a model too large to probe on
-    # 150,000 words on the machine at hand gets a smaller cap, stated in the report.
-    model_caps: tuple[tuple[str, int | None], ...] = ()
-
-    def __post_init__(self) -> None:
-        if not self.models or not self.tasks:
-            raise ConfigError("reproduce needs at least one model and one task")
-        for model, cap in (("", self.token_cap), *self.model_caps):
-            if cap is not None and cap < 2:
-                where = f" for {model}" if model else ""
-                raise ConfigError(f"token cap{where} must be at least 2 (or 0 = all), got {cap}")
-        unknown = sorted({m for m, _ in self.model_caps} - set(self.models))
-        if unknown:
-            raise ConfigError(
-                f"token cap given for {', '.join(unknown)}, which is not among the models "
-                f"({', '.join(self.models)}); check the spelling of --token-cap MODEL=N"
-            )
-
-    def cap_for(self, model: str) -> int | None:
-        """Training-token cap of one model (its override, else the common cap)."""
-        return dict(self.model_caps).get(model, self.token_cap)
-
-    def caps_text(self) -> str:
-        """The caps in words, for the report: '150000 (smollm2-135m: 30000)'."""
-        common = str(self.token_cap or "all")
-        overrides = [f"{m}: {c or 'all'}" for m, c in self.model_caps]
-        return common + (f" ({'; '.join(overrides)})" if overrides else "")
-
-    @property
-    def max_sentences(self) -> int | None:
-        return QUICK_SENTENCES if self.quick else None
-
-    def analysis(self, model: str | None = None) -> AnalysisSettings:
-        """The analysis settings of ``model``'s tasks (delta relative, as in the paper)."""
-        common: dict = {
-            "max_train_words": self.token_cap if model is None else self.cap_for(model),
-            "delta": self.delta,
-            "relative_delta": True,
-            "seed": self.seed,
-        }
-        if self.paper:
-            common |= {"rule": "accuracy", "weighting": "uniform"}
-        if self.quick:
-            return AnalysisSettings(
-                lambdas=((1e-4, 1e-4), (1e-3, 1e-3)),
-                grid_words=2000,
-                percents=(1, 5, 10),  # the report's ranking-quality sizes
-                random_draws=5,
-                tie_draws=3,
-                oracle_iter=300,
-                retrain_iter=60,
-                **common,
-            )
-        return AnalysisSettings(**common)
-
-    def other(self) -> ReproduceSettings:
-        """The same study with the other lambda rule (default <-> ``--paper``)."""
-        return replace(self, paper=not self.paper)
-
-    def rule_text(self) -> str:
-        return (
-            "the paper's rule: the pair with the best dev accuracy, every class weighted alike"
-            if self.paper
-            else "neuronviz's separation rule: of the pairs within 1.5 dev points of the best, the "
-            "one whose top neurons separate best from random and bottom ones on dev, with the "
-            "class weighting (uniform or by frequency) chosen the same way"
-        )
-
-    def command(self) -> str:
-        parts = ["neuronviz reproduce", "--models", ",".join(self.models)]
-        parts += ["--tasks", ",".join(self.tasks)]
-        if self.token_cap != 150_000:
-            parts += ["--token-cap", str(self.token_cap or 0)]
-        for model, cap in self.model_caps:
-            parts += ["--token-cap", f"{model}={cap or 0}"]
-        if self.delta != 1.0:
-            parts += ["--delta", f"{self.delta:g}"]
-        if self.seed:
-            parts += ["--seed", str(self.seed)]
-        if self.quick:
-            parts.append("--quick")
-        if self.paper:
-            parts.append("--paper")
-        return " ".join(parts)
 
 
 def cached_reproduction(
@@ -399,44 +288,61 @@ def write_report(
     for name, df in tables.items():
         df.to_csv(out / f"{name}.csv", index=False)
     comparison = compare_models(results)
-    (out / "results.json").write_text(
-        json.dumps(
-            _json_safe(
-                {
-                    "command": settings.command(),
-                    "settings": asdict(settings),
-                    "analysis_settings": {
-                        m: settings.analysis(m).to_dict() for m in settings.models
-                    },
-                    "results": _references(results),
-                    "findings": [f.to_dict() for f in decided],
-                    "other_settings": None
-                    if decided_other is None
-                    else {
-                        "command": settings.other().command(),
-                        "results": _references(other or []),
-                        "verdicts": {f.key: f.verdict for f in decided_other},
-                    },
-                    "summaries": [r.summary() for r in results],
-                    "comparison": comparison,
-                }
-            ),
-            indent=1,
-        ),
-        encoding="utf-8",
-    )
+    numbers = _report_numbers(results, settings, decided, decided_other, other, comparison)
+    (out / "results.json").write_text(json.dumps(numbers, indent=1), encoding="utf-8")
     figures = _figures(results) if images else {}
-    if figures:
-        import plotly.io as pio
+    _write_figures(figures, fig_dir)
+    lines = _report_head(results, settings, decided)
+    lines += _verdict_differences(decided, decided_other, settings)
+    lines += _report_tables_text(tables, verdicts(comparison["rows"], results))
+    for name in figures:
+        lines += [f"![{name}]({link}/{name}.png)", ""]
+    report.write_text("\n".join(lines), encoding="utf-8")
+    log.info("wrote %s", report)
+    return report
 
-        # One browser session for all of them: a separate write_image per file starts one each.
-        pio.write_images(
-            [fig for fig in figures.values() for _ in ("png", "svg")],
-            [fig_dir / f"{name}.{ext}" for name in figures for ext in ("png", "svg")],
-            width=1000,
-            height=560,
-            scale=1,
-        )
+
+def _report_numbers(results, settings, decided, decided_other, other, comparison) -> dict:
+    """What ``results.json`` holds: the command and settings, every result's summary and
+    reference, the findings, the cross-model comparison and the other rule's verdicts."""
+    return _json_safe(
+        {
+            "command": settings.command(),
+            "settings": asdict(settings),
+            "analysis_settings": {m: settings.analysis(m).to_dict() for m in settings.models},
+            "results": result_references(results),
+            "findings": [f.to_dict() for f in decided],
+            "other_settings": None
+            if decided_other is None
+            else {
+                "command": settings.other().command(),
+                "results": result_references(other or []),
+                "verdicts": {f.key: f.verdict for f in decided_other},
+            },
+            "summaries": [r.summary() for r in results],
+            "comparison": comparison,
+        }
+    )
+
+
+def _write_figures(figures: dict[str, object], fig_dir: Path) -> None:
+    """Every figure as PNG and SVG, in one browser session (a separate ``write_image`` per
+    file starts one each)."""
+    if not figures:
+        return
+    import plotly.io as pio
+
+    pio.write_images(
+        [fig for fig in figures.values() for _ in ("png", "svg")],
+        [fig_dir / f"{name}.{ext}" for name in figures for ext in ("png", "svg")],
+        width=1000,
+        height=560,
+        scale=1,
+    )
+
+
+def _report_head(results, settings: ReproduceSettings, decided) -> list[str]:
+    """The title, the command, what was run and how to read it, and the findings."""
     lines = [
         "# Reproducing Durrani et al. (EMNLP 2020) with neuronviz",
         "",
@@ -470,8 +376,12 @@ def write_report(
         lines += [f"### {f.claim}", "", f"Rule: {f.rule}", "", f"Test: {f.test}.", ""]
         lines += [f"Verdict: **{f.verdict}**.", ""]
         lines += [f"- {e}" for e in f.evidence] + [""]
-    lines += _verdict_differences(decided, decided_other, settings)
-    lines += ["## Every model x task", "", _markdown_table(tables["main"])]
+    return lines
+
+
+def _report_tables_text(tables: dict[str, pd.DataFrame], across: list[str]) -> list[str]:
+    """The report's tables in Markdown, and the verdicts across models."""
+    lines = ["## Every model x task", "", _markdown_table(tables["main"])]
     lines += ["## The fits behind them", "", _markdown_table(tables["fits"])]
     lines += ["## Top, random and bottom neurons (retrained, test accuracy)", ""]
     lines += [_markdown_table(tables["quality"])]
@@ -483,12 +393,8 @@ def write_report(
     lines += ["## Overlap between tasks (minimal sets, within each model, against chance)", ""]
     lines += [_markdown_table(tables["overlap"])]
     lines += ["## Across models", ""]
-    lines += [f"- {v}" for v in verdicts(comparison["rows"], results)] + [""]
-    for name in figures:
-        lines += [f"![{name}]({link}/{name}.png)", ""]
-    report.write_text("\n".join(lines), encoding="utf-8")
-    log.info("wrote %s", report)
-    return report
+    lines += [f"- {v}" for v in across] + [""]
+    return lines
 
 
 def reproduce(
@@ -511,59 +417,3 @@ def reproduce(
     record_run(results, settings, report, cache)
     log.info("reproduce took %.1f minutes", (time.perf_counter() - start) / 60)
     return report, findings(results)
-
-
-def _references(results: Sequence[AnalysisResult]) -> list[dict[str, str]]:
-    """Which stored results (model, task, result key) a report was made of."""
-    return [{"model": r.model, "task": r.task, "key": r.key} for r in results]
-
-
-def _run_record(cache: str | Path | None) -> Path:
-    return resolve_cache_dir(cache) / "reports" / "last-reproduction.json"
-
-
-def record_run(
-    results: Sequence[AnalysisResult],
-    settings: ReproduceSettings,
-    report: Path,
-    cache: str | Path | None = None,
-) -> Path:
-    """Note in the cache which stored results the last report was made of.
-
-    A cache holds several analyses of one model x task (other token caps, a ``--quick`` run);
-    the dashboard's Paper page reads this note to show the report's own results rather than
-    whichever analysis of each pair it would otherwise prefer.
-    """
-    path = _run_record(cache)
-    atomic_write_json(
-        path,
-        {
-            "command": settings.command(),
-            "report": str(Path(report).resolve()),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "results": _references(results),
-        },
-    )
-    return path
-
-
-def last_run(cache: str | Path | None = None) -> dict | None:
-    """The note :func:`record_run` left, or None when there is none (or it cannot be read)."""
-    path = _run_record(cache)
-    if not path.is_file():
-        return None
-    try:
-        run = json.loads(path.read_text(encoding="utf-8"))
-        if not all({"model", "task", "key"} <= set(item) for item in run["results"]):
-            raise ValueError("a result without model, task or key")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.warning("ignoring %s: %s (the next neuronviz reproduce rewrites it)", path, exc)
-        return None
-    return run
-
-
-def results_of_run(results: Sequence[AnalysisResult], run: dict) -> list[AnalysisResult]:
-    """The stored results a recorded run used, in its order (those since removed left out)."""
-    by_key = {(r.model, r.task, r.key): r for r in results}
-    wanted = [(item["model"], item["task"], item["key"]) for item in run["results"]]
-    return [by_key[w] for w in wanted if w in by_key]

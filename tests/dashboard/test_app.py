@@ -211,7 +211,8 @@ def test_paper_page_shows_findings_and_tables(app):
 
 
 def test_paper_page_shows_the_results_of_the_last_report(app, analysed):
-    from neuronviz.reports.reproduce import ReproduceSettings, record_run
+    from neuronviz.reports.runs import record_run
+    from neuronviz.reports.study import ReproduceSettings
     from neuronviz.store.result_store import ResultStore
 
     stored = ResultStore(analysed).all()

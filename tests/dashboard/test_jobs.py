@@ -10,7 +10,9 @@ import pytest
 from sameness import JOB_SETTINGS as SETTINGS
 from sameness import job_request as request
 
-from neuronviz.dashboard.jobs import JobRecord, JobRequest, JobStore, first_run_plan
+from neuronviz.dashboard.first_run import first_run_plan
+from neuronviz.dashboard.job_records import JobRecord, JobRequest
+from neuronviz.dashboard.jobs import JobStore
 from neuronviz.errors import ConfigError
 
 
@@ -148,9 +150,9 @@ def test_first_run_plan_previews_every_model_before_any_full_analysis():
 
 
 def test_progress_moves_inside_stages(tiny_bert, data_dir, cache_dir, monkeypatch):
-    import neuronviz.dashboard.jobs as jobs
+    from neuronviz.dashboard.job_progress import JobTracker
 
-    monkeypatch.setattr(jobs._Tracker, "interval", 0.0)  # record every report
+    monkeypatch.setattr(JobTracker, "interval", 0.0)  # record every report
     store = JobStore(cache_dir)
     record = store.submit(request(str(tiny_bert), data_dir), spawn=False)
     seen = []

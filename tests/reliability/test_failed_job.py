@@ -7,7 +7,8 @@ import shutil
 from apptools import APP, open_page
 from streamlit.testing.v1 import AppTest
 
-from neuronviz.dashboard.jobs import JobRequest, JobStore
+from neuronviz.dashboard.job_records import JobRequest
+from neuronviz.dashboard.jobs import JobStore
 
 
 def test_failed_job_shows_its_error_and_runs_again(analysed, tmp_path, monkeypatch):

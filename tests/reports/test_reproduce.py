@@ -10,14 +10,13 @@ from neuronviz.cli.main import main
 from neuronviz.errors import ConfigError
 from neuronviz.reports.findings import decide, findings
 from neuronviz.reports.reproduce import (
-    ReproduceSettings,
     cached_reproduction,
-    last_run,
     report_tables,
-    results_of_run,
     run_reproduction,
     write_report,
 )
+from neuronviz.reports.runs import last_run, results_of_run
+from neuronviz.reports.study import ReproduceSettings
 from neuronviz.store.result_store import ResultStore
 
 TASKS = ("pos", "chunk", "sem", "ccg")
