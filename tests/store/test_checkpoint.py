@@ -7,6 +7,7 @@ import pytest
 import torch
 from apptools import FAST
 
+import neuronviz.analyses.oracle as oracle_module
 import neuronviz.analyses.run as analysis_module
 from neuronviz.analyses.run import run_analysis
 from neuronviz.probing.objective import FitResult
@@ -101,8 +102,9 @@ def test_a_killed_probe_continues_where_it_stopped(tiny_bert, data_dir, monkeypa
         calls["fits"] += 1
         return real_fit(*args, **kwargs)
 
-    monkeypatch.setattr(analysis_module, "search_lambdas", no_search)
-    monkeypatch.setattr(analysis_module, "fit_sparse", counted_fit)
+    monkeypatch.setattr(oracle_module, "search_lambdas", no_search)
+    monkeypatch.setattr(analysis_module, "fit_sparse", counted_fit)  # the oracle
+    monkeypatch.setattr(oracle_module, "fit_sparse", counted_fit)  # the control task
     resumed = run_analysis(str(tiny_bert), "pos", **run)
     assert calls == {"search": 0, "fits": 0}  # neither the oracle nor the control fit again
     assert not partial[0].exists()  # the checkpoint goes once the result is saved
