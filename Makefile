@@ -1,7 +1,7 @@
 # Two commands for a fresh machine (see README.md):
 #   make run   installs everything into .venv and starts the dashboard on the embedded model
 #   make test  installs everything (with test tools) into .venv and runs the whole test suite
-#   (make test-fast: the unit tests alone, about a minute)
+#   (make test-fast: the unit tests alone, under two minutes)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # torch first and pinned: a range admitting a newer torch would pull a multi-GB CUDA build.
@@ -38,7 +38,7 @@ test: install-dev
 	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
-# The unit tests alone (about a minute): no models, analyses, browser, Ray or real corpora.
+# The unit tests alone (under two minutes): no models, analyses, browser, Ray or real corpora.
 test-fast: install-dev
 	$(PY) -m pytest -m "not slow and not browser and not ray and not integration"
 
