@@ -101,7 +101,7 @@ class Checkpoint:
             "chosen": list(search.chosen),
             "grid_words": search.grid_words,
             "weighting": search.weighting,
-            "pair_orders": sorted(search.pair_orders),
+            "pair_orders": list(search.pair_orders),  # in the arrays' order below
             "grid_fit": grid_fit.record(),
         }
         arrays = {f"order_{i}": v for i, v in enumerate(search.pair_orders.values())}

@@ -9,6 +9,7 @@ from apptools import FAST
 
 import neuronviz.analyses.oracle as oracle_module
 import neuronviz.analyses.run as analysis_module
+from neuronviz.analyses.lambdas import GridPoint, LambdaSearch
 from neuronviz.analyses.run import run_analysis
 from neuronviz.probing.objective import FitResult
 from neuronviz.probing.retrain import Retrained, columns_digest
@@ -52,6 +53,20 @@ def test_fits_and_retrained_probes_round_trip(tmp_path):
     assert point.load_fit("oracle") is None  # a damaged file is recomputed, not trusted
     point.remove()
     assert not point.exists()
+
+
+def test_the_search_keeps_each_grid_pair_with_its_own_ordering(tmp_path):
+    """The grid's orderings come back under their own pairs, in the search's order (not sorted)."""
+    pairs = ["0.001,0.001", "0.0001,0.0001", "1e-05,1e-05", "0,0"]  # the grid's order, unsorted
+    orders = {name: np.roll(np.arange(6), i) for i, name in enumerate(pairs)}
+    point = GridPoint(1e-3, 1e-3, 0.9, 0.5, 5e-5, 0.8, 10, converged=True)
+    search = LambdaSearch([point], "separation", 1.5, (1e-3, 1e-3), 100, "uniform", orders)
+    saved = Checkpoint(tmp_path / "x.partial", "key-a")
+    saved.save_search(search, _fit(1))
+    back, fit = saved.load_search()
+    assert list(back.pair_orders) == pairs
+    assert all(np.array_equal(back.pair_orders[n], orders[n]) for n in pairs)
+    assert back.points == [point] and torch.equal(fit.weights, _fit(1).weights)
 
 
 def test_altered_checkpoint_pieces_are_recomputed_not_trusted(tmp_path, caplog):
