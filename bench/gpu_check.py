@@ -69,17 +69,17 @@ def analysis_part(devices) -> dict:
         train = data.train
         data = replace(data, train=DenseDesign(train.data.to(device), train.mean, train.scale))
         result = analyse(data, settings)
-        fits = [result.oracle, result.control, *result.lambda_search["points"]]
+        fits = [result.oracle, result.control, *result.lambda_search.points]
         out[device] = {
-            "all_converged": all(f["converged"] for f in fits),
-            "kkt_max": max(f["kkt_max"] for f in fits),
+            "all_converged": all(f is not None and f.converged for f in fits),
+            "kkt_max": max(f.kkt_max or 0.0 for f in fits if f is not None),
             "top4": sorted(result.order[:4].tolist()),
             "informative_first": set(result.order[:4].tolist()) == set(INFORMATIVE),
-            "minimal_size": result.minimal["size"],
-            "minimal_size_interval": result.minimal["size_interval"],
-            "oracle_test_accuracy": result.oracle["test_accuracy"],
-            "selectivity": result.control["selectivity"],
-            "beats_random": {k: q["beats_random"] for k, q in result.ranking_quality.items()},
+            "minimal_size": result.minimal.size,
+            "minimal_size_interval": result.minimal.size_interval,
+            "oracle_test_accuracy": result.oracle.test_accuracy,
+            "selectivity": result.control.selectivity,
+            "beats_random": {k: q.beats_random for k, q in result.ranking_quality.items()},
         }
     return out
 

@@ -311,7 +311,7 @@ def show_previews(shown: list[AnalysisResult]) -> None:
     previews = [r for r in shown if is_preview(r)]
     if not previews:
         return
-    sizes = sorted({r.preview["sentences"] for r in previews})
+    sizes = sorted({r.preview.sentences for r in previews})
     names = ", ".join(f"{plain(r.model)} x {plain(r.task)}" for r in previews)
     st.info(
         f"**Preview** of {names}: computed on the first {'/'.join(map(str, sizes))} sentences "

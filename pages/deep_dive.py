@@ -33,7 +33,7 @@ def size_view() -> None:
     """Accuracy of the top-k probe at every size it was retrained on, around the minimal set."""
     points = r.prefix_accuracy("test")
     sizes = [s for s, _ in points]
-    default = min(sizes, key=lambda s: abs(s - r.minimal["size"]))
+    default = min(sizes, key=lambda s: abs(s - r.minimal.size))
     size = st.select_slider(
         "Top-k neurons of the ranking (every size a probe was retrained on)",
         options=sizes,
@@ -46,13 +46,13 @@ def size_view() -> None:
     c2.metric(
         "test accuracy",
         f"{100 * accuracy:.2f}%",
-        f"{100 * (accuracy - r.oracle['test_accuracy']):+.2f} vs all neurons",
+        f"{100 * (accuracy - r.oracle.test_accuracy):+.2f} vs all neurons",
     )
-    c3.metric("minimal set", f"{r.minimal['size']} neurons")
+    c3.metric("minimal set", f"{r.minimal.size} neurons")
     chart(size_slider_figure(r, size), key="deep_size_chart")
     st.caption(
         "The minimal set is the smallest k whose retrained *dev* accuracy is within the "
-        f"tolerance of the all-neuron probe (threshold {100 * r.minimal['threshold']:.2f}% on dev)."
+        f"tolerance of the all-neuron probe (threshold {100 * r.minimal.threshold:.2f}% on dev)."
     )
 
 
@@ -74,7 +74,7 @@ def confusion_view() -> None:
             ("test_pred_all", "test_pred_minimal", "test_pred_ablated"),
             (
                 "all neurons",
-                f"minimal set ({r.minimal['size']} neurons)",
+                f"minimal set ({r.minimal.size} neurons)",
                 "all neurons, minimal set zeroed",
             ),
             strict=True,
@@ -99,7 +99,7 @@ def stability_view() -> None:
         "Top set size k (default: the minimal set)",
         1,
         r.n_neurons,
-        int(r.minimal["size"]),
+        int(r.minimal.size),
         key="deep_stability_k",
     )
     rows = ranking_stability(r, top=20, k=int(k))

@@ -25,7 +25,7 @@ if not tasks:
     st.info("Pick at least one task in the sidebar.")
     st.stop()
 chosen = [result_for(results, model, t) for t in tasks]
-options = ["minimal", *chosen[0].layers["top"].keys()]
+options = ["minimal", *chosen[0].layers.top.keys()]
 with st.sidebar:
     which = st.selectbox(
         "Neuron set",
@@ -38,17 +38,17 @@ with st.sidebar:
 chart(layer_figure(chosen, measure=measure, which=which), key="layers_chart")
 rows = []
 for r in chosen:
-    dist = r.layers["minimal"] if which == "minimal" else r.layers["top"][which]
+    dist = r.layers.of(which)
     for i, name in enumerate(r.layer_names):
         rows.append(
             {
                 "task": r.task,
                 "layer": name,
-                "neurons": dist["count"][i],
-                "share %": round(100 * dist["share"][i], 2),
-                "layer probe test %": round(100 * r.layers["probe_test_accuracy"][i], 2)
-                if "probe_test_accuracy" in r.layers
-                else None,
+                "neurons": dist.count[i],
+                "share %": round(100 * dist.share[i], 2),
+                "layer probe test %": None
+                if r.layers.probe_test_accuracy is None
+                else round(100 * r.layers.probe_test_accuracy[i], 2),
             }
         )
 table = pd.DataFrame(rows)

@@ -43,7 +43,7 @@ download_table(table, f"{model}-overview", key="overview_csv")
 
 for task in tasks:
     r = result_for(results, model, task)
-    bad = [p for p, v in r.ranking_quality.items() if not v["beats_random"]]
+    bad = [p for p, v in r.ranking_quality.items() if not v.beats_random]
     if bad:
         st.warning(
             f"{task}: the ranking does not beat random neurons (p < 0.05) at "

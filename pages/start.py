@@ -128,22 +128,20 @@ if results:
             {
                 "model": r.model,
                 "task": r.task,
-                "kind": f"preview ({r.preview['sentences']} sentences a split)"
+                "kind": f"preview ({r.preview.sentences} sentences a split)"
                 if is_preview(r)
                 else "full",
-                "oracle accuracy %": with_ci(
-                    r.oracle["test_accuracy"], r.oracle.get("test_accuracy_ci")
-                ),
+                "oracle accuracy %": with_ci(r.oracle.test_accuracy, r.oracle.test_accuracy_ci),
                 "minimal set": open_figures.get("minimal set")
-                or f"{r.minimal['size']} ({100 * r.minimal['fraction']:.1f}%)",
+                or f"{r.minimal.size} ({100 * r.minimal.fraction:.1f}%)",
                 "selectivity": "full analysis only"
                 if r.control is None and is_preview(r)
                 else (
                     ""
                     if r.control is None
-                    else with_ci(r.control["selectivity"], r.control.get("selectivity_ci"))
+                    else with_ci(r.control.selectivity, r.control.selectivity_ci)
                 ),
-                "ranking beats random": all(v["beats_random"] for v in r.ranking_quality.values()),
+                "ranking beats random": all(v.beats_random for v in r.ranking_quality.values()),
             }
         )
     table = pd.DataFrame(rows)

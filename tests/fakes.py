@@ -4,29 +4,41 @@ from __future__ import annotations
 
 import numpy as np
 
+from neuronviz.store.result_parts import (
+    Curves,
+    LayerCounts,
+    Layers,
+    MinimalSetRecord,
+    OracleFit,
+    QualityAtSize,
+    RankingRecord,
+    SearchRecord,
+)
 from neuronviz.store.results import AnalysisResult
 
 
-def quality(top: float, draws, bottoms, p_top: float, p_bottom: float, size: int = 10) -> dict:
+def quality(
+    top: float, draws, bottoms, p_top: float, p_bottom: float, size: int = 10
+) -> QualityAtSize:
     """One ranking-quality entry with its test results set directly."""
     draws = list(draws)
-    return {
-        "size": size,
-        "top": top,
-        "top_ci": [top - 0.01, top + 0.01],
-        "random_mean": float(np.mean(draws)),
-        "random_std": float(np.std(draws, ddof=1)),
-        "random_draws": draws,
-        "random_band": [min(draws), max(draws)],
-        "top_percentile": 100.0 * float(np.mean(np.asarray(draws) < top)),
-        "p_top_vs_random": p_top,
-        "beats_random": p_top < 0.05,
-        "bottom": float(np.mean(bottoms)),
-        "bottom_ci": [min(bottoms), max(bottoms)],
-        "bottom_draws": list(bottoms),
-        "p_random_vs_bottom": p_bottom,
-        "random_beats_bottom": p_bottom < 0.05,
-    }
+    return QualityAtSize(
+        size=size,
+        top=top,
+        top_ci=[top - 0.01, top + 0.01],
+        random_mean=float(np.mean(draws)),
+        random_std=float(np.std(draws, ddof=1)),
+        random_draws=draws,
+        random_band=[min(draws), max(draws)],
+        top_percentile=100.0 * float(np.mean(np.asarray(draws) < top)),
+        p_top_vs_random=p_top,
+        beats_random=p_top < 0.05,
+        bottom=float(np.mean(bottoms)),
+        bottom_ci=[min(bottoms), max(bottoms)],
+        bottom_draws=list(bottoms),
+        p_random_vs_bottom=p_bottom,
+        random_beats_bottom=p_bottom < 0.05,
+    )
 
 
 def fake_result(
@@ -41,7 +53,7 @@ def fake_result(
     chance_spread: float = 0.02,
     order: np.ndarray | None = None,
     gap: tuple[float, float] = (0.0, 0.01),
-    ranking_quality: dict | None = None,
+    ranking_quality: dict[str, QualityAtSize] | None = None,
     seed: int = 0,
     n_draws: int = 400,
 ) -> AnalysisResult:
@@ -66,26 +78,25 @@ def fake_result(
         layer_names=[f"layer {i}" for i in range(n_layers)],
         classes=["A", "B"],
         words={"train": 100, "dev": 50, "test": 50},
-        lambda_search={"rule": "separation", "points": []},
-        oracle={"test_accuracy": 0.95, "dev_accuracy": 0.95, "lambda1": 1e-3, "lambda2": 1e-3},
-        ranking={"weighting": "uniform", "n_weighted": n},
-        minimal={
-            "size": size,
-            "fraction": size / n,
-            "size_interval": [float(low), float(high)],
-            "fraction_interval": [low / n, high / n],
-            "test_accuracy": 0.95 - (gap[0] + gap[1]) / 2,
-            "gap_ci": list(gap),
-            "reached": True,
-            "chance_share": chance,
-            "localization": (size / n) / chance,
-            "localization_interval": list(np.percentile(localization, [2.5, 97.5])),
-            "curve": [],
-        },
-        curves={"sizes": [], "top": {"test": [], "dev": []}, "percents": []},
+        lambda_search=SearchRecord(points=[], rule="separation"),
+        oracle=OracleFit(lambda1=1e-3, lambda2=1e-3, dev_accuracy=0.95, test_accuracy=0.95),
+        ranking=RankingRecord(weighting="uniform", n_weighted=n),
+        minimal=MinimalSetRecord(
+            size=size,
+            fraction=size / n,
+            size_interval=[float(low), float(high)],
+            fraction_interval=[low / n, high / n],
+            test_accuracy=0.95 - (gap[0] + gap[1]) / 2,
+            gap_ci=list(gap),
+            reached=True,
+            chance_share=chance,
+            localization=(size / n) / chance,
+            localization_interval=[float(v) for v in np.percentile(localization, [2.5, 97.5])],
+        ),
+        curves=Curves(sizes=[], top={"test": [], "dev": []}, percents=[]),
         ranking_quality=ranking_quality or {},
-        ablation={},
-        layers={"minimal": {"count": counts.tolist()}},
+        ablation=None,
+        layers=Layers(minimal=LayerCounts(count=counts.tolist())),
         arrays={
             "order": order,
             "minimal_neurons": minimal_neurons,

@@ -121,7 +121,7 @@ def neuron_card(
         top_of = [
             (c, float(mass[i, neuron] / totals[i]) if totals[i] > 0 else 0.0)
             for i, c in enumerate(r.classes)
-            if neuron in set(r.ranking.get("per_class", {}).get(c, []))
+            if neuron in set(r.ranking.per_class.get(c, []))
         ]
         top_of.sort(key=lambda t: -t[1])
         strongest = np.argsort(-mass[:, neuron], kind="stable")[:n_weights]

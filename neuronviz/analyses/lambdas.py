@@ -32,33 +32,13 @@ from neuronviz.probing.ranking import WEIGHTINGS, NeuronRanking, lca_ranking
 from neuronviz.probing.retrain import MIN_RIDGE, RETRAIN_TOL, accuracy_of, percent_size
 from neuronviz.probing.solvers import fit_ridge
 from neuronviz.progress import ProgressCallback
+from neuronviz.store.result_parts import GridPoint
 
-__all__ = ["GridPoint", "LambdaSearch", "class_means", "class_prior", "search_lambdas"]
+__all__ = ["LambdaSearch", "class_means", "class_prior", "search_lambdas"]
 
 log = logging.getLogger(__name__)
 
 GRID_TIE_DRAWS = 2  # tie orders a grid pair's bottom-k (in the all-zero tie) is averaged over
-
-
-@dataclass(frozen=True)
-class GridPoint:
-    """One (lambda1, lambda2) pair of the regularisation search, fitted on the grid subset."""
-
-    lambda1: float
-    lambda2: float
-    dev_accuracy: float
-    objective: float
-    kkt_max: float
-    zero_weight_fraction: float
-    n_iter: int
-    separation: float | None = None
-    top: dict[str, float] = field(default_factory=dict)
-    random: dict[str, float] = field(default_factory=dict)
-    bottom: dict[str, float] = field(default_factory=dict)
-    candidate: bool = False
-    weighting: str = "uniform"
-    separation_by_weighting: dict[str, float] = field(default_factory=dict)
-    converged: bool = False  # kkt_max <= the search's KKT tolerance
 
 
 def pair_of(point: GridPoint) -> tuple[float, float]:

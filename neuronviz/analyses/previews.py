@@ -78,7 +78,7 @@ def preview_label(result) -> str:
         return ""
     words = result.words.get("train", 0)
     return (
-        f"Preview: {result.model} x {result.task} on the first {p['sentences']} sentences of each "
+        f"Preview: {result.model} x {result.task} on the first {p.sentences} sentences of each "
         f"split ({words:,} training words), one lambda pair, no control task, no per-layer "
         "probes. The full analysis "
         "replaces it when it finishes (Start page: queue)."
@@ -92,8 +92,8 @@ def undecided(result) -> dict[str, str]:
         return {}
     out: dict[str, str] = {}
     m = result.minimal
-    interval = m.get("size_interval") or [None, None]
-    if not m.get("reached", True):
+    interval = m.size_interval or [None, None]
+    if not m.reached:
         out["minimal set"] = (
             "undecided: no top-ranked prefix reaches the threshold on this preview's dev split"
         )
@@ -112,7 +112,7 @@ def training_words(results, model: str, cap: int | None) -> str:
     if full:
         parts.append(f"{cap or 'all'}" + (f" ({', '.join(full)})" if previews else ""))
     if previews:
-        sizes = "/".join(sorted({str(r.preview["sentences"]) for r in previews}))
+        sizes = "/".join(sorted({str(r.preview.sentences) for r in previews}))
         parts.append(
             f"previews on {sizes} sentences a split ({', '.join(r.task for r in previews)})"
         )

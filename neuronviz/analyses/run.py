@@ -65,6 +65,7 @@ from neuronviz.stats.uncertainty import (
 )
 from neuronviz.store.activation_cache import ActivationCache
 from neuronviz.store.checkpoints import Checkpoint
+from neuronviz.store.result_parts import Preview
 from neuronviz.store.result_store import ResultStore
 from neuronviz.store.results import AnalysisResult
 
@@ -338,7 +339,7 @@ def run_analysis(
         key=key, entries={s: e.manifest.entry_id for s, e in entries.items()}, model_source=source
     )
     if preview:
-        result = replace(result, preview={"sentences": int(max_sentences or 0)})
+        result = replace(result, preview=Preview(sentences=int(max_sentences or 0)))
     store.save(result)
     checkpoint.remove()
     return result

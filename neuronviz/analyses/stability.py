@@ -34,11 +34,11 @@ __all__ = ["ranking_stability"]
 def ranking_stability(result: AnalysisResult, top: int = 20, k: int | None = None) -> list[dict]:
     """One row per top neuron: lambda-pair share (and seed share when measured) with intervals."""
     orders = result.arrays.get("grid_orders")
-    k = int(k or result.minimal["size"])
+    k = int(k or result.minimal.size)
     tops = [set(row[:k].tolist()) for row in orders] if orders is not None else []
-    seeds = result.stability or {}
-    membership = {int(n): v for n, v in seeds.get("membership", {}).items()}
-    n_seeds = int(seeds.get("seeds", 0))
+    seeds = result.stability
+    membership = {} if seeds is None else seeds.membership
+    n_seeds = 0 if seeds is None else seeds.seeds
     rows = []
     for neuron in result.order[:top].tolist():
         row: dict = {"neuron": neuron, "label": neuron_label(neuron, result.hidden_size), "k": k}

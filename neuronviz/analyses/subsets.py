@@ -18,11 +18,10 @@ from neuronviz.probing.retrain import (
     Retrainer,
     percent_size,
 )
+from neuronviz.store.result_parts import Ablation, Curves
 
 __all__ = [
-    "Ablation",
     "CurveProbes",
-    "Curves",
     "MinimalSet",
     "ablation",
     "curves",
@@ -110,33 +109,6 @@ def minimal_set(
 
 
 @dataclass(frozen=True)
-class Curves:
-    """Retrained accuracy on the top-k, random-k and bottom-k neurons, per size and split.
-
-    ``top`` and ``bottom`` are the method's own sets, averaged over tie orders where they reach
-    into the neurons the method leaves tied (``top_draws`` / ``bottom_draws`` sets each);
-    ``random_values`` holds every random draw (``random_std`` with ddof 1). The ``*as_interval`` and
-    ``random_band`` entries are test-split intervals (bootstrap over sentences; for random, the
-    central 95% of the draws), filled by :func:`neuronviz.stats.intervals.curve_intervals`.
-    """
-
-    percents: list[float]
-    sizes: list[int]
-    top: dict[str, list[float]]  # split -> accuracy per percent
-    random_mean: dict[str, list[float]]
-    random_std: dict[str, list[float]]
-    bottom: dict[str, list[float]]
-    random_draws: list[int]
-    random_values: dict[str, list[list[float]]] = field(default_factory=dict)
-    bottom_values: dict[str, list[list[float]]] = field(default_factory=dict)
-    top_draws: list[int] = field(default_factory=list)
-    bottom_draws: list[int] = field(default_factory=list)
-    top_ci: list[list[float]] = field(default_factory=list)
-    bottom_ci: list[list[float]] = field(default_factory=list)
-    random_band: list[list[float]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
 class CurveProbes:
     """The retrained probes behind :class:`Curves`, per size (their per-word correctness)."""
 
@@ -220,16 +192,6 @@ def curves(
         bottom_draws=[len(b) for b in bottoms],
     )
     return result, probes
-
-
-@dataclass(frozen=True)
-class Ablation:
-    """Test accuracy of the oracle with the top-k or random-k neurons set to zero."""
-
-    percents: list[float]
-    top: list[float]
-    random: list[float]
-    full: float
 
 
 def ablation(

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Sequence
 
 from neuronviz.errors import visible
+from neuronviz.store.result_parts import ControlFit, GridPoint, OracleFit, QualityAtSize
 
 __all__ = ["format_summary"]
 
@@ -30,13 +31,13 @@ def pct(x: float | None) -> str:
 def _weighting(result) -> str:
     if result.method not in ("lca", "lasso"):
         return ""
-    return f", {result.ranking.get('weighting', 'uniform')} class weighting"
+    return f", {result.ranking.weighting} class weighting"
 
 
-def _separations(point: dict) -> str:
-    by = point.get("separation_by_weighting") or {}
+def _separations(point: GridPoint) -> str:
+    by = point.separation_by_weighting
     if not by:
-        return "-" if point.get("separation") is None else f"{100 * point['separation']:.2f}"
+        return "-" if point.separation is None else f"{100 * point.separation:.2f}"
     return " ".join(f"{v[0]}:{100 * s:.2f}" for v, s in by.items())
 
 
@@ -47,25 +48,27 @@ def ci_text(value: float | None, ci, scale: float = 100, digits: int = 2) -> str
     return with_ci(value, ci, scale, digits) or "-"
 
 
-def _fit(record: dict | None) -> str:
-    if not record or record.get("kkt_max") is None:
+def _fit(record: OracleFit | ControlFit | None) -> str:
+    if not record or record.kkt_max is None:
         return ""
-    state = "converged" if record.get("converged") else "NOT CONVERGED"
-    return f"KKT {record['kkt_max']:.1e} ({state}, tol {record.get('kkt_tol', 1e-4):.0e}, {record.get('n_iter')} it)"
+    state = "converged" if record.converged else "NOT CONVERGED"
+    return (
+        f"KKT {record.kkt_max:.1e} ({state}, tol {record.kkt_tol or 1e-4:.0e}, {record.n_iter} it)"
+    )
 
 
-def _quality_rows(q: dict) -> list[list[object]]:
+def _quality_rows(q: dict[str, QualityAtSize]) -> list[list[object]]:
     return [
         [
             f"{p}%",
-            v["size"],
-            ci_text(v["top"], v.get("top_ci"), digits=1),
-            f"{pct(v['random_mean'])} +- {pct(v['random_std'])} ({len(v.get('random_draws') or [])})",
-            "-" if v.get("top_percentile") is None else f"{v['top_percentile']:.0f}",
-            "-" if v.get("p_top_vs_random") is None else f"{v['p_top_vs_random']:.3g}",
-            ci_text(v["bottom"], v.get("bottom_ci"), digits=1),
-            "-" if v.get("p_random_vs_bottom") is None else f"{v['p_random_vs_bottom']:.3g}",
-            "yes" if v["beats_random"] else "NO",
+            v.size,
+            ci_text(v.top, v.top_ci, digits=1),
+            f"{pct(v.random_mean)} +- {pct(v.random_std)} ({len(v.random_draws or [])})",
+            "-" if v.top_percentile is None else f"{v.top_percentile:.0f}",
+            "-" if v.p_top_vs_random is None else f"{v.p_top_vs_random:.3g}",
+            ci_text(v.bottom, v.bottom_ci, digits=1),
+            "-" if v.p_random_vs_bottom is None else f"{v.p_random_vs_bottom:.3g}",
+            "yes" if v.beats_random else "NO",
         ]
         for p, v in q.items()
     ]
@@ -89,25 +92,19 @@ def format_summary(result) -> str:
 def _search_lines(result) -> list[str]:
     """The lambda grid: every pair's dev accuracy, separation, sparsity and convergence."""
     lines = [
-        "lambda search ({rule} rule, tolerance {tol} points; dev accuracy on a {n}-word prefix):".format(
-            rule=result.lambda_search["rule"],
-            tol=result.lambda_search["tolerance"],
-            n=result.lambda_search["grid_words"],
-        ),
+        f"lambda search ({result.lambda_search.rule} rule, tolerance {result.lambda_search.tolerance} points; dev accuracy on a {result.lambda_search.grid_words}-word prefix):",
     ]
     rows = [
         [
-            f"{p['lambda1']:g}",
-            f"{p['lambda2']:g}",
-            pct(p["dev_accuracy"]),
+            f"{p.lambda1:g}",
+            f"{p.lambda2:g}",
+            pct(p.dev_accuracy),
             _separations(p),
-            f"{p['zero_weight_fraction']:.3f}",
-            f"{p['kkt_max']:.1e}" + ("" if p.get("converged") else " NOT converged"),
-            "<- chosen"
-            if (p["lambda1"], p["lambda2"]) == tuple(result.lambda_search["chosen"])
-            else "",
+            f"{p.zero_weight_fraction:.3f}",
+            f"{p.kkt_max:.1e}" + ("" if p.converged else " NOT converged"),
+            "<- chosen" if (p.lambda1, p.lambda2) == tuple(result.lambda_search.chosen) else "",
         ]
-        for p in result.lambda_search["points"]
+        for p in result.lambda_search.points
     ]
     lines += [
         "  " + line
@@ -134,25 +131,25 @@ def _fit_lines(result, ranked: int) -> list[str]:
     lines += [
         "",
         "95% intervals in brackets (bootstrap over sentences)",
-        f"oracle (all neurons): test {ci_text(o['test_accuracy'], o.get('test_accuracy_ci'))}%  dev {pct(o['dev_accuracy'])}%  macro-F1 {pct(o['macro_f1'])}  "
-        f"objective {o['objective']:.4f}  {_fit(o)}  zero weights {100 * o['zero_weight_fraction']:.1f}%  "
-        f"unused neurons {o['unused_neurons']}",
-        f"minimal set: {ci_text(m['size'], m.get('size_interval'), 1, 0)} neurons ({ci_text(m['fraction'], m.get('fraction_interval'))}%)  "
-        f"test {ci_text(m['test_accuracy'], m.get('test_accuracy_ci'))}%  dev {pct(m['dev_accuracy'])}% "
-        f"(threshold {pct(m['threshold'])}%{'' if m['reached'] else ', NOT reached'})",
+        f"oracle (all neurons): test {ci_text(o.test_accuracy, o.test_accuracy_ci)}%  dev {pct(o.dev_accuracy)}%  macro-F1 {pct(o.macro_f1)}  "
+        f"objective {o.objective:.4f}  {_fit(o)}  zero weights {100 * o.zero_weight_fraction:.1f}%  "
+        f"unused neurons {o.unused_neurons}",
+        f"minimal set: {ci_text(m.size, m.size_interval, 1, 0)} neurons ({ci_text(m.fraction, m.fraction_interval)}%)  "
+        f"test {ci_text(m.test_accuracy, m.test_accuracy_ci)}%  dev {pct(m.dev_accuracy)}% "
+        f"(threshold {pct(m.threshold)}%{'' if m.reached else ', NOT reached'})",
     ]
-    if m.get("chance_share") is not None:
+    if m.chance_share is not None:
         lines.append(
-            f"  chance level: random neurons need {ci_text(m['chance_share'], m.get('chance_share_interval'), digits=1)}% "
-            f"of the neurons for the same dev accuracy; minimal / chance {ci_text(m['localization'], m.get('localization_interval'), 1, 3)}"
+            f"  chance level: random neurons need {ci_text(m.chance_share, m.chance_share_interval, digits=1)}% "
+            f"of the neurons for the same dev accuracy; minimal / chance {ci_text(m.localization, m.localization_interval, 1, 3)}"
         )
-        if m.get("chance_extrapolated"):
+        if m.chance_extrapolated:
             lines.append(
-                f"  (in {100 * m['chance_extrapolated']:.0f}% of the resamples random sets stay "
+                f"  (in {100 * m.chance_extrapolated:.0f}% of the resamples random sets stay "
                 "below the threshold at every measured size: the crossing is interpolated toward "
                 "all neurons, which reach the oracle's accuracy)"
             )
-    if m.get("beyond_ranked"):
+    if m.beyond_ranked:
         lines.append(
             f"  note: the minimal set is larger than the {ranked} neurons the ranking orders; "
             "its last neurons are a random choice among the tied rest"
@@ -160,14 +157,14 @@ def _fit_lines(result, ranked: int) -> list[str]:
     if result.control:
         c = result.control
         lines.append(
-            f"control task: test {ci_text(c['test_accuracy'], c.get('test_accuracy_ci'))}%  {_fit(c)}; "
-            f"selectivity {ci_text(c['selectivity'], c.get('selectivity_ci'))} points; "
-            f"minimal set control {pct(c['minimal_test_accuracy'])}%  selectivity {ci_text(c['minimal_selectivity'], c.get('minimal_selectivity_ci'))}"
+            f"control task: test {ci_text(c.test_accuracy, c.test_accuracy_ci)}%  {_fit(c)}; "
+            f"selectivity {ci_text(c.selectivity, c.selectivity_ci)} points; "
+            f"minimal set control {pct(c.minimal_test_accuracy)}%  selectivity {ci_text(c.minimal_selectivity, c.minimal_selectivity_ci)}"
         )
-    if o.get("retrained"):
+    if o.retrained:
         lines.append(
-            f"retrained probes: {o['retrained_converged']} of {o['retrained']} reached their "
-            f"gradient tolerance (largest gradient {o['retrained_grad_max']:.1e})"
+            f"retrained probes: {o.retrained_converged} of {o.retrained} reached their "
+            f"gradient tolerance (largest gradient {o.retrained_grad_max:.1e})"
         )
     return lines
 
@@ -198,7 +195,7 @@ def _quality_lines(result) -> list[str]:
             ],
         ).splitlines()
     ]
-    if not all(v["beats_random"] for v in q.values()):
+    if not all(v.beats_random for v in q.values()):
         lines.append(
             "  WARNING: the ranking does not beat random neurons (p < 0.05) at every size; "
             "top-neuron charts are not meaningful there."
@@ -209,16 +206,16 @@ def _quality_lines(result) -> list[str]:
 def _layer_lines(result) -> list[str]:
     """The minimal set by layer, per-layer probes, warnings and stage times."""
     lines: list[str] = []
-    counts = result.layers["minimal"]["count"]
+    counts = result.layers.minimal.count
     lines += [
         "",
         "minimal set by layer: "
         + "  ".join(f"{name}: {c}" for name, c in zip(result.layer_names, counts, strict=True)),
     ]
-    if "probe_test_accuracy" in result.layers:
+    if result.layers.probe_test_accuracy is not None:
         lines.append(
             "per-layer probes (test %): "
-            + "  ".join(f"{pct(a)}" for a in result.layers["probe_test_accuracy"])
+            + "  ".join(f"{pct(a)}" for a in result.layers.probe_test_accuracy)
         )
     lines += [f"note: {w}" for w in result.warnings]
     lines.append("time (s): " + ", ".join(f"{k} {v:.0f}" for k, v in result.timings.items()))

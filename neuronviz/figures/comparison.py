@@ -23,8 +23,8 @@ def layer_figure(results, *, measure: str = "share", which: str = "minimal") -> 
 
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     for i, r in enumerate(results):
-        dist = r.layers["minimal"] if which == "minimal" else r.layers["top"][which]
-        values = [100 * v for v in dist["share"]] if measure == "share" else dist["count"]
+        dist = r.layers.of(which)
+        values = [100 * v for v in dist.share] if measure == "share" else dist.count
         colour = OKABE_ITO[i % len(OKABE_ITO)]
         fig.add_trace(
             go.Bar(
@@ -36,9 +36,9 @@ def layer_figure(results, *, measure: str = "share", which: str = "minimal") -> 
             ),
             secondary_y=False,
         )
-        if "probe_test_accuracy" in r.layers:
-            accuracy = r.layers["probe_test_accuracy"]
-            ci = r.layers.get("probe_test_ci")
+        if r.layers.probe_test_accuracy is not None:
+            accuracy = r.layers.probe_test_accuracy
+            ci = r.layers.probe_test_ci
             fig.add_trace(
                 go.Scatter(
                     x=r.layer_names,

@@ -17,10 +17,10 @@ def curves_figure(result, split: str = "test") -> go.Figure:
     test sentences), random (band: the central 95% of its draws), oracle with its interval, and
     the minimal set with the interval of its size."""
     c = result.curves
-    x = c["percents"]
+    x = c.percents
     fig = go.Figure()
     on_test = split == "test"
-    values = c.get("random_values", {}).get(split)
+    values = c.random_values.get(split)
     if values:
         spread = [np.percentile(v, [2.5, 97.5]) for v in values]
         fig.add_trace(
@@ -28,25 +28,25 @@ def curves_figure(result, split: str = "test") -> go.Figure:
                 x, [s[0] for s in spread], [s[1] for s in spread], rgba(RANDOM, 0.2), "random band"
             )
         )
-    if on_test and c.get("top_ci"):
+    if on_test and c.top_ci:
         fig.add_trace(
-            band(x, [v[0] for v in c["top_ci"]], [v[1] for v in c["top_ci"]], rgba(TOP, 0.2), "top")
+            band(x, [v[0] for v in c.top_ci], [v[1] for v in c.top_ci], rgba(TOP, 0.2), "top")
         )
-    if on_test and c.get("bottom_ci"):
+    if on_test and c.bottom_ci:
         fig.add_trace(
             band(
                 x,
-                [v[0] for v in c["bottom_ci"]],
-                [v[1] for v in c["bottom_ci"]],
+                [v[0] for v in c.bottom_ci],
+                [v[1] for v in c.bottom_ci],
                 rgba(BOTTOM, 0.2),
                 "bottom",
             )
         )
-    draws = c.get("random_draws", [])
+    draws = c.random_draws
     for name, values, colour, dash in (
-        ("top (ranked)", c["top"][split], TOP, "solid"),
-        ("random (mean of draws)", c["random_mean"][split], RANDOM, "dash"),
-        ("bottom (ranked; over tie orders)", c["bottom"][split], BOTTOM, "solid"),
+        ("top (ranked)", c.top[split], TOP, "solid"),
+        ("random (mean of draws)", c.random_mean[split], RANDOM, "dash"),
+        ("bottom (ranked; over tie orders)", c.bottom[split], BOTTOM, "solid"),
     ):
         fig.add_trace(
             go.Scatter(
@@ -63,8 +63,8 @@ def curves_figure(result, split: str = "test") -> go.Figure:
                 + "</extra>",
             )
         )
-    oracle = 100 * result.oracle[f"{split}_accuracy"]
-    ci = result.oracle.get(f"{split}_accuracy_ci")
+    oracle = 100 * result.oracle.accuracy(split)
+    ci = result.oracle.accuracy_ci(split)
     if ci:
         fig.add_hrect(
             y0=100 * ci[0],
@@ -80,11 +80,11 @@ def curves_figure(result, split: str = "test") -> go.Figure:
         + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else ""),
     )
     m = result.minimal
-    interval = m.get("fraction_interval")
+    interval = m.fraction_interval
     fig.add_trace(
         go.Scatter(
-            x=[100 * m["fraction"]],
-            y=[100 * m[f"{split}_accuracy"]],
+            x=[100 * m.fraction],
+            y=[100 * (m.accuracy(split) or 0.0)],
             mode="markers",
             name="minimal set (size interval)" if interval else "minimal set",
             marker={"color": "#009E73", "size": 14, "symbol": "star"},
@@ -93,17 +93,13 @@ def curves_figure(result, split: str = "test") -> go.Figure:
             else {
                 "type": "data",
                 "symmetric": False,
-                "array": [100 * (interval[1] - m["fraction"])],
-                "arrayminus": [100 * (m["fraction"] - interval[0])],
+                "array": [100 * (interval[1] - m.fraction)],
+                "arrayminus": [100 * (m.fraction - interval[0])],
                 "color": "#009E73",
                 "thickness": 2,
             },
-            hovertemplate=f"minimal set: {m['size']} neurons"
-            + (
-                f" [{m['size_interval'][0]:.0f}, {m['size_interval'][1]:.0f}]"
-                if m.get("size_interval")
-                else ""
-            )
+            hovertemplate=f"minimal set: {m.size} neurons"
+            + (f" [{m.size_interval[0]:.0f}, {m.size_interval[1]:.0f}]" if m.size_interval else "")
             + "<br>%{y:.2f}%<extra></extra>",
         )
     )
@@ -142,10 +138,10 @@ def size_slider_figure(result, size: int, split: str = "test") -> go.Figure:
     low = min(100 * a for _, a in points)
     fig.add_trace(
         go.Scatter(
-            x=[m["size"], m["size"]],
-            y=[low, 100 * result.oracle[f"{split}_accuracy"]],
+            x=[m.size, m.size],
+            y=[low, 100 * result.oracle.accuracy(split)],
             mode="lines",
-            name=f"minimal set ({m['size']} neurons)",
+            name=f"minimal set ({m.size} neurons)",
             line={"color": "#009E73", "width": 3, "dash": "dash"},
             hoverinfo="skip",
         )
@@ -162,7 +158,7 @@ def size_slider_figure(result, size: int, split: str = "test") -> go.Figure:
             )
         )
     fig.add_hline(
-        y=100 * result.oracle[f"{split}_accuracy"],
+        y=100 * result.oracle.accuracy(split),
         line={"color": "black", "dash": "dot"},
         annotation_text="all neurons",
     )

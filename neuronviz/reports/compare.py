@@ -104,9 +104,9 @@ def neurons_to_reach(result: AnalysisResult, fraction: float) -> float | None:
 
     Uses every retrained top-k probe the analysis ran (minimal-set search and curves).
     """
-    oracle = result.oracle["dev_accuracy"]
-    points = [(s, dev) for s, dev, _ in result.minimal["curve"]]
-    points += list(zip(result.curves["sizes"], result.curves["top"]["dev"], strict=True))
+    oracle = result.oracle.dev_accuracy
+    points = [(s, dev) for s, dev, _ in result.minimal.curve]
+    points += list(zip(result.curves.sizes, result.curves.top["dev"], strict=True))
     hits = sorted(s for s, dev in points if dev >= fraction * oracle)
     return hits[0] / result.n_neurons if hits else None
 
@@ -127,22 +127,22 @@ def compare_models(results: Sequence[AnalysisResult]) -> dict:
                 "task": r.task,
                 "neurons": r.n_neurons,
                 "layers": r.n_layers,
-                "oracle_test_accuracy": r.oracle["test_accuracy"],
-                "oracle_test_accuracy_ci": _interval(r.oracle.get("test_accuracy_ci")),
-                "minimal_share": m["fraction"],
-                "minimal_share_interval": _interval(m.get("fraction_interval")),
-                "chance_share": m.get("chance_share"),
-                "chance_share_interval": _interval(m.get("chance_share_interval")),
-                "localization": m.get("localization"),
-                "localization_interval": _interval(m.get("localization_interval")),
-                "minimal_test_accuracy": m["test_accuracy"],
-                "depth_profile": relative_depth_distribution(r.layers["minimal"]["count"]),
+                "oracle_test_accuracy": r.oracle.test_accuracy,
+                "oracle_test_accuracy_ci": _interval(r.oracle.test_accuracy_ci),
+                "minimal_share": m.fraction,
+                "minimal_share_interval": _interval(m.fraction_interval),
+                "chance_share": m.chance_share,
+                "chance_share_interval": _interval(m.chance_share_interval),
+                "localization": m.localization,
+                "localization_interval": _interval(m.localization_interval),
+                "minimal_test_accuracy": m.test_accuracy,
+                "depth_profile": relative_depth_distribution(r.layers.minimal.count),
                 "reach": {f"{p:g}": neurons_to_reach(r, p) for p in REACH},
-                "top_curve": {"percents": r.curves["percents"], "test": r.curves["top"]["test"]},
-                "selectivity": None if r.control is None else r.control["selectivity"],
+                "top_curve": {"percents": r.curves.percents, "test": r.curves.top["test"]},
+                "selectivity": None if r.control is None else r.control.selectivity,
                 "selectivity_ci": None
                 if r.control is None
-                else _interval(r.control.get("selectivity_ci")),
+                else _interval(r.control.selectivity_ci),
             }
         )
     by_model: dict[str, list[AnalysisResult]] = {}

@@ -133,7 +133,7 @@ def _ci(values, scale: float = 100, digits: int = 2) -> str:
 
 def mean_depth(result: AnalysisResult) -> float:
     """Mean relative depth of the minimal set (0 = embeddings, 1 = last layer)."""
-    counts = np.asarray(result.layers["minimal"]["count"], dtype=np.float64)
+    counts = np.asarray(result.layers.minimal.count, dtype=np.float64)
     depth = np.arange(len(counts)) / max(len(counts) - 1, 1)
     return float((counts * depth).sum() / counts.sum()) if counts.sum() else float("nan")
 
@@ -155,9 +155,9 @@ def _small_subsets(results) -> Finding:
     comparisons = []
     for r in results:
         m = r.minimal
-        share = m.get("fraction_interval") or [m["fraction"], m["fraction"]]
-        gap = m.get("gap_ci") or [np.nan, np.nan]
-        if share[1] <= SMALL_SHARE and gap[1] <= CLOSE_POINTS and m["reached"]:
+        share = m.fraction_interval or [m.fraction, m.fraction]
+        gap = m.gap_ci or [np.nan, np.nan]
+        if share[1] <= SMALL_SHARE and gap[1] <= CLOSE_POINTS and m.reached:
             outcome = YES
         elif share[0] > SMALL_SHARE or gap[0] > CLOSE_POINTS:
             outcome = NO
@@ -167,9 +167,9 @@ def _small_subsets(results) -> Finding:
             Comparison(
                 f"{r.model} x {r.task}",
                 outcome,
-                f"{r.model} x {r.task}: {m['size']} neurons{_ci(m.get('size_interval'), 1, 0)} "
-                f"= {100 * m['fraction']:.1f}%{_ci(share, 100, 1)} of the neurons; test "
-                f"{100 * m['test_accuracy']:.2f}% vs {100 * r.oracle['test_accuracy']:.2f}% with "
+                f"{r.model} x {r.task}: {m.size} neurons{_ci(m.size_interval, 1, 0)} "
+                f"= {100 * m.fraction:.1f}%{_ci(share, 100, 1)} of the neurons; test "
+                f"{100 * m.test_accuracy:.2f}% vs {100 * r.oracle.test_accuracy:.2f}% with "
                 f"all neurons, gap{_ci(gap)} points",
                 details={"share_interval": list(share), "gap_interval": list(gap)},
             )
@@ -188,7 +188,7 @@ def _small_subsets(results) -> Finding:
 
 def _share_text(r: AnalysisResult) -> str:
     m = r.minimal
-    return f"{r.task} {100 * m['fraction']:.2f}%{_ci(m.get('fraction_interval'))}"
+    return f"{r.task} {100 * m.fraction:.2f}%{_ci(m.fraction_interval)}"
 
 
 def _task_levels(results) -> Finding:
@@ -223,8 +223,8 @@ def _task_levels(results) -> Finding:
 def _localization_text(r: AnalysisResult) -> str:
     m = r.minimal
     return (
-        f"{r.model} {100 * m['fraction']:.2f}% of neurons (chance {100 * m['chance_share']:.1f}%, "
-        f"ratio {m['localization']:.3f}{_ci(m.get('localization_interval'), 1, 3)})"
+        f"{r.model} {100 * m.fraction:.2f}% of neurons (chance {100 * (m.chance_share or np.nan):.1f}%, "
+        f"ratio {m.localization:.3f}{_ci(m.localization_interval, 1, 3)})"
     )
 
 
@@ -325,9 +325,9 @@ def _top_random_bottom(results) -> Finding:
     for r in results:
         for size in SIZES:
             q = r.ranking_quality.get(size)
-            if not q or "p_top_vs_random" not in q:
+            if q is None or q.p_top_vs_random is None:
                 continue
-            p_top, p_bottom = q["p_top_vs_random"], q["p_random_vs_bottom"]
+            p_top, p_bottom = q.p_top_vs_random, q.p_random_vs_bottom
             above = p_top < ALPHA and p_bottom < ALPHA
             reversed_ = (np.isfinite(p_top) and p_top > 1 - ALPHA) or (
                 np.isfinite(p_bottom) and p_bottom > 1 - ALPHA
@@ -337,11 +337,11 @@ def _top_random_bottom(results) -> Finding:
                 Comparison(
                     f"{r.model} x {r.task} at {size}%",
                     outcome,
-                    f"{r.model} x {r.task} at {size}%: top {100 * q['top']:.1f}"
-                    f"{_ci(q.get('top_ci'), 100, 1)}, random {100 * q['random_mean']:.1f} +- "
-                    f"{100 * q['random_std']:.2f} ({len(q['random_draws'])} draws; top at "
-                    f"percentile {q['top_percentile']:.0f}, p = {p_top:.3f}), bottom "
-                    f"{100 * q['bottom']:.1f}{_ci(q.get('bottom_ci'), 100, 1)} "
+                    f"{r.model} x {r.task} at {size}%: top {100 * q.top:.1f}"
+                    f"{_ci(q.top_ci, 100, 1)}, random {100 * q.random_mean:.1f} +- "
+                    f"{100 * q.random_std:.2f} ({len(q.random_draws)} draws; top at "
+                    f"percentile {q.top_percentile:.0f}, p = {p_top:.3f}), bottom "
+                    f"{100 * q.bottom:.1f}{_ci(q.bottom_ci, 100, 1)} "
                     f"(random > bottom p = {p_bottom:.3f})",
                     max(p_top, p_bottom),
                     {"p_top_vs_random": p_top, "p_random_vs_bottom": p_bottom},

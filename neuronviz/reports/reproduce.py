@@ -119,10 +119,7 @@ def report_tables(results: Sequence[AnalysisResult]) -> dict[str, pd.DataFrame]:
                 "model": r.model,
                 "task": r.task,
                 "mean relative depth": with_ci(mean_depth(r), depth_interval(r)[1], 1, 3),
-                **{
-                    name: c
-                    for name, c in zip(r.layer_names, r.layers["minimal"]["count"], strict=True)
-                },
+                **{name: c for name, c in zip(r.layer_names, r.layers.minimal.count, strict=True)},
             }
             for r in results
         ]

@@ -28,7 +28,6 @@ import numpy as np
 from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.analyses.subsets import (
     CurveProbes,
-    Curves,
     MinimalSet,
     minimal_threshold,
 )
@@ -47,6 +46,7 @@ from neuronviz.stats.uncertainty import (
     draws_differ,
     interval,
 )
+from neuronviz.store.result_parts import Curves
 
 __all__ = [
     "chance_share_draws",

@@ -30,10 +30,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neuronviz.analyses.lambdas import GridPoint, LambdaSearch
+from neuronviz.analyses.lambdas import LambdaSearch
 from neuronviz.probing.objective import FitResult
 from neuronviz.probing.retrain import Retrained, columns_digest
 from neuronviz.store.files import atomic_write_json, file_digest, slug
+from neuronviz.store.result_parts import GridPoint
 
 __all__ = ["Checkpoint"]
 

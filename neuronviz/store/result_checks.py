@@ -63,7 +63,7 @@ def consistency_problem(result: AnalysisResult) -> str | None:
     if order.shape != (n,) or not np.array_equal(np.sort(order), np.arange(n)):
         return f"the ranking is not an order of the {n} neurons"
     weights = np.asarray(result.arrays.get("weights", np.zeros((0, n))))
-    n_weighted = int(result.ranking.get("n_weighted", -1))
+    n_weighted = result.ranking.n_weighted
     if result.method == "lca" and n_weighted >= 0 and weights.shape[-1] == n:
         weighted = np.flatnonzero(np.abs(weights).sum(0) > 0)
         if n_weighted != weighted.size or set(order[:n_weighted].tolist()) != set(
@@ -86,11 +86,10 @@ def _number_problem(result: AnalysisResult) -> str | None:
             return f"words.{split} = {words!r} is not a number of words"
     for part, record in (("oracle", result.oracle), ("minimal", result.minimal)):
         for name in ("dev_accuracy", "test_accuracy"):
-            value = record.get(name)
+            value = getattr(record, name)
             if not (isinstance(value, (int, float)) and 0 <= value <= 1):
                 return f"{part}.{name} = {value!r} is not an accuracy (0..1)"
-    control = result.control or {}
-    value = control.get("test_accuracy")
+    value = None if result.control is None else result.control.test_accuracy
     if value is not None and not (isinstance(value, (int, float)) and 0 <= value <= 1):
         return f"control.test_accuracy = {value!r} is not an accuracy (0..1)"
     return None
@@ -102,7 +101,7 @@ def oracle_problem(result: AnalysisResult, test_entry, tolerance: float = 1e-3) 
     in any checksum. None when it does, or when the result lacks what it needs (older results
     hold no feature statistics)."""
     arrays = result.arrays
-    stored = result.oracle.get("test_accuracy")
+    stored = result.oracle.test_accuracy
     if stored is None or "feature_mean" not in arrays or not test_entry.has_labels(result.task):
         return None
     ids, vocab = test_entry.labels(result.task)

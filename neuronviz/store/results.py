@@ -11,12 +11,26 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from neuronviz.probing.ranking import NeuronRanking
+from neuronviz.store.record import from_json, to_json
+from neuronviz.store.result_parts import (
+    Ablation,
+    ControlFit,
+    Curves,
+    Layers,
+    MinimalSetRecord,
+    OracleFit,
+    Preview,
+    QualityAtSize,
+    RankingRecord,
+    SearchRecord,
+    Stability,
+)
 
 __all__ = ["RESULT_VERSION", "AnalysisResult"]
 
@@ -26,26 +40,42 @@ RESULT_VERSION = 2  # 2: converged fits, tie orders, intervals and chance levels
 ARRAYS = ("order", "scores", "weights", "bias", "class_means", "minimal_neurons")
 
 
-def _plain(obj: Any) -> Any:
-    """JSON-safe copy: dataclasses to dicts, numpy scalars and arrays to Python values."""
-    if hasattr(obj, "__dataclass_fields__"):
-        return _plain(asdict(obj))
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
 def preferred(results: Sequence[AnalysisResult]) -> AnalysisResult | None:
     """Of several results of one model x task, the one views and commands use: the one trained
     on the most words, the newest among those. A quick smoke run (a few hundred sentences) never
     hides a full analysis; a re-run on the same data replaces the older one."""
     return max(results, key=lambda r: (r.words.get("train", 0), r.created), default=None)
+
+
+def _parts(d: dict) -> dict[str, Any]:
+    """The typed parts of a result read from ``result.json`` (an empty lasso record is none)."""
+    ranking = dict(d["ranking"])
+    if not ranking.get("fit"):
+        ranking["fit"] = None
+    return {
+        "lambda_search": from_json(SearchRecord, d["lambda_search"], "lambda_search"),
+        "oracle": from_json(OracleFit, d["oracle"], "oracle"),
+        "ranking": from_json(RankingRecord, ranking, "ranking"),
+        "minimal": from_json(MinimalSetRecord, d["minimal"], "minimal"),
+        "curves": from_json(Curves, d["curves"], "curves"),
+        "ranking_quality": {
+            k: from_json(QualityAtSize, v, f"ranking_quality[{k}]")
+            for k, v in d["ranking_quality"].items()
+        },
+        "ablation": None
+        if not d.get("ablation")
+        else from_json(Ablation, d["ablation"], "ablation"),
+        "layers": from_json(Layers, d["layers"], "layers"),
+        "control": None
+        if d.get("control") is None
+        else from_json(ControlFit, d["control"], "control"),
+        "stability": None
+        if d.get("stability") is None
+        else from_json(Stability, d["stability"], "stability"),
+        "preview": None
+        if d.get("preview") is None
+        else from_json(Preview, d["preview"], "preview"),
+    }
 
 
 @dataclass(frozen=True)
@@ -55,32 +85,34 @@ class AnalysisResult:
     model: str
     task: str
     method: str
-    settings: dict
+    settings: dict  # AnalysisSettings.to_dict(): what the key hashes
     n_layers: int
     hidden_size: int
     layer_names: list[str]
     classes: list[str]
-    words: dict[str, int]
-    lambda_search: dict
-    oracle: dict
-    ranking: dict
-    minimal: dict
-    curves: dict
-    ranking_quality: dict
-    ablation: dict
-    layers: dict
-    control: dict | None = None
-    stability: dict | None = None
-    timings: dict = field(default_factory=dict)
+    words: dict[str, int]  # split (and unseen_<split>) -> words
+    lambda_search: SearchRecord
+    oracle: OracleFit
+    ranking: RankingRecord
+    minimal: MinimalSetRecord
+    curves: Curves
+    ranking_quality: dict[str, QualityAtSize]  # percent ("1", "5", "10") -> quality
+    ablation: Ablation | None
+    layers: Layers
+    control: ControlFit | None = None
+    stability: Stability | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
     warnings: list[str] = field(default_factory=list)  # facts about the data a reader should know
-    # A preview (neuronviz.analyses.previews): {"sentences": N a split}; None for a full analysis.
-    preview: dict | None = None
+    # A preview (neuronviz.analyses.previews): its sample; None for a full analysis.
+    preview: Preview | None = None
     key: str = ""
-    entries: dict = field(default_factory=dict)
+    entries: dict[str, str] = field(default_factory=dict)  # split -> activation entry id
     model_source: str = ""  # what load_model needs: a registry name, hub id or local folder
     created: str = ""
     version: int = RESULT_VERSION
-    arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    arrays: dict[str, np.ndarray] = field(
+        default_factory=dict, repr=False, compare=False, metadata={"json": False}
+    )
 
     @property
     def n_neurons(self) -> int:
@@ -99,14 +131,14 @@ class AnalysisResult:
         """Minimal-set sizes on the dev resamples (:mod:`neuronviz.stats.intervals`); the size itself
         when the result carries none."""
         draws = self.arrays.get("minimal_size_draws")
-        return np.asarray([self.minimal["size"]] if draws is None else draws, dtype=np.int64)
+        return np.asarray([self.minimal.size] if draws is None else draws, dtype=np.int64)
 
     @property
     def localization_draws(self) -> np.ndarray:
         """Minimal share / chance share on each dev resample (smaller: more localized)."""
         chance = self.arrays.get("chance_share_draws")
         if chance is None:
-            chance = np.asarray([self.minimal.get("chance_share") or np.nan])
+            chance = np.asarray([self.minimal.chance_share or np.nan])
         n = min(len(chance), len(self.size_draws))
         return (self.size_draws[:n] / self.n_neurons) / np.asarray(chance[:n], dtype=np.float64)
 
@@ -123,9 +155,9 @@ class AnalysisResult:
     def prefix_accuracy(self, split: str = "test") -> list[tuple[int, float]]:
         """Retrained accuracy of top-k prefixes of the ranking, every size measured (curves and
         the minimal-set search), sorted by size."""
-        points = dict(zip(self.curves["sizes"], self.curves["top"][split], strict=True))
+        points = dict(zip(self.curves.sizes, self.curves.top[split], strict=True))
         column = 2 if split == "test" else 1
-        points.update({int(p[0]): float(p[column]) for p in self.minimal.get("curve", [])})
+        points.update({int(p[0]): float(p[column]) for p in self.minimal.curve})
         return sorted(points.items())
 
     def neuron_ranking(self) -> NeuronRanking:
@@ -133,13 +165,10 @@ class AnalysisResult:
             method=self.method,
             order=self.arrays["order"],
             scores=self.arrays["scores"],
-            per_class={
-                c: np.asarray(v, dtype=np.int64)
-                for c, v in self.ranking.get("per_class", {}).items()
-            },
-            cutoffs=list(self.ranking.get("cutoffs", [])),
-            n_weighted=int(self.ranking.get("n_weighted", -1)),
-            weighting=self.ranking.get("weighting", "uniform"),
+            per_class={c: np.asarray(v, dtype=np.int64) for c, v in self.ranking.per_class.items()},
+            cutoffs=list(self.ranking.cutoffs),
+            n_weighted=self.ranking.n_weighted,
+            weighting=self.ranking.weighting,
         )
 
     @classmethod
@@ -164,9 +193,27 @@ class AnalysisResult:
         timings,
         extra_arrays: dict[str, np.ndarray] | None = None,
     ) -> AnalysisResult:
-        """Assemble a result from the analysis steps' outputs."""
-        minimal_info = {**_plain(minimal), **_plain(minimal_extra or {})}
+        """Assemble a result from the analysis steps' outputs (read through the same typed
+        parts as a stored result, so a new result and a loaded one cannot differ)."""
+        minimal_info = {**to_json(minimal), **to_json(minimal_extra or {})}
         minimal_info.pop("neurons")
+        parts = _parts(
+            {
+                "lambda_search": {
+                    **to_json({k: v for k, v in search.__dict__.items() if k != "pair_orders"}),
+                    "grid_pairs": list(getattr(search, "pair_orders", {})),
+                },
+                "oracle": to_json(oracle_info),
+                "ranking": ranking.to_dict(),
+                "minimal": minimal_info,
+                "curves": to_json(curves),
+                "ranking_quality": to_json(quality),
+                "ablation": to_json(ablation),
+                "layers": to_json(layers),
+                "control": to_json(control),
+                "stability": to_json(stability),
+            }
+        )
         return cls(
             model=data.model,
             task=data.task,
@@ -182,19 +229,7 @@ class AnalysisResult:
                 "test": len(data.test.y),
                 **{f"unseen_{k}": v for k, v in data.unseen.items()},
             },
-            lambda_search={
-                **_plain({k: v for k, v in search.__dict__.items() if k != "pair_orders"}),
-                "grid_pairs": list(getattr(search, "pair_orders", {})),
-            },
-            oracle=_plain(oracle_info),
-            ranking=ranking.to_dict(),
-            minimal=minimal_info,
-            curves=_plain(curves),
-            ranking_quality=_plain(quality),
-            ablation=_plain(ablation),
-            layers=_plain(layers),
-            control=_plain(control),
-            stability=_plain(stability),
+            **parts,
             timings=timings,
             warnings=list(data.warnings),
             created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -220,84 +255,31 @@ class AnalysisResult:
     def summary(self) -> dict:
         """The documented summary (``--json``): accuracies are fractions in [0, 1], intervals are
         95% (bootstrap over sentences), and every fit says whether it converged."""
-        control = None
-        if self.control is not None:
-            control = {
-                k: self.control.get(k)
-                for k in (
-                    "test_accuracy",
-                    "test_accuracy_ci",
-                    "minimal_test_accuracy",
-                    "kkt_max",
-                    "kkt_tol",
-                    "n_iter",
-                    "converged",
-                )
-            }
+        o, m, c = self.oracle, self.minimal, self.control
         return {
             "model": self.model,
             "task": self.task,
-            "preview": self.preview,  # None, or {"sentences": N a split} (neuronviz.analyses.previews)
+            "preview": to_json(self.preview),  # None, or {"sentences": N a split}
             "method": self.method,
-            "weighting": self.ranking.get("weighting", "uniform"),
-            "lambdas": [self.oracle["lambda1"], self.oracle["lambda2"]],
-            "lambda_rule": self.lambda_search["rule"],
-            "oracle": {
-                k: self.oracle.get(k)
-                for k in (
-                    "dev_accuracy",
-                    "test_accuracy",
-                    "test_accuracy_ci",
-                    "macro_f1",
-                    "objective",
-                    "zero_weight_fraction",
-                    "kkt_max",
-                    "kkt_tol",
-                    "n_iter",
-                    "converged",
-                    "retrained",
-                    "retrained_converged",
-                    "retrained_grad_max",
-                )
-            },
+            "weighting": self.ranking.weighting,
+            "lambdas": [o.lambda1, o.lambda2],
+            "lambda_rule": self.lambda_search.rule,
+            "oracle": _pick(o, SUMMARY_ORACLE),
             "ranking": {
                 "method": self.method,
                 "n_weighted": self.neuron_ranking().ranked,
                 "n_neurons": self.n_neurons,
-                "fit": self.ranking.get("fit") or None,
+                "fit": to_json(self.ranking.fit),
             },
-            "minimal": {
-                k: self.minimal.get(k)
-                for k in (
-                    "size",
-                    "size_interval",
-                    "fraction",
-                    "fraction_interval",
-                    "dev_accuracy",
-                    "test_accuracy",
-                    "test_accuracy_ci",
-                    "gap_ci",
-                    "threshold",
-                    "reached",
-                    "beyond_ranked",
-                    "chance_share",
-                    "chance_share_interval",
-                    "localization",
-                    "localization_interval",
-                )
-            },
-            "control": control,
-            "selectivity": None if self.control is None else self.control["selectivity"],
-            "selectivity_ci": None if self.control is None else self.control.get("selectivity_ci"),
-            "minimal_selectivity": None
-            if self.control is None
-            else self.control["minimal_selectivity"],
-            "minimal_selectivity_ci": None
-            if self.control is None
-            else self.control.get("minimal_selectivity_ci"),
-            "ranking_quality": self.ranking_quality,
-            "layer_distribution": self.layers["minimal"]["count"],
-            "layer_probe_test_accuracy": self.layers.get("probe_test_accuracy"),
+            "minimal": _pick(m, SUMMARY_MINIMAL),
+            "control": None if c is None else _pick(c, SUMMARY_CONTROL),
+            "selectivity": None if c is None else c.selectivity,
+            "selectivity_ci": None if c is None else c.selectivity_ci,
+            "minimal_selectivity": None if c is None else c.minimal_selectivity,
+            "minimal_selectivity_ci": None if c is None else c.minimal_selectivity_ci,
+            "ranking_quality": to_json(self.ranking_quality),
+            "layer_distribution": self.layers.minimal.count,
+            "layer_probe_test_accuracy": self.layers.probe_test_accuracy,
             "warnings": self.warnings,
             "n_neurons": self.n_neurons,
             "words": self.words,
@@ -305,9 +287,75 @@ class AnalysisResult:
         }
 
     def to_dict(self) -> dict:
-        d = {k: v for k, v in asdict(self).items() if k != "arrays"}
-        return _plain(d)
+        """``result.json``: every field but the arrays, JSON-safe (no lasso fit is ``{}``)."""
+        d = to_json(self)
+        d["ranking"]["fit"] = d["ranking"]["fit"] or {}
+        return d
 
     @classmethod
     def from_dict(cls, d: dict, arrays: dict[str, np.ndarray]) -> AnalysisResult:
-        return cls(**{**d, "arrays": arrays})
+        """The result in ``d`` (``result.json``, format :data:`RESULT_VERSION`); raises
+        ``TypeError`` / ``ValueError`` / ``KeyError`` naming the part that does not fit."""
+        plain = {k: v for k, v in d.items() if k not in PARTS}
+        return cls(**plain, **_parts(d), arrays=arrays)
+
+
+PARTS = (
+    "lambda_search",
+    "oracle",
+    "ranking",
+    "minimal",
+    "curves",
+    "ranking_quality",
+    "ablation",
+    "layers",
+    "control",
+    "stability",
+    "preview",
+)
+# What the summary (``--json``) shows of each part, in this order.
+SUMMARY_ORACLE = (
+    "dev_accuracy",
+    "test_accuracy",
+    "test_accuracy_ci",
+    "macro_f1",
+    "objective",
+    "zero_weight_fraction",
+    "kkt_max",
+    "kkt_tol",
+    "n_iter",
+    "converged",
+    "retrained",
+    "retrained_converged",
+    "retrained_grad_max",
+)
+SUMMARY_MINIMAL = (
+    "size",
+    "size_interval",
+    "fraction",
+    "fraction_interval",
+    "dev_accuracy",
+    "test_accuracy",
+    "test_accuracy_ci",
+    "gap_ci",
+    "threshold",
+    "reached",
+    "beyond_ranked",
+    "chance_share",
+    "chance_share_interval",
+    "localization",
+    "localization_interval",
+)
+SUMMARY_CONTROL = (
+    "test_accuracy",
+    "test_accuracy_ci",
+    "minimal_test_accuracy",
+    "kkt_max",
+    "kkt_tol",
+    "n_iter",
+    "converged",
+)
+
+
+def _pick(part: Any, names: Sequence[str]) -> dict:
+    return {n: to_json(getattr(part, n)) for n in names}

@@ -32,34 +32,34 @@ def test_informative_neurons_rank_first(result):
 
 def test_minimal_set_contains_them(result):
     assert set(INFORMATIVE) <= set(result.minimal_neurons.tolist())
-    assert result.minimal["size"] <= 10 and result.minimal["reached"]
-    assert result.minimal["dev_accuracy"] >= result.minimal["threshold"]
+    assert result.minimal.size <= 10 and result.minimal.reached
+    assert result.minimal.dev_accuracy >= result.minimal.threshold
     # the smallest measured prefix that reaches the threshold: every smaller one missed it
-    below = [dev for s, dev, _ in result.minimal["curve"] if s < result.minimal["size"]]
-    assert below and max(below) < result.minimal["threshold"]
+    below = [dev for s, dev, _ in result.minimal.curve if s < result.minimal.size]
+    assert below and max(below) < result.minimal.threshold
 
 
 def test_minimal_set_size_interval_and_chance_level(result):
     m = result.minimal
-    low, high = m["size_interval"]
-    assert low <= m["size"] <= high and high <= 10
+    low, high = m.size_interval
+    assert low <= m.size <= high and high <= 10
     assert len(result.size_draws) == 1000
     # 4 informative neurons of 48: random sets need far more neurons for the same accuracy
-    assert m["chance_share"] > 4 * m["fraction"] and m["localization"] < 0.25
-    assert m["localization_interval"][1] < 0.5
-    low, high = m["test_accuracy_ci"]
-    assert low < m["test_accuracy"] < high and high - low < 0.05
+    assert m.chance_share > 4 * m.fraction and m.localization < 0.25
+    assert m.localization_interval[1] < 0.5
+    low, high = m.test_accuracy_ci
+    assert low < m.test_accuracy < high and high - low < 0.05
 
 
 def test_top_beats_random_beats_bottom(result):
     q = result.ranking_quality["10"]
-    assert q["top"] > q["random_mean"] + 0.2
-    assert q["beats_random"] and q["top_percentile"] == 100 and q["p_top_vs_random"] < 0.001
-    assert q["top_ci"][0] < q["top"] < q["top_ci"][1]
+    assert q.top > q.random_mean + 0.2
+    assert q.beats_random and q.top_percentile == 100 and q.p_top_vs_random < 0.001
+    assert q.top_ci[0] < q.top < q.top_ci[1]
     # 5 random neurons of 48 rarely include one of the 4 informative ones: most draws score
     # like the bottom (tied, uninformative) sets, and the test says the gap is not significant
-    assert q["random_mean"] > q["bottom"] and not q["random_beats_bottom"]
-    assert np.median(q["random_draws"]) < max(q["bottom_draws"]) + 0.05
+    assert q.random_mean > q.bottom and not q.random_beats_bottom
+    assert np.median(q.random_draws) < max(q.bottom_draws) + 0.05
 
 
 def test_bottom_is_the_methods_own_over_tie_orders(result):
@@ -69,29 +69,29 @@ def test_bottom_is_the_methods_own_over_tie_orders(result):
     ranking = result.neuron_ranking()
     assert ranking.ranked == result.summary()["ranking"]["n_weighted"] < 10
     q = result.ranking_quality["10"]
-    assert len(q["bottom_draws"]) == result.settings["tie_draws"] == 3
-    sets = ranking.bottom_sets(q["size"], 3, result.settings["seed"])
+    assert len(q.bottom_draws) == result.settings["tie_draws"] == 3
+    sets = ranking.bottom_sets(q.size, 3, result.settings["seed"])
     assert all(not set(s.tolist()) & set(INFORMATIVE) for s in sets)
     assert len({tuple(sorted(s.tolist())) for s in sets}) > 1
 
 
 def test_separation_rule_prefers_the_regularised_pair(result):
-    assert result.lambda_search["chosen"] == [1e-2, 1e-3]
-    assert result.lambda_search["rule"] == "separation"
-    points = {(p["lambda1"], p["lambda2"]): p for p in result.lambda_search["points"]}
-    assert points[(1e-2, 1e-3)]["separation"] > points[(0.0, 0.0)]["separation"]
+    assert result.lambda_search.chosen == (1e-2, 1e-3)
+    assert result.lambda_search.rule == "separation"
+    points = {(p.lambda1, p.lambda2): p for p in result.lambda_search.points}
+    assert points[(1e-2, 1e-3)].separation > points[(0.0, 0.0)].separation
 
 
 def test_auto_weighting_scores_both_and_records_the_choice(result):
-    candidates = [p for p in result.lambda_search["points"] if p["candidate"]]
+    candidates = [p for p in result.lambda_search.points if p.candidate]
     assert candidates
     for p in candidates:
-        by = p["separation_by_weighting"]
+        by = p.separation_by_weighting
         assert set(by) == {"uniform", "frequency"}
-        assert p["weighting"] == max(by, key=by.get)
-        assert p["separation"] == by[p["weighting"]]
-    assert result.lambda_search["weighting"] == result.ranking["weighting"]
-    assert result.summary()["weighting"] == result.ranking["weighting"]
+        assert p.weighting == max(by, key=by.get)
+        assert p.separation == by[p.weighting]
+    assert result.lambda_search.weighting == result.ranking.weighting
+    assert result.summary()["weighting"] == result.ranking.weighting
 
 
 def test_fixed_weighting_is_used_for_the_ranking():
@@ -99,30 +99,30 @@ def test_fixed_weighting_is_used_for_the_ranking():
         lambdas=((1e-2, 1e-3),), weighting="frequency", control=False, layers=False, **FAST
     )
     res = analyse(probe_data(), settings)
-    assert res.ranking["weighting"] == "frequency"
+    assert res.ranking.weighting == "frequency"
     assert set(res.order[:4].tolist()) == set(INFORMATIVE)
 
 
 def test_solver_zeros_fall_on_noise_neurons(result):
     used = np.flatnonzero(np.abs(result.weights).max(0) > 0)
     assert set(INFORMATIVE) <= set(used.tolist())
-    assert result.oracle["zero_weight_fraction"] > 0.5
+    assert result.oracle.zero_weight_fraction > 0.5
 
 
 def test_selectivity_is_high_when_words_do_not_decide_the_label(result):
-    assert result.control["selectivity"] > 0.4
-    assert result.control["test_accuracy"] < 0.45
+    assert result.control.selectivity > 0.4
+    assert result.control.test_accuracy < 0.45
 
 
 def test_layer_distribution_and_per_layer_probes(result):
-    counts = result.layers["minimal"]["count"]
-    assert len(counts) == 3 and sum(counts) == result.minimal["size"]
-    assert len(result.layers["probe_test_accuracy"]) == 3
+    counts = result.layers.minimal.count
+    assert len(counts) == 3 and sum(counts) == result.minimal.size
+    assert len(result.layers.probe_test_accuracy) == 3
 
 
 def test_ablating_top_neurons_hurts_more_than_random(result):
     ab = result.ablation
-    assert ab["top"][0] < ab["random"][0] and ab["full"] > 0.9
+    assert ab.top[0] < ab.random[0] and ab.full > 0.9
 
 
 def test_summary_carries_intervals_chance_and_convergence(result):
@@ -147,11 +147,11 @@ def test_converged_means_kkt_within_tolerance_at_the_default_settings():
     """With AnalysisSettings() as shipped, every elastic-net fit converges, and converged is
     never claimed above the tolerance."""
     res = analyse(probe_data(), AnalysisSettings(percents=(1, 5, 10), layers=False))
-    fits = [res.oracle, res.control, *res.lambda_search["points"]]
-    assert all(f["converged"] for f in fits)
+    fits = [res.oracle, res.control, *res.lambda_search.points]
+    assert all(f.converged for f in fits)
     for f in fits:
-        assert f["converged"] == (f["kkt_max"] <= res.settings["kkt_tol"])
-    assert res.oracle["retrained_converged"] == res.oracle["retrained"]
+        assert f.converged == (f.kkt_max <= res.settings["kkt_tol"])
+    assert res.oracle.retrained_converged == res.oracle.retrained
 
 
 @pytest.mark.parametrize("method", ["lasso", "probeless"])
@@ -166,8 +166,8 @@ def test_other_rankings_find_the_informative_neurons(method):
 def test_control_only_problem_has_near_zero_selectivity():
     settings = AnalysisSettings(lambdas=((1e-3, 1e-3),), layers=False, **FAST)
     res = analyse(probe_data(make_word_task), settings)
-    assert res.oracle["test_accuracy"] > 0.9
-    assert abs(res.control["selectivity"]) < 0.1
+    assert res.oracle.test_accuracy > 0.9
+    assert abs(res.control.selectivity) < 0.1
 
 
 @pytest.mark.parametrize(
@@ -194,10 +194,10 @@ def test_seeds_report_the_spread_and_overlap_of_minimal_sets():
     )
     res = analyse(probe_data(), settings)
     st = res.stability
-    assert st["seeds"] == 3 and len(st["sizes"]) == 3 and len(st["jaccard"]) == 3
-    assert all(f["converged"] and f["kkt_max"] <= 1e-4 for f in st["fits"])
+    assert st.seeds == 3 and len(st.sizes) == 3 and len(st.jaccard) == 3
+    assert all(f.converged and f.kkt_max <= 1e-4 for f in st.fits)
     for neuron in INFORMATIVE:  # the informative neurons are in every resample's minimal set
-        assert st["membership"][str(neuron)] == 1.0
+        assert st.membership[neuron] == 1.0
 
 
 def test_seeds_on_a_streamed_matrix_is_a_clear_error_before_any_work(monkeypatch):

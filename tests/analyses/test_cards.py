@@ -31,7 +31,7 @@ def test_card_lists_every_task_with_rank_and_classes(analysed):
     role = next(r for r in card.roles if r.task == "pos")
     assert role.rank == 1
     assert role.in_minimal == bool(np.isin(top, pos.minimal_neurons))
-    per_class = pos.ranking["per_class"]
+    per_class = pos.ranking.per_class
     assert {c for c, _ in role.top_of} == {c for c, ns in per_class.items() if top in ns}
     assert role.weights and abs(role.weights[0][1]) == np.abs(pos.weights[:, top]).max()
     assert card.label == f"{top // pos.hidden_size}:{top % pos.hidden_size}"

@@ -20,6 +20,7 @@ from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.errors import ConfigError
 from neuronviz.figures.curves import curves_figure
 from neuronviz.figures.style import subject
+from neuronviz.store.result_parts import Preview
 from neuronviz.store.result_store import ResultStore
 from neuronviz.store.results import preferred
 
@@ -48,16 +49,16 @@ def pair(tiny_models, data_dir, tmp_path_factory):
 
 def test_a_preview_is_marked_stored_apart_and_replaced_by_the_full_analysis(pair):
     cache, preview, full = pair
-    assert is_preview(preview) and preview.preview == {"sentences": 10}
+    assert is_preview(preview) and preview.preview == Preview(sentences=10)
     assert not is_preview(full) and full.preview is None
     assert preview.key != full.key
     assert preview.words["train"] < full.words["train"]
-    assert preview.control is None and preview.lambda_search["points"]  # light, but searched
+    assert preview.control is None and preview.lambda_search.points  # light, but searched
     stored = ResultStore(cache).all()
     assert {is_preview(r) for r in stored} == {True, False}
     assert preferred(stored).key == full.key  # views show the full analysis once it exists
     assert preferred([r for r in stored if is_preview(r)]).key == preview.key
-    assert ResultStore(cache).load(preview.model, preview.key).preview == {"sentences": 10}
+    assert ResultStore(cache).load(preview.model, preview.key).preview == Preview(sentences=10)
     assert preview.summary()["preview"] == {"sentences": 10} and full.summary()["preview"] is None
 
 
@@ -72,14 +73,14 @@ def test_views_and_figures_name_a_preview(pair):
 def test_what_a_preview_cannot_decide_is_said_instead_of_shown(pair):
     _, preview, full = pair
     n = preview.n_neurons
-    not_reached = replace(preview, minimal={**preview.minimal, "reached": False})
+    not_reached = replace(preview, minimal=replace(preview.minimal, reached=False))
     assert "no top-ranked prefix reaches" in undecided(not_reached)["minimal set"]
-    wide = replace(preview, minimal={**preview.minimal, "reached": True, "size_interval": [3, n]})
+    wide = replace(preview, minimal=replace(preview.minimal, reached=True, size_interval=[3, n]))
     assert "reaches all neurons" in undecided(wide)["minimal set"]
-    tight = replace(preview, minimal={**preview.minimal, "reached": True, "size_interval": [3, 5]})
+    tight = replace(preview, minimal=replace(preview.minimal, reached=True, size_interval=[3, 5]))
     assert undecided(tight) == {}
     # A full analysis shows its numbers with their intervals, however wide.
-    assert undecided(replace(full, minimal={**full.minimal, "reached": False})) == {}
+    assert undecided(replace(full, minimal=replace(full.minimal, reached=False))) == {}
 
 
 def test_a_preview_needs_a_sample_and_its_size_is_settable(

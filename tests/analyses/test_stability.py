@@ -43,8 +43,8 @@ def test_informative_neurons_are_stable_across_lambdas_and_seeds():
         assert stable[n]["lambda_low"] < 1.0 == stable[n]["lambda_high"]
     fig = stability_figure(rows)
     assert len(fig.data) == 2
-    slider = size_slider_figure(result, result.minimal["size"])
-    assert slider.data[-1].x[0] == result.minimal["size"]
+    slider = size_slider_figure(result, result.minimal.size)
+    assert slider.data[-1].x[0] == result.minimal.size
     gold, pred = result.arrays["test_labels"], result.arrays["test_pred_minimal"]
     counts = confusion_matrix(gold, pred, 4)
     assert counts.sum() == len(gold)

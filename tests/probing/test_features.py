@@ -42,13 +42,13 @@ def test_a_streamed_analysis_matches_the_in_memory_one(entries):
     # The tolerance docs/reliability.md states: both fits converged (KKT <= tol) on the same
     # objective, so the objectives agree closely, and each minimal size lies in the other's
     # interval (the sizes come from retrained curves, which rounding can move by a step).
-    assert a.oracle["converged"] and b.oracle["converged"]
-    assert b.oracle["objective"] == pytest.approx(a.oracle["objective"], rel=1e-3)
-    assert b.oracle["test_accuracy"] == pytest.approx(a.oracle["test_accuracy"], abs=0.01)
-    low, high = a.minimal["size_interval"]
-    assert low <= b.minimal["size"] <= high
-    low, high = b.minimal["size_interval"]
-    assert low <= a.minimal["size"] <= high
+    assert a.oracle.converged and b.oracle.converged
+    assert b.oracle.objective == pytest.approx(a.oracle.objective, rel=1e-3)
+    assert b.oracle.test_accuracy == pytest.approx(a.oracle.test_accuracy, abs=0.01)
+    low, high = a.minimal.size_interval
+    assert low <= b.minimal.size <= high
+    low, high = b.minimal.size_interval
+    assert low <= a.minimal.size <= high
 
 
 def test_streamed_curves_skip_sizes_that_do_not_fit_in_memory(entries, caplog):
@@ -57,7 +57,7 @@ def test_streamed_curves_skip_sizes_that_do_not_fit_in_memory(entries, caplog):
     settings = AnalysisSettings(**{**FAST, "percents": (5, 20, 50)}, control=False, layers=False)
     with caplog.at_level("WARNING"):
         result = analyse(data, settings)
-    assert result.curves["percents"] == [1, 5, 10]  # the quality sizes are always kept
+    assert result.curves.percents == [1, 5, 10]  # the quality sizes are always kept
     assert "curves at 20, 50% of the neurons skipped" in caplog.text
 
 

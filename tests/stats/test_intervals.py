@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from neuronviz.analyses.subsets import Curves
 from neuronviz.probing.retrain import Retrained
 from neuronviz.stats.intervals import (
     chance_share_draws,
@@ -16,6 +15,7 @@ from neuronviz.stats.intervals import (
     ranking_quality,
 )
 from neuronviz.stats.uncertainty import SentenceBootstrap, pack
+from neuronviz.store.result_parts import Curves
 
 LENGTHS = np.full(400, 10)  # 400 dev sentences of 10 words
 N_WORDS = 4000

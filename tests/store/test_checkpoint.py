@@ -9,13 +9,14 @@ from apptools import FAST
 
 import neuronviz.analyses.oracle as oracle_module
 import neuronviz.analyses.run as analysis_module
-from neuronviz.analyses.lambdas import GridPoint, LambdaSearch
+from neuronviz.analyses.lambdas import LambdaSearch
 from neuronviz.analyses.run import run_analysis
 from neuronviz.probing.objective import FitResult
 from neuronviz.probing.retrain import Retrained, columns_digest
 from neuronviz.settings import resolve_cache_dir
 from neuronviz.stats.uncertainty import pack
 from neuronviz.store.checkpoints import Checkpoint
+from neuronviz.store.result_parts import GridPoint
 
 
 def _fit(seed: int) -> FitResult:

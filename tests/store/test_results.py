@@ -161,11 +161,11 @@ def test_compare_tasks_and_models():
     b = analyse(probe_data(task="b"), settings)
     overlap = compare_tasks([a, b])
     assert overlap["pairs"][0]["jaccard"] == 1.0  # same data, same minimal set
-    assert overlap["shared_by_two_or_more"] == a.minimal["size"]
+    assert overlap["shared_by_two_or_more"] == a.minimal.size
     report = compare_models([a, b])
     assert len(report["rows"]) == 2 and "synthetic" in report["task_overlap"]
     assert relative_depth_distribution([1, 0, 3], bins=2) == [0.25, 0.75]
-    assert 0 < neurons_to_reach(a, 0.9) <= a.minimal["fraction"] + 1e-9
+    assert 0 < neurons_to_reach(a, 0.9) <= a.minimal.fraction + 1e-9
 
 
 def test_cli_compare_uses_stored_results(tiny_bert, data_dir, cache_dir, capsys):
