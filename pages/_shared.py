@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -107,19 +108,7 @@ def cache_root() -> Path:
 
 
 def _results_signature(root: str) -> tuple:
-    """Changes whenever a result is added or replaced (cheap: folder names and mtimes)."""
-    base = Path(root) / "results"
-    return (
-        tuple(
-            sorted(
-                (str(p), p.stat().st_mtime_ns, p.stat().st_size)
-                for name in ("result.json", "arrays.npz", "checksums.json")
-                for p in base.glob(f"*/*/{name}")
-            )
-        )
-        if base.is_dir()
-        else ()
-    )
+    return ResultStore(root).signature()
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -361,3 +350,35 @@ def overlap_charts(results: list[AnalysisResult], models: list[str], *, key: str
                 col,
                 key=f"{key}_{model}",
             )
+
+
+def page_header(title: str) -> None:
+    """Every page's first lines: run inside the app's navigation, then the title."""
+    use_app_navigation()
+    st.title(title)
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """What a page of analyses shows: every result, the model and the chosen analyses."""
+
+    results: list[AnalysisResult]
+    model: str
+    analyses: list[AnalysisResult]
+
+
+def analysis_page(title: str, prefix: str, *, multi: bool = False) -> Chosen:
+    """The header of a page that shows one (or, with ``multi``, several) analyses of one model:
+    title, the sidebar's model and task pickers (widget keys ``<prefix>_model`` and
+    ``<prefix>_task`` / ``<prefix>_tasks``), and a stop with a pointer when there is nothing to
+    show yet."""
+    page_header(title)
+    results = require_results()
+    model = pick_model(results, key=f"{prefix}_model")
+    tasks = pick_tasks(
+        results, model, key=f"{prefix}_tasks" if multi else f"{prefix}_task", multi=multi
+    )
+    if not tasks:
+        st.info("Pick at least one task in the sidebar.")
+        st.stop()
+    return Chosen(results, model, [result_for(results, model, t) for t in tasks])

@@ -8,16 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from neuronviz.errors import NeuronvizError
-from neuronviz.store.activation_cache import ActivationCache
+from neuronviz.store.activation_cache import ActivationCache, entry_rows
 from neuronviz.store.bundle_import import import_bundle
 from neuronviz.store.bundles import export_bundle
-from pages._shared import all_results, cache_root, show_error, use_app_navigation
+from pages._shared import all_results, cache_root, page_header, show_error
 
 DOWNLOAD_LIMIT = 200 * 2**20  # larger bundles are copied by path, not through the browser
 
-use_app_navigation()
-
-st.title("Cached activations")
+page_header("Cached activations")
 cache = ActivationCache()
 entries = cache.entries()
 st.caption(f"Cache folder: `{cache.base}`")
@@ -27,24 +25,9 @@ if not entries:
         "cache, or import a demo bundle below."
     )
 
-rows = [
-    {
-        "model": e.manifest.key.model,
-        "corpus": e.manifest.key.corpus,
-        "split": e.manifest.key.split,
-        "sentences": e.manifest.n_sentences,
-        "words": e.manifest.n_words,
-        "neurons": e.shape[1],
-        "tasks": ", ".join(sorted(e.manifest.labels)),
-        "aggregation": e.manifest.key.aggregation,
-        "MiB": round(e.nbytes / 2**20, 1),
-        "created": e.manifest.created,
-        "entry": e.manifest.entry_id,
-    }
-    for e in entries
-]
+rows = [{**row, "tasks": ", ".join(row["tasks"])} for row in entry_rows(entries)]
 if rows:
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="cache_table")
+    st.dataframe(pd.DataFrame(rows).drop(columns="shape"), hide_index=True, key="cache_table")
 partials = cache.partials()
 if partials:
     st.warning(

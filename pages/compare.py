@@ -13,13 +13,12 @@ from pages._shared import (
     download_table,
     linked_models,
     overlap_charts,
+    page_header,
     require_results,
     show_previews,
-    use_app_navigation,
 )
 
-use_app_navigation()
-st.title("Compare models")
+page_header("Compare models")
 results = require_results()
 models = sorted({r.model for r in results})
 wanted = linked_models(models)

@@ -9,23 +9,16 @@ import streamlit as st
 from neuronviz.analyses.stability import ranking_stability
 from neuronviz.figures.curves import size_slider_figure, stability_figure
 from neuronviz.figures.neurons import confusion_figure
-from neuronviz.probing.metrics import confusion_matrix
+from neuronviz.probing.metrics import confusion_matrix, frequent_classes
 from pages._shared import (
+    analysis_page,
     chart,
     download_table,
-    pick_model,
-    pick_tasks,
-    require_results,
-    result_for,
-    use_app_navigation,
 )
 
-use_app_navigation()
-st.title("Deep dive")
-results = require_results()
-model = pick_model(results, key="deep_model")
-task = pick_tasks(results, model, key="deep_task", multi=False)[0]
-r = result_for(results, model, task)
+chosen = analysis_page("Deep dive", "deep")
+results, model, r = chosen.results, chosen.model, chosen.analyses[0]
+task = r.task
 RERUN = "This result was computed by an older neuronviz; run the analysis again to see this view."
 
 
@@ -63,11 +56,10 @@ def confusion_view() -> None:
     else:
         gold = r.arrays["test_labels"]
         n = len(r.classes)
-        frequent = np.argsort(-np.bincount(gold[gold >= 0], minlength=n), kind="stable")
         shown = st.slider(
             "Most frequent classes shown", 2, n, min(n, 15), key="deep_confusion_classes"
         )
-        show = np.sort(frequent[:shown])
+        show = frequent_classes(gold, n, shown)
         cols = st.columns(3)
         for col, key, title in zip(
             cols,

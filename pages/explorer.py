@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from neuronviz.analyses.cards import contribution, has_contributions, strongest_class, task_role
 from neuronviz.analyses.explore import class_activations, sentence_values, top_firing
 from neuronviz.analyses.neurons import neuron_label, parse_neurons
 from neuronviz.errors import NeuronvizError
@@ -12,24 +13,17 @@ from neuronviz.extraction.extract import extract_words
 from neuronviz.figures.highlight import highlight_legend_html, token_highlight_html
 from neuronviz.figures.neurons import class_distribution_figure
 from pages._shared import (
+    analysis_page,
     chart,
     download_table,
     get_model,
-    pick_model,
-    pick_tasks,
-    require_results,
-    result_for,
     show_error,
     test_entry,
-    use_app_navigation,
 )
 
-use_app_navigation()
-st.title("Neuron explorer")
-results = require_results()
-model = pick_model(results, key="explorer_model")
-task = pick_tasks(results, model, key="explorer_task", multi=False)[0]
-result = result_for(results, model, task)
+chosen = analysis_page("Neuron explorer", "explorer")
+results, model, result = chosen.results, chosen.model, chosen.analyses[0]
+task = result.task
 default = st.query_params.get("neuron") or neuron_label(int(result.order[0]), result.hidden_size)
 text = st.sidebar.text_input(
     "Neuron(s) (layer:index, comma-separated)",
@@ -48,21 +42,18 @@ if not neurons:
 labels = [neuron_label(n, result.hidden_size) for n in neurons]
 st.query_params["neuron"] = ",".join(labels)
 neuron, label = neurons[0], labels[0]
-minimal = set(result.minimal_neurons.tolist())
-rank_of = {int(n): i + 1 for i, n in enumerate(result.order)}
-ranked = result.neuron_ranking().ranked
 for n, lab in zip(neurons, labels, strict=True):
-    top_classes = sorted(range(len(result.classes)), key=lambda c: -abs(result.weights[c, n]))[:4]
-    weights = ", ".join(f"`{result.classes[c]}` {result.weights[c, n]:+.3f}" for c in top_classes)
+    role = task_role(result, n)
+    weights = ", ".join(f"`{c}` {w:+.3f}" for c, w in role.weights) or "none (all zero)"
     where = (
-        f"rank **{rank_of[n]}** of {result.n_neurons}"
-        if rank_of[n] <= ranked
-        else f"**unranked**: the probe gives it no weight (tied with the last "
-        f"{result.n_neurons - ranked} neurons)"
+        f"**unranked**: the probe gives it no weight (tied with the last "
+        f"{result.n_neurons - role.ranked} neurons)"
+        if role.tied
+        else f"rank **{role.rank}** of {result.n_neurons}"
     )
     st.markdown(
         f"**Neuron {lab}** of {model}: {where} for {task}"
-        + (" (in the minimal set)" if n in minimal else "")
+        + (" (in the minimal set)" if role.in_minimal else "")
         + f"; largest probe weights: {weights}"
     )
 if len(neurons) > 1:
@@ -74,7 +65,7 @@ st.page_link(
     query_params={"model": model, "neuron": ",".join(labels)},
 )
 
-has_stats = "feature_mean" in result.arrays
+has_stats = has_contributions(result)
 mode = st.sidebar.radio(
     "Colour words by",
     ["activation", "contribution to a class"],
@@ -85,9 +76,8 @@ mode = st.sidebar.radio(
 )
 contribution_class = None
 if mode == "contribution to a class" and has_stats:
-    strongest = int(abs(result.weights[:, neuron]).argmax())
     contribution_class = st.sidebar.selectbox(
-        "Class", result.classes, index=strongest, key="explorer_class"
+        "Class", result.classes, index=strongest_class(result, neuron), key="explorer_class"
     )
 elif not has_stats:
     st.sidebar.caption("Contributions need a result from this neuronviz version; re-run it.")
@@ -97,9 +87,7 @@ def colour_values(n: int, values):
     """What the words are shaded by: raw activation, or weight x standardised activation."""
     if contribution_class is None:
         return values
-    c = result.classes.index(contribution_class)
-    mean, scale = result.arrays["feature_mean"][n], result.arrays["feature_scale"][n]
-    return result.weights[c, n] * (values - mean) / scale
+    return contribution(result, n, result.classes.index(contribution_class), values)
 
 
 entry = test_entry(result)

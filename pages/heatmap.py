@@ -6,20 +6,13 @@ import streamlit as st
 
 from neuronviz.figures.neurons import top_neuron_heatmap
 from pages._shared import (
+    analysis_page,
     chart,
-    pick_model,
-    pick_tasks,
-    require_results,
-    result_for,
-    use_app_navigation,
 )
 
-use_app_navigation()
-st.title("Top neurons")
-results = require_results()
-model = pick_model(results, key="heatmap_model")
-task = pick_tasks(results, model, key="heatmap_task", multi=False)[0]
-result = result_for(results, model, task)
+chosen = analysis_page("Top neurons", "heatmap")
+results, model, result = chosen.results, chosen.model, chosen.analyses[0]
+task = result.task
 
 with st.sidebar:
     top = st.slider("Neurons", 5, 100, 30, 5, key="heatmap_top")

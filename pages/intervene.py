@@ -27,15 +27,14 @@ from pages._shared import (
     chart,
     download_table,
     get_model,
+    page_header,
     pick_model,
     pick_tasks,
     require_results,
     show_error,
-    use_app_navigation,
 )
 
-use_app_navigation()
-st.title("Intervene")
+page_header("Intervene")
 st.markdown(
     "A top-neuron ranking shows which neurons *correlate* with a property. Here you change those "
     "neurons **inside the model** while it runs, and every later layer sees the change: do the "
@@ -182,16 +181,8 @@ def show_effects(effects: list) -> None:
     st.dataframe(table, hide_index=True, key="iv_table")
     download_table(table, f"{model_name}-intervention", key="iv_csv")
     for e in effects:
-        beyond = 100 * (e.drop - e.random_drop)
-        verdict = (
-            "much more than"
-            if beyond > 5
-            else "about as much as"
-            if abs(beyond) <= 2
-            else ("less than" if beyond < 0 else "somewhat more than")
-        )
         st.markdown(
-            f"- **{e.task}**: {100 * e.before:.1f}% -> {100 * e.after:.1f}%, {verdict} "
+            f"- **{e.task}**: {100 * e.before:.1f}% -> {100 * e.after:.1f}%, {e.versus_random()} "
             f"silencing random neurons ({100 * e.random_after:.1f}% +- {100 * e.random_std:.1f})."
         )
 

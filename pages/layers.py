@@ -7,24 +7,13 @@ import streamlit as st
 
 from neuronviz.figures.comparison import layer_figure
 from pages._shared import (
+    analysis_page,
     chart,
     download_table,
-    pick_model,
-    pick_tasks,
-    require_results,
-    result_for,
-    use_app_navigation,
 )
 
-use_app_navigation()
-st.title("Layers")
-results = require_results()
-model = pick_model(results, key="layers_model")
-tasks = pick_tasks(results, model, key="layers_tasks", multi=True)
-if not tasks:
-    st.info("Pick at least one task in the sidebar.")
-    st.stop()
-chosen = [result_for(results, model, t) for t in tasks]
+picked = analysis_page("Layers", "layers", multi=True)
+model, chosen = picked.model, picked.analyses
 options = ["minimal", *chosen[0].layers.top.keys()]
 with st.sidebar:
     which = st.selectbox(

@@ -14,9 +14,7 @@ from neuronviz.analyses.toy import (
     toy_problem,
 )
 from neuronviz.figures.neurons import toy_weights_figure
-from pages._shared import chart, use_app_navigation
-
-use_app_navigation()
+from pages._shared import chart, page_header
 
 
 @st.cache_data(show_spinner=False)
@@ -24,7 +22,7 @@ def toy_fit(lambda1: float) -> ToyFit:
     return fit_toy(lambda1)
 
 
-st.title("Learn: how neuron probing works")
+page_header("Learn: how neuron probing works")
 st.markdown(
     "neuronviz asks of a language model: **which of its neurons know a linguistic property of "
     "a word**, such as its part of speech? It follows Durrani et al., *Analyzing Individual "

@@ -11,17 +11,16 @@ from neuronviz.figures.text import plain, quoted
 from neuronviz.store.files import slug
 from pages._shared import (
     download_table,
+    page_header,
     pick_model,
     require_results,
     result_for,
     show_error,
     show_previews,
     test_entry,
-    use_app_navigation,
 )
 
-use_app_navigation()
-st.title("Neuron card and search")
+page_header("Neuron card and search")
 results = require_results()
 model = pick_model(results, key="card_model")
 mine = [r for r in results if r.model == model]

@@ -10,27 +10,17 @@ import streamlit as st
 from neuronviz.figures.curves import curves_figure
 from neuronviz.reports.tables import overview_row, unconverged
 from pages._shared import (
+    analysis_page,
     chart,
     download_table,
-    pick_model,
-    pick_tasks,
-    require_results,
-    result_for,
-    use_app_navigation,
 )
 
-use_app_navigation()
-st.title("Overview")
-results = require_results()
-model = pick_model(results, key="overview_model")
-tasks = pick_tasks(results, model, key="overview_tasks", multi=True)
-if not tasks:
-    st.info("Pick at least one task in the sidebar.")
-    st.stop()
+chosen = analysis_page("Overview", "overview", multi=True)
+model, shown = chosen.model, chosen.analyses
 split = st.sidebar.radio("Accuracy on", ["test", "dev"], horizontal=True, key="overview_split")
 
 
-rows = [overview_row(result_for(results, model, task), split) for task in tasks]
+rows = [overview_row(r, split) for r in shown]
 table = pd.DataFrame(rows)
 st.caption(
     "Brackets: 95% intervals (accuracies: bootstrap over test sentences; minimal set: bootstrap "
@@ -41,8 +31,8 @@ st.caption(
 st.dataframe(table, hide_index=True, key="overview_table")
 download_table(table, f"{model}-overview", key="overview_csv")
 
-for task in tasks:
-    r = result_for(results, model, task)
+for r in shown:
+    task = r.task
     bad = [p for p, v in r.ranking_quality.items() if not v.beats_random]
     if bad:
         st.warning(

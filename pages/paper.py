@@ -17,10 +17,10 @@ from pages._shared import (
     download_table,
     linked_models,
     overlap_charts,
+    page_header,
     require_results,
     show_previews,
     stored_results,
-    use_app_navigation,
 )
 
 
@@ -31,8 +31,7 @@ def _forget_selection() -> None:
     st.query_params.pop("models", None)
 
 
-use_app_navigation()
-st.title("The paper, reproduced")
+page_header("The paper, reproduced")
 st.markdown(
     "Durrani, Sajjad, Dalvi and Belinkov, *Analyzing Individual Neurons in Pre-trained Language "
     "Models* (EMNLP 2020), checked on the analyses in this cache. Each finding is decided by the "

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from neuronviz.analyses.previews import is_preview, preview_sentences, undecided
+from neuronviz.analyses.previews import preview_sentences
 from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.corpora.tasks import TASKS
 from neuronviz.dashboard.first_run import first_run_plan
@@ -18,13 +18,11 @@ from neuronviz.engines.choose import ENGINES, ray_installed
 from neuronviz.errors import NeuronvizError
 from neuronviz.models.registry import MODELS
 from neuronviz.probing.ranking import METHODS
-from neuronviz.reports.tables import with_ci
+from neuronviz.reports.tables import analysis_row
 from neuronviz.settings import autostart_enabled, first_run_choice
-from pages._shared import all_results, cache_root, download_table, show_error, use_app_navigation
+from pages._shared import all_results, cache_root, download_table, page_header, show_error
 
-use_app_navigation()
-
-st.title("neuronviz")
+page_header("neuronviz")
 st.markdown(
     "Look inside language models **one neuron at a time**: which neurons encode parts of speech, "
     "semantic tags, syntax? Following Durrani et al., *Analyzing Individual Neurons in Pre-trained "
@@ -121,29 +119,7 @@ job_progress()
 
 st.subheader("Ready to explore")
 if results:
-    rows = []
-    for r in results:
-        open_figures = undecided(r)
-        rows.append(
-            {
-                "model": r.model,
-                "task": r.task,
-                "kind": f"preview ({r.preview.sentences} sentences a split)"
-                if is_preview(r)
-                else "full",
-                "oracle accuracy %": with_ci(r.oracle.test_accuracy, r.oracle.test_accuracy_ci),
-                "minimal set": open_figures.get("minimal set")
-                or f"{r.minimal.size} ({100 * r.minimal.fraction:.1f}%)",
-                "selectivity": "full analysis only"
-                if r.control is None and is_preview(r)
-                else (
-                    ""
-                    if r.control is None
-                    else with_ci(r.control.selectivity, r.control.selectivity_ci)
-                ),
-                "ranking beats random": all(v.beats_random for v in r.ranking_quality.values()),
-            }
-        )
+    rows = [analysis_row(r) for r in results]
     table = pd.DataFrame(rows)
     st.dataframe(table, hide_index=True, key="start_results")
     download_table(table, "analyses", key="start_download")

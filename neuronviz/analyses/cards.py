@@ -27,9 +27,13 @@ __all__ = [
     "TaskRole",
     "WordHit",
     "class_search",
+    "contribution",
     "entry_stats",
+    "has_contributions",
     "neuron_card",
     "search",
+    "strongest_class",
+    "task_role",
     "word_search",
 ]
 
@@ -105,6 +109,51 @@ def _model_results(results: list[AnalysisResult], model: str) -> list[AnalysisRe
     return mine
 
 
+def task_role(r: AnalysisResult, neuron: int, *, n_weights: int = 4) -> TaskRole:
+    """What ``neuron`` is in one analysis: its rank (or tie), the classes whose top neurons
+    include it, its largest probe weights, whether the minimal set holds it."""
+    rank = int(np.flatnonzero(r.order == neuron)[0]) + 1
+    mass = np.abs(r.weights)
+    totals = mass.sum(1)
+    top_of = [
+        (c, float(mass[i, neuron] / totals[i]) if totals[i] > 0 else 0.0)
+        for i, c in enumerate(r.classes)
+        if neuron in set(r.ranking.per_class.get(c, []))
+    ]
+    top_of.sort(key=lambda t: -t[1])
+    strongest = np.argsort(-mass[:, neuron], kind="stable")[:n_weights]
+    weights = [(r.classes[i], float(r.weights[i, neuron])) for i in strongest if mass[i, neuron]]
+    return TaskRole(
+        task=r.task,
+        rank=rank,
+        n_neurons=r.n_neurons,
+        in_minimal=bool(np.isin(neuron, r.minimal_neurons)),
+        top_of=top_of,
+        weights=weights,
+        ranked=r.neuron_ranking().ranked,
+    )
+
+
+def strongest_class(r: AnalysisResult, neuron: int) -> int:
+    """The class whose probe weight on ``neuron`` is largest in size."""
+    return int(np.abs(r.weights[:, neuron]).argmax())
+
+
+def contribution(
+    r: AnalysisResult, neuron: int, class_index: int, values: np.ndarray
+) -> np.ndarray:
+    """How much ``neuron`` pushes the probe toward a class on each word: its probe weight times
+    the standardised activation (``values`` are raw activations). Needs the standardisation
+    the result stores (``has_contributions``)."""
+    mean, scale = r.arrays["feature_mean"][neuron], r.arrays["feature_scale"][neuron]
+    return r.weights[class_index, neuron] * (np.asarray(values) - mean) / scale
+
+
+def has_contributions(r: AnalysisResult) -> bool:
+    """Whether ``r`` stores the standardisation contributions need (older results do not)."""
+    return "feature_mean" in r.arrays and "feature_scale" in r.arrays
+
+
 def neuron_card(
     results: list[AnalysisResult], model: str, neuron: int, *, n_weights: int = 4
 ) -> NeuronCard:
@@ -113,32 +162,7 @@ def neuron_card(
     first = mine[0]
     if not 0 <= neuron < first.n_neurons:
         raise ConfigError(f"neuron {neuron} is outside 0..{first.n_neurons - 1} of {model}")
-    roles = []
-    for r in mine:
-        rank = int(np.flatnonzero(r.order == neuron)[0]) + 1
-        mass = np.abs(r.weights)
-        totals = mass.sum(1)
-        top_of = [
-            (c, float(mass[i, neuron] / totals[i]) if totals[i] > 0 else 0.0)
-            for i, c in enumerate(r.classes)
-            if neuron in set(r.ranking.per_class.get(c, []))
-        ]
-        top_of.sort(key=lambda t: -t[1])
-        strongest = np.argsort(-mass[:, neuron], kind="stable")[:n_weights]
-        weights = [
-            (r.classes[i], float(r.weights[i, neuron])) for i in strongest if mass[i, neuron]
-        ]
-        roles.append(
-            TaskRole(
-                task=r.task,
-                rank=rank,
-                n_neurons=r.n_neurons,
-                in_minimal=bool(np.isin(neuron, r.minimal_neurons)),
-                top_of=top_of,
-                weights=weights,
-                ranked=r.neuron_ranking().ranked,
-            )
-        )
+    roles = [task_role(r, neuron, n_weights=n_weights) for r in mine]
     layer = neuron // first.hidden_size
     names = first.layer_names
     return NeuronCard(

@@ -21,23 +21,24 @@ __all__ = [
 
 
 def cmd_cache_list(args: argparse.Namespace) -> int:
-    from neuronviz.store.activation_cache import ActivationCache
+    from neuronviz.store.activation_cache import ActivationCache, entry_rows
+    from neuronviz.store.result_store import ResultStore
 
     cache = ActivationCache(args.cache_dir)
     entries = cache.entries(model=args.model)
     rows = [
         [
-            e.manifest.key.model,
-            e.manifest.entry_id,
-            e.manifest.key.split,
-            e.manifest.n_words,
-            f"{e.shape[0]} x {e.shape[1]}",
-            ",".join(sorted(e.manifest.labels)) or "-",
-            f"{e.nbytes / 2**20:.1f}",
-            len(e.manifest.shards) or "-",
-            e.manifest.created,
+            row["model"],
+            row["entry"],
+            row["split"],
+            row["words"],
+            row["shape"],
+            ",".join(row["tasks"]) or "-",
+            f"{row['MiB']:.1f}",
+            row["shards"] or "-",
+            row["created"],
         ]
-        for e in entries
+        for row in entry_rows(entries)
     ]
     if not rows:
         say(f"no cache entries in {cache.base}")
@@ -46,7 +47,7 @@ def cmd_cache_list(args: argparse.Namespace) -> int:
         say(text_table(rows, headers))
     for partial in cache.partials():
         say(f"interrupted (resumed by the next identical extract): {partial}")
-    for partial in sorted((cache.root / "results").glob("*/*.partial")):
+    for partial in ResultStore(cache.root).partials():
         say(f"interrupted analysis (continued by the next identical probe): {partial}")
     return 0
 

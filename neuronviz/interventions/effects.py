@@ -70,6 +70,22 @@ class ProbeEffect:
     def random_drop(self) -> float:
         return self.before - self.random_after
 
+    def versus_random(self) -> str:
+        """How the drop compares with silencing random neurons, in words: "much more than",
+        "somewhat more than", "about as much as" or "less than".
+
+        The gap is in accuracy points; a gap inside twice the random draws' spread (at least 2
+        points) is "about as much as", and "much more" needs 5 points and three spreads, so a
+        gap the random draws themselves could make is never called a difference.
+        """
+        beyond = 100 * (self.drop - self.random_drop)
+        noise = 100 * self.random_std
+        if abs(beyond) <= max(2.0, 2 * noise):
+            return "about as much as"
+        if beyond < 0:
+            return "less than"
+        return "much more than" if beyond > max(5.0, 3 * noise) else "somewhat more than"
+
     def to_dict(self) -> dict:
         return {**asdict(self), "drop": self.drop, "random_drop": self.random_drop}
 

@@ -6,7 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ClassificationReport", "classification_report", "confusion_matrix", "wilson_interval"]
+__all__ = [
+    "ClassificationReport",
+    "classification_report",
+    "confusion_matrix",
+    "frequent_classes",
+    "wilson_interval",
+]
 
 
 @dataclass(frozen=True)
@@ -71,3 +77,11 @@ def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float
     centre = (p + z * z / (2 * trials)) / denom
     half = z * np.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
     return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def frequent_classes(labels: np.ndarray, n_classes: int, k: int) -> np.ndarray:
+    """The ``k`` most frequent classes among ``labels`` (ties: the lower id), sorted by id;
+    negative labels (words the probe ignores) do not count."""
+    labels = np.asarray(labels)
+    counts = np.bincount(labels[labels >= 0], minlength=n_classes)
+    return np.sort(np.argsort(-counts, kind="stable")[:k])

@@ -7,6 +7,7 @@ the lambda rule and class weighting each analysis used.
 
 from __future__ import annotations
 
+from neuronviz.analyses.previews import is_preview, undecided
 from neuronviz.store.result_parts import ControlFit, OracleFit, QualityAtSize
 from neuronviz.store.results import AnalysisResult
 
@@ -101,6 +102,25 @@ def quality_row(r: AnalysisResult, size: str, q: QualityAtSize) -> dict:
         "bottom %": with_ci(q.bottom, q.bottom_ci),
         "bottom tie orders": len(q.bottom_draws or [0]),
         "p random > bottom": "" if q.p_random_vs_bottom is None else f"{q.p_random_vs_bottom:.3g}",
+    }
+
+
+def analysis_row(r: AnalysisResult) -> dict:
+    """The Start page's row of one analysis: full or preview, the headline numbers with their
+    intervals (a preview's undecided figures say so) and whether the ranking beats random."""
+    preview, open_figures = is_preview(r), undecided(r)
+    c = r.control
+    return {
+        "model": r.model,
+        "task": r.task,
+        "kind": f"preview ({r.preview.sentences} sentences a split)" if r.preview else "full",
+        "oracle accuracy %": with_ci(r.oracle.test_accuracy, r.oracle.test_accuracy_ci),
+        "minimal set": open_figures.get("minimal set")
+        or f"{r.minimal.size} ({100 * r.minimal.fraction:.1f}%)",
+        "selectivity": "full analysis only"
+        if c is None and preview
+        else ("" if c is None else with_ci(c.selectivity, c.selectivity_ci)),
+        "ranking beats random": all(v.beats_random for v in r.ranking_quality.values()),
     }
 
 

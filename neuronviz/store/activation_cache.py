@@ -36,7 +36,7 @@ from neuronviz.store.files import atomic_write_bytes, atomic_write_json, slug
 from neuronviz.store.integrity import stamp_written
 from neuronviz.store.manifests import EntryKey, Manifest
 
-__all__ = ["ActivationCache", "BuildFn", "open_entry"]
+__all__ = ["ActivationCache", "BuildFn", "entry_rows", "open_entry"]
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +265,29 @@ class ActivationCache:
 
 
 BuildFn = Callable[[Path], Manifest]
+
+
+def entry_rows(entries: list[ActivationEntry]) -> list[dict]:
+    """One row per cache entry, for the cache listing of the CLI and the dashboard: what was
+    extracted (model, corpus split, words, tasks) and what it holds on disk."""
+    return [
+        {
+            "model": e.manifest.key.model,
+            "corpus": e.manifest.key.corpus,
+            "split": e.manifest.key.split,
+            "sentences": e.manifest.n_sentences,
+            "words": e.manifest.n_words,
+            "shape": f"{e.shape[0]} x {e.shape[1]}",
+            "neurons": e.shape[1],
+            "tasks": sorted(e.manifest.labels),
+            "aggregation": e.manifest.key.aggregation,
+            "shards": len(e.manifest.shards),
+            "MiB": round(e.nbytes / 2**20, 1),
+            "created": e.manifest.created,
+            "entry": e.manifest.entry_id,
+        }
+        for e in entries
+    ]
 
 
 def open_entry(path: str | Path) -> ActivationEntry:

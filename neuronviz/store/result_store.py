@@ -137,6 +137,23 @@ class ResultStore:
                 found.append(got)
         return found, unread
 
+    def signature(self) -> tuple:
+        """Changes whenever a result is added, replaced or removed (cheap: the result files'
+        names, sizes and mtimes), so a view can cache what it read until then."""
+        if not self.base.is_dir():
+            return ()
+        return tuple(
+            sorted(
+                (str(p), p.stat().st_mtime_ns, p.stat().st_size)
+                for name in ("result.json", "arrays.npz", "checksums.json")
+                for p in self.base.glob(f"*/*/{name}")
+            )
+        )
+
+    def partials(self) -> list[Path]:
+        """Checkpoints of interrupted analyses (the next identical run continues them)."""
+        return sorted(self.base.glob("*/*.partial")) if self.base.is_dir() else []
+
     def folders(self, model: str | None = None) -> list[Path]:
         """Every result folder (of ``model``), and stray files among them, as paths to check;
         not folders being written (``.name``) or an analysis' checkpoints (``.partial``)."""

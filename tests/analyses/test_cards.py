@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from fakes import fake_result
 
-from neuronviz.analyses.cards import class_search, entry_stats, neuron_card, search, word_search
+from neuronviz.analyses.cards import (
+    class_search,
+    contribution,
+    entry_stats,
+    has_contributions,
+    neuron_card,
+    search,
+    strongest_class,
+    task_role,
+    word_search,
+)
 from neuronviz.analyses.run import run_analysis
 from neuronviz.analyses.settings import AnalysisSettings
 from neuronviz.errors import ConfigError
@@ -79,3 +92,32 @@ def test_search_reads_neurons_classes_and_words(analysed, tiny_bert, data_dir, t
         search("zebra", analysed, model)
     with pytest.raises(ConfigError, match="no analysed task"):
         search("1:3", analysed, "other-model")
+
+
+def _weighted_fake():
+    """A fake result whose neuron 3 weighs class B most and neuron 5 has no weight at all."""
+    r = fake_result(n_layers=2, hidden=4, size=2)
+    weights = np.zeros((2, 8), dtype=np.float32)
+    weights[:, 3] = [0.5, -2.0]
+    weights[0, 0] = 1.0
+    arrays = {
+        **r.arrays,
+        "order": np.array([3, 0, 1, 2, 4, 5, 6, 7]),
+        "weights": weights,
+        "scores": np.array([1.0, 0, 0, 2.0, 0, 0, 0, 0]),
+        "feature_mean": np.full(8, 1.0, dtype=np.float32),
+        "feature_scale": np.full(8, 2.0, dtype=np.float32),
+    }
+    return replace(r, arrays=arrays, ranking=replace(r.ranking, n_weighted=2))
+
+
+def test_task_role_strongest_class_and_contribution_of_one_neuron():
+    r = _weighted_fake()
+    role = task_role(r, 3)
+    assert role.rank == 1 and not role.tied and role.weights == [("B", -2.0), ("A", 0.5)]
+    unweighted = task_role(r, 5)
+    assert unweighted.tied and unweighted.weights == []  # no weight: nothing to list
+    assert strongest_class(r, 3) == 1 and has_contributions(r)
+    # weight x standardised activation: -2 * (raw - 1) / 2
+    assert contribution(r, 3, 1, np.array([1.0, 3.0, -1.0])).tolist() == [0.0, -2.0, 2.0]
+    assert not has_contributions(fake_result())  # an older result: no standardisation stored

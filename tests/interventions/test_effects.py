@@ -127,3 +127,22 @@ def test_effect_store_keeps_measurements_and_ignores_damaged_files(tmp_path):
     assert store.load(key) is None  # 700% is not an accuracy
     path.write_text('{"effects": [')
     assert store.load(key) is None
+
+
+@pytest.mark.parametrize(
+    ("after", "random_after", "random_std", "words"),
+    [
+        (0.50, 0.88, 0.01, "much more than"),  # 38 points beyond random, draws within 1 point
+        (0.85, 0.88, 0.01, "somewhat more than"),  # 3 points: more, not much more
+        (0.87, 0.88, 0.01, "about as much as"),  # 1 point: inside 2 points
+        (0.80, 0.88, 0.05, "about as much as"),  # 8 points, but random draws spread 5 points
+        (0.70, 0.88, 0.05, "much more than"),  # 18 points: beyond three spreads
+        (0.90, 0.80, 0.01, "less than"),  # silencing random neurons hurt more
+    ],
+)
+def test_the_comparison_with_random_neurons_respects_their_spread(
+    after, random_after, random_std, words
+):
+    from neuronviz.interventions.effects import ProbeEffect
+
+    assert ProbeEffect("pos", 100, 0.90, after, random_after, random_std).versus_random() == words
