@@ -168,8 +168,57 @@ def search_lambdas(
     prior = class_prior(y, data.n_classes)
     variants = list(WEIGHTINGS) if weighting == "auto" else [weighting]
     pairs = sorted(set(map(tuple, lambdas)), key=lambda p: (-p[1], -p[0]))
+    points, fits = _fit_grid(
+        data, grid, y, pairs, max_iter=max_iter, kkt_tol=kkt_tol, solver=solver, callback=callback
+    )
+    if rule == "accuracy" or len(points) == 1:
+        best = max(
+            range(len(points)), key=lambda j: (points[j].dev_accuracy, sum(pair_of(points[j])))
+        )
+        fixed = "uniform" if weighting == "auto" else weighting
+        points[best] = chosen_point = replace(points[best], weighting=fixed)
+    else:
+        points = _score_candidates(
+            data, grid, y, points, fits, variants, prior, tolerance, seed, retrain_iter
+        )
+        chosen_point = max(
+            (p for p in points if p.candidate), key=lambda p: (p.separation, p.dev_accuracy)
+        )
+    chosen = (chosen_point.lambda1, chosen_point.lambda2)
+    log.info(
+        "lambda search (%s rule): chose lambda1=%g lambda2=%g, %s class weighting",
+        rule,
+        *chosen,
+        chosen_point.weighting,
+    )
+    prior_used = prior if chosen_point.weighting == "frequency" else None
+    orders = {
+        f"{l1:g},{l2:g}": lca_ranking(
+            fit.weights.T.cpu().numpy(), data.classes, class_weights=prior_used, tie_seed=seed
+        ).order
+        for (l1, l2), fit in fits.items()
+    }
+    search = LambdaSearch(
+        points, rule, tolerance, chosen, grid.n_rows, chosen_point.weighting, orders
+    )
+    return search, fits[chosen]
+
+
+def _fit_grid(
+    data: ProbeData,
+    grid: Design,
+    y: torch.Tensor,
+    pairs: list[tuple[float, float]],
+    *,
+    max_iter: int,
+    kkt_tol: float,
+    solver: str,
+    callback: ProgressCallback | None,
+) -> tuple[list[GridPoint], dict[tuple[float, float], FitResult]]:
+    """Every pair fitted on the grid prefix, each warm started from the previous (more
+    regularised) pair's fit, with its dev accuracy, sparsity and convergence."""
     points: list[GridPoint] = []
-    weights: dict[tuple[float, float], FitResult] = {}
+    fits: dict[tuple[float, float], FitResult] = {}
     init = None
     for i, (l1, l2) in enumerate(pairs):
         if callback:
@@ -186,7 +235,7 @@ def search_lambdas(
             solver=solver,
         )
         init = (fit.weights, fit.bias)
-        weights[(l1, l2)] = fit
+        fits[(l1, l2)] = fit
         points.append(
             GridPoint(
                 l1,
@@ -199,61 +248,51 @@ def search_lambdas(
                 converged=fit.converged,
             )
         )
+    return points, fits
+
+
+def _score_candidates(
+    data: ProbeData,
+    grid: Design,
+    y: torch.Tensor,
+    points: list[GridPoint],
+    fits: dict[tuple[float, float], FitResult],
+    variants: list[str],
+    prior: np.ndarray,
+    tolerance: float,
+    seed: int,
+    retrain_iter: int,
+) -> list[GridPoint]:
+    """The separation rule's candidates (dev accuracy within ``tolerance`` points of the best)
+    scored under each class weighting; each keeps the weighting that separates best."""
     best = max(p.dev_accuracy for p in points)
-    if rule == "accuracy" or len(points) == 1:
-        i = max(range(len(points)), key=lambda j: (points[j].dev_accuracy, sum(pair_of(points[j]))))
-        fixed = "uniform" if weighting == "auto" else weighting
-        points[i] = chosen_point = replace(points[i], weighting=fixed)
-    else:
-        scored = []
-        random_cache: dict = {}
-        for p in points:
-            if best - p.dev_accuracy <= tolerance / 100 + 1e-12:
-                fit = weights[(p.lambda1, p.lambda2)]
-                w = fit.weights.T.cpu().numpy()
-                by_weighting = {}
-                for variant in variants:
-                    ranking = lca_ranking(
-                        w,
-                        data.classes,
-                        class_weights=prior if variant == "frequency" else None,
-                        tie_seed=seed,
-                    )
-                    by_weighting[variant] = _grid_separation(
-                        data, grid, y, ranking, p.lambda2, seed, retrain_iter, random_cache
-                    )
-                variant = max(variants, key=lambda v: by_weighting[v][0])
-                sep, top, rand, bottom = by_weighting[variant]
-                p = replace(
-                    p,
-                    separation=sep,
-                    top=top,
-                    random=rand,
-                    bottom=bottom,
-                    candidate=True,
-                    weighting=variant,
-                    separation_by_weighting={v: r[0] for v, r in by_weighting.items()},
+    scored = []
+    random_cache: dict = {}
+    for p in points:
+        if best - p.dev_accuracy <= tolerance / 100 + 1e-12:
+            w = fits[(p.lambda1, p.lambda2)].weights.T.cpu().numpy()
+            by_weighting = {}
+            for variant in variants:
+                ranking = lca_ranking(
+                    w,
+                    data.classes,
+                    class_weights=prior if variant == "frequency" else None,
+                    tie_seed=seed,
                 )
-            scored.append(p)
-        points = scored
-        chosen_point = max(
-            (p for p in points if p.candidate), key=lambda p: (p.separation, p.dev_accuracy)
-        )
-    chosen = (chosen_point.lambda1, chosen_point.lambda2)
-    log.info(
-        "lambda search (%s rule): chose lambda1=%g lambda2=%g, %s class weighting",
-        rule,
-        *chosen,
-        chosen_point.weighting,
-    )
-    prior_used = prior if chosen_point.weighting == "frequency" else None
-    orders = {
-        f"{l1:g},{l2:g}": lca_ranking(
-            fit.weights.T.cpu().numpy(), data.classes, class_weights=prior_used, tie_seed=seed
-        ).order
-        for (l1, l2), fit in weights.items()
-    }
-    search = LambdaSearch(
-        points, rule, tolerance, chosen, grid.n_rows, chosen_point.weighting, orders
-    )
-    return search, weights[chosen]
+                by_weighting[variant] = _grid_separation(
+                    data, grid, y, ranking, p.lambda2, seed, retrain_iter, random_cache
+                )
+            variant = max(variants, key=lambda v: by_weighting[v][0])
+            sep, top, rand, bottom = by_weighting[variant]
+            p = replace(
+                p,
+                separation=sep,
+                top=top,
+                random=rand,
+                bottom=bottom,
+                candidate=True,
+                weighting=variant,
+                separation_by_weighting={v: r[0] for v, r in by_weighting.items()},
+            )
+        scored.append(p)
+    return scored

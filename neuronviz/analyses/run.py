@@ -22,6 +22,7 @@ import logging
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -85,6 +86,97 @@ def _retrain_record(retrain: Retrainer) -> dict:
     }
 
 
+def _search(data: ProbeData, settings: AnalysisSettings, checkpoint: Checkpoint | None):
+    """The lambda search and the chosen pair's grid fit, from the checkpoint when a killed run
+    saved them."""
+    restored = checkpoint.load_search(data.train.device) if checkpoint is not None else None
+    if checkpoint is not None and restored is not None:
+        log.info("lambda search: taken from the checkpoint in %s", checkpoint.folder)
+        return restored
+    search, grid_fit = search_and_fit_grid(data, settings)
+    if checkpoint is not None:
+        checkpoint.save_search(search, grid_fit)
+    return search, grid_fit
+
+
+def _fit_oracle(data: ProbeData, settings: AnalysisSettings, pair, grid_fit, checkpoint):
+    """The all-neuron probe on the full training split, warm started from the grid fit."""
+    return fit_once(
+        checkpoint,
+        "oracle",
+        data.train.device,
+        lambda: fit_sparse(
+            data.train,
+            data.y_train,
+            data.n_classes,
+            *pair,
+            init=(grid_fit.weights, grid_fit.bias),
+            max_iter=settings.oracle_iter,
+            kkt_tol=settings.kkt_tol,
+            solver=settings.solver,
+        ),
+    )
+
+
+def _layer_sets(data: ProbeData, ranking, minimal_neurons: np.ndarray, percents) -> dict:
+    """Layer distribution of the minimal set and of the top-k set at each percent."""
+    return {
+        "minimal": layer_distribution(minimal_neurons, data.n_layers, data.hidden_size),
+        "top": {
+            f"{p:g}": layer_distribution(
+                ranking.top(percent_size(p, data.n_neurons)), data.n_layers, data.hidden_size
+            )
+            for p in percents
+        },
+    }
+
+
+def _layer_probes(data: ProbeData, retrain: Retrainer, boots: Bootstraps) -> dict:
+    """Each single layer's retrained probe: dev and test accuracy, test interval."""
+    probes = layer_probes(data, retrain)
+    return {
+        "probe_dev_accuracy": probes.dev,
+        "probe_test_accuracy": probes.test,
+        "probe_test_ci": [
+            as_interval(boots.test.interval(r.correct("test", len(data.test.y))))
+            for r in probes.probes
+        ],
+    }
+
+
+def _check_seeds(data: ProbeData, settings: AnalysisSettings) -> None:
+    if settings.seeds > 1 and not isinstance(data.train, DenseDesign):
+        raise ConfigError(
+            f"--seeds {settings.seeds} resamples the training matrix in memory, but "
+            f"{data.model} x {data.task} is streamed from the cache (too large for memory)",
+            hint="lower --max-train-words until it fits, or run with --seeds 1",
+        )
+
+
+def _curves(data: ProbeData, settings: AnalysisSettings, ranking, retrain: Retrainer, boots):
+    """Top / random / bottom curves at every percent (the quality sizes always among them),
+    with their test intervals."""
+    percents = feasible_percents(data, sorted(set(settings.percents) | set(QUALITY_PERCENTS)))
+    curve, probes = curves(
+        data,
+        ranking,
+        retrain,
+        percents,
+        settings.random_draws,
+        settings.seed,
+        settings.tie_draws,
+        QUALITY_PERCENTS,
+    )
+    return curve_intervals(curve, probes, boots.test), probes
+
+
+def _durations(starts: dict[str, float]) -> dict[str, float]:
+    """Seconds each stage took, from the stages' start times (and now)."""
+    starts = {**starts, "end": time.perf_counter()}
+    names = list(starts)
+    return {n: round(starts[names[i + 1]] - starts[n], 2) for i, n in enumerate(names[:-1])}
+
+
 def analyse(
     data: ProbeData,
     settings: AnalysisSettings | None = None,
@@ -100,14 +192,11 @@ def analyse(
     ``checkpoint`` the search, the all-neuron fits and every retrained probe are written there
     as they finish, and whatever an earlier (killed) run of the same analysis wrote is reused.
     """
+    # One function on purpose: the steps run in the paper's order, each handing its result to
+    # the next; each step is one call, and the chain reads top to bottom as the method does.
     settings = settings or AnalysisSettings()
     reuse_freed_memory()
-    if settings.seeds > 1 and not isinstance(data.train, DenseDesign):
-        raise ConfigError(
-            f"--seeds {settings.seeds} resamples the training matrix in memory, but "
-            f"{data.model} x {data.task} is streamed from the cache (too large for memory)",
-            hint="lower --max-train-words until it fits, or run with --seeds 1",
-        )
+    _check_seeds(data, settings)
     timings: dict[str, float] = {}
 
     def stage(name: str) -> None:
@@ -116,33 +205,11 @@ def analyse(
             callback(name, 0, 1)  # a stage starts; extraction reports within-stage progress itself
         log.info("%s %s: %s", data.model, data.task, name)
 
-    device = data.train.device
     stage("lambda search")
-    restored = checkpoint.load_search(device) if checkpoint is not None else None
-    if checkpoint is not None and restored is not None:
-        search, grid_fit = restored
-        log.info("lambda search: taken from the checkpoint in %s", checkpoint.folder)
-    else:
-        search, grid_fit = search_and_fit_grid(data, settings)
-        if checkpoint is not None:
-            checkpoint.save_search(search, grid_fit)
+    search, grid_fit = _search(data, settings, checkpoint)
     pair = search.chosen
     stage("oracle")
-    oracle = fit_once(
-        checkpoint,
-        "oracle",
-        device,
-        lambda: fit_sparse(
-            data.train,
-            data.y_train,
-            data.n_classes,
-            *pair,
-            init=(grid_fit.weights, grid_fit.bias),
-            max_iter=settings.oracle_iter,
-            kkt_tol=settings.kkt_tol,
-            solver=settings.solver,
-        ),
-    )
+    oracle = _fit_oracle(data, settings, pair, grid_fit, checkpoint)
     boots = Bootstraps.of(data, settings.bootstrap, settings.seed)
     oracle_correct = {
         "dev": correct_of(data.dev, oracle, None, data.dev.y),
@@ -169,18 +236,7 @@ def analyse(
     )
     minimal = minimal_set(data, ranking, retrain, threshold)
     stage("curves")
-    percents = feasible_percents(data, sorted(set(settings.percents) | set(QUALITY_PERCENTS)))
-    curve, probes = curves(
-        data,
-        ranking,
-        retrain,
-        percents,
-        settings.random_draws,
-        settings.seed,
-        settings.tie_draws,
-        QUALITY_PERCENTS,
-    )
-    curve = curve_intervals(curve, probes, boots.test)
+    curve, probes = _curves(data, settings, ranking, retrain, boots)
     quality = ranking_quality(curve, percents=QUALITY_PERCENTS)
     stage("intervals")
     minimal_info, draw_arrays = minimal_uncertainty(
@@ -200,24 +256,10 @@ def analyse(
             boots,
             checkpoint,
         )
-    layers: dict = {
-        "minimal": layer_distribution(minimal.neurons, data.n_layers, data.hidden_size),
-        "top": {
-            f"{p:g}": layer_distribution(
-                ranking.top(percent_size(p, data.n_neurons)), data.n_layers, data.hidden_size
-            )
-            for p in settings.percents
-        },
-    }
+    layers = _layer_sets(data, ranking, minimal.neurons, settings.percents)
     if settings.layers:
         stage("layers")
-        probes_by_layer = layer_probes(data, retrain)
-        layers["probe_dev_accuracy"] = probes_by_layer.dev
-        layers["probe_test_accuracy"] = probes_by_layer.test
-        layers["probe_test_ci"] = [
-            as_interval(boots.test.interval(r.correct("test", len(data.test.y))))
-            for r in probes_by_layer.probes
-        ]
+        layers.update(_layer_probes(data, retrain, boots))
     stability = None
     if settings.seeds > 1:
         stage("stability")
@@ -225,9 +267,7 @@ def analyse(
             data, settings, pair, oracle, retrain, threshold, minimal, search.weighting
         )
     predictions = predictions_on_test(data, oracle, retrain, minimal.neurons)
-    timings["end"] = time.perf_counter()
-    names = list(timings)
-    durations = {n: round(timings[names[i + 1]] - timings[n], 2) for i, n in enumerate(names[:-1])}
+    durations = _durations(timings)
     return AnalysisResult.build(
         data=data,
         settings=settings,
@@ -276,44 +316,36 @@ def run_analysis(
 
     ``preview`` marks the result as a preview of the analysis on ``max_sentences`` sentences a
     split (see :mod:`neuronviz.analyses.previews`), which views label and a full analysis replaces.
-
     ``aggregation`` chooses the word vectors (last, first or mean subword). With
     ``extract=False`` missing activations are an error instead of being extracted.
     ``engine="ray"`` extracts on Ray workers and runs the independent probe fits as Ray tasks
     (``workers`` at a time); the result is the same as the local engine's.
     """
     engine = check_engine(engine)
+    if preview and not max_sentences:  # before minutes of extraction
+        raise ConfigError("a preview needs a sentence sample (max_sentences)")
     from neuronviz.extraction.extract import ExtractionSettings
     from neuronviz.extraction.fill_cache import cached_entries, extract_task
     from neuronviz.models.device import resolve_device
 
     settings = settings or AnalysisSettings()
     cache = cache if isinstance(cache, ActivationCache) else ActivationCache(cache)
+    sample: dict[str, Any] = {"cache": cache, "data_dir": data_dir, "max_sentences": max_sentences}
+    extraction = ExtractionSettings(aggregation=aggregation)
     if extract:
         entries = extract_task(
             model,
             task,
-            cache=cache,
-            data_dir=data_dir,
-            max_sentences=max_sentences,
+            **sample,
             device=device,
-            settings=ExtractionSettings(aggregation=aggregation),
+            settings=extraction,
             callback=callback,
             engine=engine,
             workers=workers,
         ).entries
     else:
-        entries = cached_entries(
-            model,
-            task,
-            cache=cache,
-            data_dir=data_dir,
-            max_sentences=max_sentences,
-            settings=ExtractionSettings(aggregation=aggregation),
-        )
+        entries = cached_entries(model, task, **sample, settings=extraction)
     store = ResultStore(cache.root)
-    if preview and not max_sentences:
-        raise ConfigError("a preview needs a sentence sample (max_sentences)")
     key = store.key(entries, task, settings, preview=preview)
     stored_model = entries["train"].manifest.key.model
     if not force:

@@ -111,12 +111,10 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
-    import json
-
+def _compared_results(args: argparse.Namespace) -> list:
+    """The latest analysis of every model x task asked for (run with ``--run`` when missing)."""
     from neuronviz.analyses.run import run_analysis
     from neuronviz.models.registry import display_name
-    from neuronviz.reports.compare import compare_models, verdicts
     from neuronviz.settings import resolve_cache_dir
     from neuronviz.store.result_store import ResultStore
 
@@ -135,7 +133,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
                     hint=f"run: neuronviz probe --model {model} --task {task}  (or add --run)",
                 )
             results.append(result)
-    report = compare_models(results)
+    return results
+
+
+def _print_comparison_rows(report: dict) -> None:
     rows = [
         [
             r["model"],
@@ -171,8 +172,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     say("95% intervals in brackets; chance %: the share of neurons random sets need for the")
     say("same accuracy; minimal/chance below 1: more localized than random neurons")
     say(text_table(rows, header))
-    for line in verdicts(report["rows"], results):
-        say(line.replace("**", ""))
+
+
+def _print_task_overlap(report: dict) -> None:
     for model, overlap in report["task_overlap"].items():
         say(
             f"\n{model}: {overlap['shared_by_two_or_more']} of {overlap['union']} minimal-set neurons serve two or more tasks"
@@ -193,9 +195,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 ["tasks", "shared", "jaccard", "chance jaccard", "observed/chance", "p"],
             )
         )
-    if args.json:
-        from pathlib import Path
 
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import json
+
+    from neuronviz.reports.compare import compare_models, verdicts
+
+    results = _compared_results(args)
+    report = compare_models(results)
+    _print_comparison_rows(report)
+    for line in verdicts(report["rows"], results):
+        say(line.replace("**", ""))
+    _print_task_overlap(report)
+    if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
     return 0
 
@@ -248,22 +261,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_intervene(args: argparse.Namespace) -> int:
-    import json
-
-    from neuronviz.interventions.effects import (
-        MAX_EFFECT_SENTENCES,
-        plan_intervention,
-        probe_effects,
-    )
-    from neuronviz.interventions.generation import MAX_NEW_TOKENS
-    from neuronviz.models.loading import load_model
+def _intervene_analyses(args: argparse.Namespace, root: Path) -> tuple[str, dict, list[str]]:
+    """The model's display name, its latest analysis of each task, and the tasks to measure."""
     from neuronviz.models.registry import display_name
-    from neuronviz.settings import resolve_cache_dir
-    from neuronviz.store.activation_cache import ActivationCache
     from neuronviz.store.result_store import ResultStore
 
-    root = resolve_cache_dir(args.cache_dir)
     store = ResultStore(root)
     name = display_name(args.model)
     latest = {t: store.latest(name, t) for t in sorted({r.task for r in store.all(name)})}
@@ -280,6 +282,13 @@ def cmd_intervene(args: argparse.Namespace) -> int:
             f"no analysis of {args.model} x {', '.join(missing)}",
             hint=f"analysed: {', '.join(sorted(analysed))}",
         )
+    return name, analysed, tasks
+
+
+def _check_intervene_args(args: argparse.Namespace) -> None:
+    from neuronviz.interventions.effects import MAX_EFFECT_SENTENCES
+    from neuronviz.interventions.generation import MAX_NEW_TOKENS
+
     if not 1 <= args.sentences <= MAX_EFFECT_SENTENCES:
         raise ConfigError(
             f"--sentences must lie in 1..{MAX_EFFECT_SENTENCES}, got {args.sentences}",
@@ -291,22 +300,9 @@ def cmd_intervene(args: argparse.Namespace) -> int:
         raise ConfigError(f"--factor must be a finite number, got {args.factor}")
     if args.prompt and not 1 <= args.new_tokens <= MAX_NEW_TOKENS:
         raise ConfigError(f"--new-tokens must lie in 1..{MAX_NEW_TOKENS}, got {args.new_tokens}")
-    plan = plan_intervention(args.neurons, args.mode, analysed, args.factor)
-    neurons, intervention = plan.neurons, plan.intervention
-    source = next(iter(analysed.values()))
-    model = load_model(
-        source.model_source or args.model, device=args.device, with_head=bool(args.prompt)
-    )
-    effects = probe_effects(
-        model,
-        intervention,
-        [analysed[t] for t in tasks],
-        cache=ActivationCache(root),
-        sentences=args.sentences,
-        random_draws=args.draws,
-        seed=args.seed,
-        means_from=plan.means_from,
-    )
+
+
+def _print_effects(args: argparse.Namespace, name: str, neurons, effects) -> None:
     what = f"{args.mode}" + (f" x{args.factor:g}" if args.mode == "scale" else "")
     say(
         f"{name}: {what} on {len(neurons)} neurons ({args.neurons}); "
@@ -328,6 +324,54 @@ def cmd_intervene(args: argparse.Namespace) -> int:
     header = ["task", "words", "before %", "after %", "drop", "random after %", "random drop"]
     say(text_table(rows, header))
     say(f"random: {args.draws} draws of {len(neurons)} neurons from the same layers")
+
+
+def _print_output(output) -> None:
+    """The prompt's continuation and next-token distribution before, after and under control."""
+    say(f"\nprompt: {output.prompt}")
+    say(f"before: ...{output.continuation_before}")
+    say(f"after:  ...{output.continuation_after}")
+    say(f"random: ...{output.random_continuation}")
+    say(
+        f"next-token KL(before || after) = {output.kl:.3f} nats "
+        f"(random neurons: {output.random_kl:.3f})"
+    )
+    say(
+        "top next tokens before: "
+        + ", ".join(f"{t!r} {p:.2f}" for t, p in output.top_before)
+        + "\n                 after: "
+        + ", ".join(f"{t!r} {p:.2f}" for t, p in output.top_after)
+    )
+
+
+def cmd_intervene(args: argparse.Namespace) -> int:
+    import json
+
+    from neuronviz.interventions.effects import plan_intervention, probe_effects
+    from neuronviz.models.loading import load_model
+    from neuronviz.settings import resolve_cache_dir
+    from neuronviz.store.activation_cache import ActivationCache
+
+    root = resolve_cache_dir(args.cache_dir)
+    name, analysed, tasks = _intervene_analyses(args, root)
+    _check_intervene_args(args)
+    plan = plan_intervention(args.neurons, args.mode, analysed, args.factor)
+    neurons, intervention = plan.neurons, plan.intervention
+    source = next(iter(analysed.values()))
+    model = load_model(
+        source.model_source or args.model, device=args.device, with_head=bool(args.prompt)
+    )
+    effects = probe_effects(
+        model,
+        intervention,
+        [analysed[t] for t in tasks],
+        cache=ActivationCache(root),
+        sentences=args.sentences,
+        random_draws=args.draws,
+        seed=args.seed,
+        means_from=plan.means_from,
+    )
+    _print_effects(args, name, neurons, effects)
     output = None
     if args.prompt:
         from neuronviz.interventions.effects import random_controls
@@ -337,20 +381,7 @@ def cmd_intervene(args: argparse.Namespace) -> int:
         output = output_effect(
             model, intervention, args.prompt, new_tokens=args.new_tokens, control=control
         )
-        say(f"\nprompt: {output.prompt}")
-        say(f"before: ...{output.continuation_before}")
-        say(f"after:  ...{output.continuation_after}")
-        say(f"random: ...{output.random_continuation}")
-        say(
-            f"next-token KL(before || after) = {output.kl:.3f} nats "
-            f"(random neurons: {output.random_kl:.3f})"
-        )
-        say(
-            "top next tokens before: "
-            + ", ".join(f"{t!r} {p:.2f}" for t, p in output.top_before)
-            + "\n                 after: "
-            + ", ".join(f"{t!r} {p:.2f}" for t, p in output.top_after)
-        )
+        _print_output(output)
     if args.json:
         Path(args.json).write_text(
             json.dumps(

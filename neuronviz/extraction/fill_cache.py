@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from neuronviz.corpora.tasks import SPLITS, TaskData, TaskSplit, load_task
 from neuronviz.engines.choose import check_engine
@@ -191,6 +192,21 @@ def extract_split_sharded(
     return cache.get_or_build(key, build)
 
 
+def _checked_request(
+    engine: str, workers: int | None, shard_words: int | None, splits: Sequence[str]
+) -> str:
+    """The engine's canonical name, once the request's counts and splits are checked."""
+    engine = check_engine(engine)
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    if shard_words is not None and shard_words < 1:
+        raise ConfigError(f"--shard-words must be at least 1, got {shard_words}")
+    unknown = [s for s in splits if s not in SPLITS]
+    if unknown:
+        raise ConfigError(f"unknown split(s) {', '.join(unknown)}", hint=f"use {', '.join(SPLITS)}")
+    return engine
+
+
 def extract_task(
     model: str | LoadedModel,
     task: str | TaskData,
@@ -215,16 +231,11 @@ def extract_task(
     shards on Ray workers (``workers`` of them, each loading the model once); ``shard_words``
     with the local engine writes the same sharded layout in this process.
     """
-    engine = check_engine(engine)
-    if workers is not None and workers < 1:
-        raise ConfigError(f"--workers must be at least 1, got {workers}")
-    if shard_words is not None and shard_words < 1:
-        raise ConfigError(f"--shard-words must be at least 1, got {shard_words}")
+    # Over 80 lines with its signature: the loop over splits shares the lazily loaded model and
+    # the Ray pool (each started at most once, only for a split that is not cached).
+    engine = _checked_request(engine, workers, shard_words, splits)
     settings = settings or ExtractionSettings()
     cache = cache if isinstance(cache, ActivationCache) else ActivationCache(cache)
-    unknown = [s for s in splits if s not in SPLITS]
-    if unknown:
-        raise ConfigError(f"unknown split(s) {', '.join(unknown)}", hint=f"use {', '.join(SPLITS)}")
     data = (
         task
         if isinstance(task, TaskData)
@@ -238,6 +249,14 @@ def extract_task(
     )
     entries: dict[str, ActivationEntry] = {}
     cached: dict[str, bool] = {}
+    ray_options: dict[str, Any] = {
+        "workers": workers,
+        "shard_words": shard_words or DEFAULT_SHARD_WORDS,
+        "device": device,
+        "dtype": dtype,
+        "revision": revision,
+        "callback": callback,
+    }
     with ExitStack() as stack:
         pool = None  # Ray actors holding the model, started for the first split that needs them
         for name in splits:
@@ -267,12 +286,7 @@ def extract_task(
                     key,
                     cache,
                     settings,
-                    workers=workers,
-                    shard_words=shard_words or DEFAULT_SHARD_WORDS,
-                    device=device,
-                    dtype=dtype,
-                    revision=revision,
-                    callback=callback,
+                    **ray_options,
                     pool=pool,
                 )
             elif entry is None:

@@ -133,6 +133,8 @@ def build_shard(
     ``fingerprint`` guards a distributed run: a worker whose weights differ from the ones the
     entry is keyed by refuses to write. ``on_batch(words)`` reports progress.
     """
+    # Over 80 lines with its docstring: one shard's build is a checked sequence (model identity,
+    # sentence range, extraction, manifest) that a resumed or parallel build repeats exactly.
     if fingerprint is not None and model.fingerprint != fingerprint:
         raise ModelError(
             f"this worker loaded {model.name!r} with weights {model.fingerprint[:12]}, but the "

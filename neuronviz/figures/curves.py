@@ -16,10 +16,32 @@ def curves_figure(result, split: str = "test") -> go.Figure:
     """Retrained accuracy vs % of neurons: top and bottom (bands: 95% bootstrap intervals over
     test sentences), random (band: the central 95% of its draws), oracle with its interval, and
     the minimal set with the interval of its size."""
-    c = result.curves
-    x = c.percents
+    x = result.curves.percents
     fig = go.Figure()
     on_test = split == "test"
+    _add_bands(fig, result.curves, split)
+    _add_curves(fig, result.curves, split)
+    _add_oracle(fig, result, split)
+    _add_minimal_set(fig, result, split)
+    fig.update_xaxes(
+        type="log",
+        title="neurons used (% of all, log scale)",
+        tickvals=list(x),
+        ticktext=[f"{t:g}" for t in x],
+        tickangle=0,
+    )
+    fig.update_yaxes(title=f"{split} accuracy (%)")
+    bands = "bands: 95% intervals" if on_test else "band: central 95% of random draws"
+    fig = layout(fig, f"{subject(result)}: accuracy vs neurons ({bands})")
+    fig.update_layout(
+        legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0}, margin={"b": 100}
+    )
+    return fig
+
+
+def _add_bands(fig: go.Figure, c, split: str) -> None:
+    """The random draws' central 95%, and (test split) top and bottom bootstrap intervals."""
+    x, on_test = c.percents, split == "test"
     values = c.random_values.get(split)
     if values:
         spread = [np.percentile(v, [2.5, 97.5]) for v in values]
@@ -42,6 +64,11 @@ def curves_figure(result, split: str = "test") -> go.Figure:
                 "bottom",
             )
         )
+
+
+def _add_curves(fig: go.Figure, c, split: str) -> None:
+    """Top, random (mean of the draws) and bottom accuracy lines."""
+    x = c.percents
     draws = c.random_draws
     for name, values, colour, dash in (
         ("top (ranked)", c.top[split], TOP, "solid"),
@@ -63,6 +90,10 @@ def curves_figure(result, split: str = "test") -> go.Figure:
                 + "</extra>",
             )
         )
+
+
+def _add_oracle(fig: go.Figure, result, split: str) -> None:
+    """The all-neuron probe's accuracy as a line, its interval as a shaded band."""
     oracle = 100 * result.oracle.accuracy(split)
     ci = result.oracle.accuracy_ci(split)
     if ci:
@@ -79,6 +110,10 @@ def curves_figure(result, split: str = "test") -> go.Figure:
         annotation_text=f"all neurons {oracle:.1f}%"
         + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else ""),
     )
+
+
+def _add_minimal_set(fig: go.Figure, result, split: str) -> None:
+    """The minimal set as a star, with the interval of its size as horizontal error bars."""
     m = result.minimal
     interval = m.fraction_interval
     fig.add_trace(
@@ -103,20 +138,6 @@ def curves_figure(result, split: str = "test") -> go.Figure:
             + "<br>%{y:.2f}%<extra></extra>",
         )
     )
-    fig.update_xaxes(
-        type="log",
-        title="neurons used (% of all, log scale)",
-        tickvals=list(x),
-        ticktext=[f"{t:g}" for t in x],
-        tickangle=0,
-    )
-    fig.update_yaxes(title=f"{split} accuracy (%)")
-    bands = "bands: 95% intervals" if on_test else "band: central 95% of random draws"
-    fig = layout(fig, f"{subject(result)}: accuracy vs neurons ({bands})")
-    fig.update_layout(
-        legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0}, margin={"b": 100}
-    )
-    return fig
 
 
 def size_slider_figure(result, size: int, split: str = "test") -> go.Figure:

@@ -172,54 +172,13 @@ def load_model(
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
     config = _config(name, source, revision)
-    if getattr(config, "is_encoder_decoder", False):
-        raise ModelError(
-            f"{display!r} is an encoder-decoder model ({config.model_type}); neuronviz analyses "
-            "encoders and decoder-only models",
-            hint="use its encoder as a separate model, or pick another model",
-        )
+    _check_loadable(display, source, config)
     folder = Path(source) if Path(source).is_dir() else None
-    check_config(display, config, folder)
-    if Path(source).is_dir() and not any(
-        f.suffix in {".safetensors", ".bin", ".pt"} for f in Path(source).iterdir()
-    ):
-        raise ModelError(
-            f"{display!r} has no weight files (.safetensors, .bin)",
-            path=Path(source),
-            hint="save the model with model.save_pretrained(folder)",
-        )
-    if Path(source).is_dir() and not any((Path(source) / f).is_file() for f in TOKENIZER_FILES):
-        raise ModelError(
-            f"{display!r} has no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}, ...)",
-            path=Path(source),
-            hint="save the tokenizer beside the weights: tokenizer.save_pretrained(folder)",
-        )
     loader: Any = AutoModelForCausalLM if with_head else AutoModel
     if folder is not None:
         check_sizes(display, folder, config, loader)
     tokenizer = _load_tokenizer(display, source, revision)
-    try:
-        model, info = loader.from_pretrained(
-            source,
-            revision=revision,
-            dtype=dt,
-            trust_remote_code=False,
-            output_loading_info=True,
-            # Mismatched shapes are listed in the loading info and refused below, with the
-            # shapes in our own message (transformers' error points at a log report that -q hides).
-            ignore_mismatched_sizes=True,
-        )
-    except pickle.UnpicklingError:
-        raise ModelError(
-            f"the weights of {display!r} ({source}) are a pickle file holding more than tensors; "
-            "loading it would run the code inside, so neuronviz does not",
-            hint="use a model saved as safetensors (model.save_pretrained(..., "
-            "safe_serialization=True) from a source you trust)",
-        ) from None
-    except (OSError, ValueError, RuntimeError, TypeError) as exc:
-        raise ModelError(
-            f"could not load {display!r} from {source}: {str(exc).splitlines()[0]}"
-        ) from None
+    model, info = _from_pretrained(loader, display, source, revision, dt)
     check_weights(display, source, info, int(config.num_hidden_layers))
     model.eval().to(dev)
     language_model = model if with_head else None
@@ -246,6 +205,58 @@ def load_model(
         architecture=str(config.model_type),
         language_model=language_model,
     )
+
+
+def _check_loadable(display: str, source: str, config: Any) -> None:
+    """Refuse, with what to do, a model neuronviz cannot analyse or a local folder that lacks
+    weights or tokenizer files (before transformers fails on it with a less helpful message)."""
+    if getattr(config, "is_encoder_decoder", False):
+        raise ModelError(
+            f"{display!r} is an encoder-decoder model ({config.model_type}); neuronviz analyses "
+            "encoders and decoder-only models",
+            hint="use its encoder as a separate model, or pick another model",
+        )
+    check_config(display, config, Path(source) if Path(source).is_dir() else None)
+    if Path(source).is_dir() and not any(
+        f.suffix in {".safetensors", ".bin", ".pt"} for f in Path(source).iterdir()
+    ):
+        raise ModelError(
+            f"{display!r} has no weight files (.safetensors, .bin)",
+            path=Path(source),
+            hint="save the model with model.save_pretrained(folder)",
+        )
+    if Path(source).is_dir() and not any((Path(source) / f).is_file() for f in TOKENIZER_FILES):
+        raise ModelError(
+            f"{display!r} has no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}, ...)",
+            path=Path(source),
+            hint="save the tokenizer beside the weights: tokenizer.save_pretrained(folder)",
+        )
+
+
+def _from_pretrained(loader: Any, display: str, source: str, revision: str | None, dt) -> Any:
+    """``loader.from_pretrained`` with its failures said in our words (a pickle is never run)."""
+    try:
+        return loader.from_pretrained(
+            source,
+            revision=revision,
+            dtype=dt,
+            trust_remote_code=False,
+            output_loading_info=True,
+            # Mismatched shapes are listed in the loading info and refused below, with the
+            # shapes in our own message (transformers' error points at a log report that -q hides).
+            ignore_mismatched_sizes=True,
+        )
+    except pickle.UnpicklingError:
+        raise ModelError(
+            f"the weights of {display!r} ({source}) are a pickle file holding more than tensors; "
+            "loading it would run the code inside, so neuronviz does not",
+            hint="use a model saved as safetensors (model.save_pretrained(..., "
+            "safe_serialization=True) from a source you trust)",
+        ) from None
+    except (OSError, ValueError, RuntimeError, TypeError) as exc:
+        raise ModelError(
+            f"could not load {display!r} from {source}: {str(exc).splitlines()[0]}"
+        ) from None
 
 
 def _load_tokenizer(display: str, source: str, revision: str | None) -> Any:

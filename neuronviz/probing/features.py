@@ -279,6 +279,45 @@ def check_memory(entries: dict[str, ActivationEntry], task: str, *, train_bytes:
         )
 
 
+def _singleton_warnings(y_train: np.ndarray, classes, path) -> list[str]:
+    """A warning (logged, and kept with the result) when classes have one training word."""
+    singletons = [
+        classes[c] for c in np.flatnonzero(np.bincount(y_train, minlength=len(classes)) == 1)
+    ]
+    if not singletons:
+        return []
+    shown = ", ".join(singletons[:10]) + (" ..." if len(singletons) > 10 else "")
+    warning = (
+        f"{len(singletons)} of {len(classes)} classes have a single training example "
+        f"({shown}) in {path}: the probe learns them from one word, and their "
+        "per-class accuracy means little; a frequency class weighting keeps them from "
+        "dominating the ranking"
+    )
+    log.warning(warning)
+    return [warning]
+
+
+def _eval_sets(
+    entries: dict[str, ActivationEntry], task: str, classes, mean, scale
+) -> tuple[dict[str, EvalSet], dict[str, int]]:
+    """Dev and test, standardised with the training statistics, and how many of their words
+    carry a label the training split never saw."""
+    train = entries["train"]
+    sets, unseen = {}, {}
+    for split in ("dev", "test"):
+        entry = entries[split]
+        if entry.shape[1] != train.shape[1]:
+            raise CacheError(
+                f"the {split} entry has {entry.shape[1]} neurons but train has {train.shape[1]}",
+                path=entry.path,
+            )
+        y, _ = _label_ids(entry, task, classes)
+        unseen[split] = int((y < 0).sum())
+        x = _standardised(entry, mean, scale, entry.manifest.n_words, torch.float16)
+        sets[split] = EvalSet(x, y, entry.tokens())
+    return sets, unseen
+
+
 def load_probe_data(
     entries: dict[str, ActivationEntry],
     task: str,
@@ -303,19 +342,7 @@ def load_probe_data(
     if n_rows < 2:
         raise ConfigError(f"max_train_words leaves {n_rows} training word(s)")
     y_train = y_train[:n_rows]
-    singletons = [
-        classes[c] for c in np.flatnonzero(np.bincount(y_train, minlength=len(classes)) == 1)
-    ]
-    warnings = []
-    if singletons:
-        shown = ", ".join(singletons[:10]) + (" ..." if len(singletons) > 10 else "")
-        warnings.append(
-            f"{len(singletons)} of {len(classes)} classes have a single training example "
-            f"({shown}) in {train.path}: the probe learns them from one word, and their "
-            "per-class accuracy means little; a frequency class weighting keeps them from "
-            "dominating the ranking"
-        )
-        log.warning(warnings[-1])
+    warnings = _singleton_warnings(y_train, classes, train.path)
     mean, scale = entry_stats(train, n_rows)
     limit = memory_limit if memory_limit is not None else memory_budget()
     needed = n_rows * train.shape[1] * 4
@@ -331,19 +358,7 @@ def load_probe_data(
             limit / 2**30,
         )
         design = StreamedDesign(train, mean=mean, scale=scale, rows=slice(0, n_rows), device=device)
-    sets = {}
-    unseen = {}
-    for split in ("dev", "test"):
-        entry = entries[split]
-        if entry.shape[1] != train.shape[1]:
-            raise CacheError(
-                f"the {split} entry has {entry.shape[1]} neurons but train has {train.shape[1]}",
-                path=entry.path,
-            )
-        y, _ = _label_ids(entry, task, classes)
-        unseen[split] = int((y < 0).sum())
-        x = _standardised(entry, mean, scale, entry.manifest.n_words, torch.float16)
-        sets[split] = EvalSet(x, y, entry.tokens())
+    sets, unseen = _eval_sets(entries, task, classes, mean, scale)
     return ProbeData(
         model=train.manifest.key.model,
         task=task,

@@ -136,6 +136,8 @@ def fit_working_set(
     reported KKT violation is measured over all of them, and the fit is converged only when that
     violation is at most ``kkt_tol``. ``max_iter`` bounds each inner solve.
     """
+    # Long on purpose: the working-set rounds share the active set, the warm start and the
+    # KKT check of the full problem; each round is a call to the inner solver.
     check_lambdas(lambda1, lambda2)
     dev = design.device
     y = y.to(dev)

@@ -61,6 +61,8 @@ def fit_owlqn(
     is called with ``(iteration, weights, bias)`` after every step taken (for diagnostics such
     as held-out accuracy along the path; it must not modify them).
     """
+    # Long on purpose: one OWL-QN loop whose state (iterate, curvature pairs, step, restarts)
+    # every step reads and updates; split up, that state would travel through a dozen arguments.
     check_lambdas(lambda1, lambda2)
     y = y.to(design.device)
     if design.n_features == 0:
@@ -236,6 +238,8 @@ def fit_elastic_net(
     ``max_iter`` iterations, not converged. ``trace`` (a list) gets
     ``(time.perf_counter(), iteration, objective)`` after every step taken.
     """
+    # Long on purpose: one FISTA loop whose state (iterate, momentum, step size, restarts) every
+    # step reads and updates; split up, that state would travel through a dozen arguments.
     check_lambdas(lambda1, lambda2)
     y = y.to(design.device)
     d = design.n_features
