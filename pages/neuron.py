@@ -42,6 +42,12 @@ def entry_for_search():
     return None
 
 
+def open_card_of(table: pd.DataFrame, key: str) -> None:
+    """A picker over the table's neurons, and the card of the one picked."""
+    pick = st.selectbox("Open the card of", list(table["neuron"]), key=key)
+    show_card(search(pick, results, model).card)
+
+
 def show_card(card: NeuronCard) -> None:
     st.subheader(f"Neuron {card.label} of {card.model} ({card.layer_name})")
     st.page_link(
@@ -128,8 +134,7 @@ elif found.kind == "class":
     )
     st.dataframe(table, hide_index=True, key="card_class_table")
     download_table(table, f"{model}-{slug(query)}-neurons", key="card_class_csv")
-    pick = st.selectbox("Open the card of", list(table["neuron"]), key="card_pick_class")
-    show_card(search(pick, results, model).card)
+    open_card_of(table, "card_pick_class")
 else:
     if not found.words:
         st.info(f"{quoted(query)} does not occur in the cached test sentences of {plain(model)}.")
@@ -151,5 +156,4 @@ else:
     )
     st.dataframe(table, hide_index=True, key="card_word_table")
     download_table(table, f"{model}-{slug(query)}-word-neurons", key="card_word_csv")
-    pick = st.selectbox("Open the card of", list(table["neuron"]), key="card_pick_word")
-    show_card(search(pick, results, model).card)
+    open_card_of(table, "card_pick_word")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 import torch
@@ -87,11 +86,7 @@ def fit_like_oracle(
     """An all-neuron fit on the oracle's terms: the same solver, budget and KKT tolerance, warm
     started the same way (from the same pair's fit on the grid's training prefix)."""
     grid, _ = grid_design(data, settings.grid_words)
-    terms: dict[str, Any] = {
-        "max_iter": settings.oracle_iter,
-        "kkt_tol": settings.kkt_tol,
-        "solver": settings.solver,
-    }
+    terms = settings.fit_terms()
     start = fit_sparse(grid, y_train[: grid.n_rows], data.n_classes, *pair, **terms)
     return fit_sparse(
         data.train, y_train, data.n_classes, *pair, init=(start.weights, start.bias), **terms

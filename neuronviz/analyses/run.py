@@ -111,9 +111,7 @@ def _fit_oracle(data: ProbeData, settings: AnalysisSettings, pair, grid_fit, che
             data.n_classes,
             *pair,
             init=(grid_fit.weights, grid_fit.bias),
-            max_iter=settings.oracle_iter,
-            kkt_tol=settings.kkt_tol,
-            solver=settings.solver,
+            **settings.fit_terms(),
         ),
     )
 

@@ -150,6 +150,11 @@ class AnalysisSettings:
         if self.max_train_words is not None and self.max_train_words < 2:
             raise ConfigError(f"max_train_words must be at least 2, got {self.max_train_words}")
 
+    def fit_terms(self) -> dict:
+        """The terms every all-neuron elastic-net fit runs on (grid, oracle, lasso, control,
+        resamples): the solver, its iteration budget and the KKT tolerance it must reach."""
+        return {"max_iter": self.oracle_iter, "kkt_tol": self.kkt_tol, "solver": self.solver}
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["lambdas"] = [list(map(float, p)) for p in self.lambdas]

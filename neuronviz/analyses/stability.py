@@ -84,9 +84,7 @@ def minimal_set_stability(
             data.n_classes,
             *pair,
             init=(init.weights, init.bias),
-            max_iter=settings.oracle_iter,
-            kkt_tol=settings.kkt_tol,
-            solver=settings.solver,
+            **settings.fit_terms(),
         )
         fits.append(fit.record())
         ranking = rank(

@@ -85,17 +85,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _model_and_tasks(parser: argparse.ArgumentParser) -> None:
+    """``--model`` and ``--task`` (repeatable), as ``extract`` and ``probe`` take them."""
+    parser.add_argument(
+        "--model", default="minilm", help="registry name, Hugging Face id or local folder"
+    )
+    parser.add_argument(
+        "--task", action="append", required=True, help="task name (repeat or comma-separate)"
+    )
+
+
 def _add_extract(sub, common: argparse.ArgumentParser) -> None:
     """``neuronviz extract``: fill the activation cache for a task."""
     ex = sub.add_parser(
         "extract", parents=[common], help="extract and cache activations for a task"
     )
-    ex.add_argument(
-        "--model", default="minilm", help="registry name, Hugging Face id or local folder"
-    )
-    ex.add_argument(
-        "--task", action="append", required=True, help="task name (repeat or comma-separate)"
-    )
+    _model_and_tasks(ex)
     ex.add_argument(
         "--splits", default="train,dev,test", help="comma-separated splits (default: all)"
     )
@@ -125,12 +130,7 @@ def _add_probe(sub, common: argparse.ArgumentParser) -> None:
     pr = sub.add_parser(
         "probe", parents=[common], help="run the full neuron analysis of a model x task"
     )
-    pr.add_argument(
-        "--model", default="minilm", help="registry name, Hugging Face id or local folder"
-    )
-    pr.add_argument(
-        "--task", action="append", required=True, help="task name (repeat or comma-separate)"
-    )
+    _model_and_tasks(pr)
     pr.add_argument(
         "--method", default="lca", help="ranking: lca, lasso, probeless, random, neurox"
     )
