@@ -47,7 +47,7 @@ def subject(result) -> str:
     """``minilm x pos``, or ``minilm x pos (PREVIEW, 150 sentences a split)`` for a preview:
     every figure of one result names it so, since a screenshot travels without its page."""
     p = getattr(result, "preview", None)
-    tag = f" (PREVIEW, {p['sentences']} sentences a split)" if p else ""
+    tag = f" (PREVIEW, {p.sentences} sentences a split)" if p else ""
     return f"{result.model} x {result.task}{tag}"
 
 
